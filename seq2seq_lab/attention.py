@@ -1,0 +1,142 @@
+r"""Attention: how the decoder decides which source words to look at.
+
+At every output step the decoder has a *query* q (its state, shape (H,)) and the
+encoder has left one *key* vector k_j per source token j (shape (S, H)). Each
+attention variant below differs only in its **score** e_j = score(q, k_j); all of
+them then do the same two things:
+
+    α = softmax(e)            # attention weights: α_j ≥ 0, Σ_j α_j = 1
+    c = Σ_j α_j v_j           # context vector: the weighted average of the values
+
+The values v_j are the keys themselves, except in :class:`ScaledDotAttention`,
+which projects them. Padding positions get e_j = −∞, hence α_j = 0 exactly.
+
+Every module returns ``(context, weights)`` — attention is a value handed back to
+the caller, never something stored on the module to be fished out later.
+
+Variants (pick one by name with :func:`build_attention`):
+
+==============  ======================================  ==========================
+name            score e_j                               paper
+==============  ======================================  ==========================
+``dot``         qᵀ k_j                                  Luong et al. 2015
+``general``     qᵀ W k_j                                Luong et al. 2015
+``additive``    vᵀ tanh(W₁ q + W₂ k_j)                  Bahdanau et al. 2015
+``scaled_dot``  (W_q q)ᵀ (W_k k_j) / √d, values W_v k_j Vaswani et al. 2017
+``none``        no attention: the decoder only sees     Cho et al. 2014,
+                the encoder's final state               Sutskever et al. 2014
+==============  ======================================  ==========================
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+ATTENTION_TYPES = ("none", "dot", "general", "additive", "scaled_dot")
+
+
+class Attention(nn.Module):
+    """Base class: subclasses define :meth:`project_keys` and :meth:`score`.
+
+    Keys are projected once per sentence (:meth:`prepare`) rather than at every
+    decoding step, since they do not depend on the query.
+    """
+
+    def prepare(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """memory (B, S, H) → (keys, values) in the form :meth:`score` expects."""
+        return memory, memory
+
+    def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """query (B, H), keys (B, S, ·) → scores e (B, S)."""
+        raise NotImplementedError
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(context (B, Hv), weights (B, S))``; ``mask`` (B, S) is True on real tokens."""
+        scores = self.score(query, keys)                                  # (B, S)  e
+        scores = scores.masked_fill(~mask, float("-inf"))                 # padding: e = −∞
+        weights = torch.softmax(scores, dim=-1)                           # (B, S)  α = softmax(e)
+        context = torch.bmm(weights.unsqueeze(1), values).squeeze(1)      # (B, Hv) c = Σ_j α_j v_j
+        return context, weights
+
+
+class DotAttention(Attention):
+    """e_j = qᵀ k_j — no parameters; query and keys must have the same size."""
+
+    def score(self, query, keys):
+        return torch.bmm(keys, query.unsqueeze(2)).squeeze(2)            # (B, S)  qᵀ k_j
+
+
+class GeneralAttention(Attention):
+    """e_j = qᵀ W k_j — a learned bilinear form (W k_j is precomputed per sentence)."""
+
+    def __init__(self, query_size: int, key_size: int):
+        super().__init__()
+        self.W = nn.Linear(key_size, query_size, bias=False)
+
+    def prepare(self, memory):
+        return self.W(memory), memory                                    # keys (B, S, Hq) = W k_j
+
+    def score(self, query, keys):
+        return torch.bmm(keys, query.unsqueeze(2)).squeeze(2)            # (B, S)  qᵀ (W k_j)
+
+
+class AdditiveAttention(Attention):
+    """e_j = vᵀ tanh(W₁ q + W₂ k_j) — a one-hidden-layer network scores each pair."""
+
+    def __init__(self, query_size: int, key_size: int, attention_size: int):
+        super().__init__()
+        self.W1 = nn.Linear(query_size, attention_size, bias=False)
+        self.W2 = nn.Linear(key_size, attention_size, bias=False)
+        self.v = nn.Linear(attention_size, 1, bias=False)
+
+    def prepare(self, memory):
+        return self.W2(memory), memory                                   # keys (B, S, A) = W₂ k_j
+
+    def score(self, query, keys):
+        hidden = torch.tanh(self.W1(query).unsqueeze(1) + keys)          # (B, S, A) tanh(W₁q + W₂k_j)
+        return self.v(hidden).squeeze(2)                                 # (B, S)    vᵀ tanh(…)
+
+
+class ScaledDotAttention(Attention):
+    """softmax(QKᵀ/√d)V with one head: Q = W_q q, K = W_k k_j, V = W_v k_j.
+
+    Dividing by √d keeps the scores' variance near 1 whatever the size d, so the
+    softmax does not saturate (Vaswani et al. 2017, §3.2.1).
+    """
+
+    def __init__(self, query_size: int, key_size: int, attention_size: int):
+        super().__init__()
+        self.W_q = nn.Linear(query_size, attention_size, bias=False)
+        self.W_k = nn.Linear(key_size, attention_size, bias=False)
+        self.W_v = nn.Linear(key_size, key_size, bias=False)
+        self.scale = 1.0 / math.sqrt(attention_size)
+
+    def prepare(self, memory):
+        return self.W_k(memory), self.W_v(memory)                        # K (B, S, d), V (B, S, H)
+
+    def score(self, query, keys):
+        q = self.W_q(query)                                              # (B, d)  Q = W_q q
+        return torch.bmm(keys, q.unsqueeze(2)).squeeze(2) * self.scale   # (B, S)  QKᵀ/√d
+
+
+def build_attention(name: str, *, query_size: int, key_size: int,
+                    attention_size: int | None = None) -> Attention | None:
+    """The attention module called ``name`` (one of :data:`ATTENTION_TYPES`); None for ``"none"``."""
+    if name not in ATTENTION_TYPES:
+        raise ValueError(f"unknown attention {name!r}; choose one of {', '.join(ATTENTION_TYPES)}")
+    attention_size = attention_size or query_size
+    if name == "none":
+        return None
+    if name == "dot":
+        if query_size != key_size:
+            raise ValueError(f"dot attention needs query size == key size, got {query_size} and {key_size}")
+        return DotAttention()
+    if name == "general":
+        return GeneralAttention(query_size, key_size)
+    if name == "additive":
+        return AdditiveAttention(query_size, key_size, attention_size)
+    return ScaledDotAttention(query_size, key_size, attention_size)

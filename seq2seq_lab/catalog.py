@@ -1,0 +1,80 @@
+"""The models folder: which model files exist, what they are, and safe names for new ones.
+
+Front ends list models through :func:`list_models` (reads only each file's metadata)
+and never open a path built from user input without :func:`resolve_model`, which
+refuses anything outside the folder (``../../x``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoint import read_metadata
+from .errors import CheckpointError
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = "hsk_additive"           # the shipped default: HSK corpus, additive attention
+VARIANT_MODELS = {name: f"hsk_{name}" for name in ("none", "dot", "general", "additive", "scaled_dot")}
+SUFFIX = ".safetensors"
+_SAFE = re.compile(r"[^A-Za-z0-9_\-]+")
+
+
+@dataclass
+class ModelInfo:
+    name: str                       # file stem, e.g. "hsk_additive"
+    path: Path
+    config: dict = field(default_factory=dict)
+    record: dict = field(default_factory=dict)
+    error: CheckpointError | None = None   # set when the file cannot be read
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def attention(self) -> str:
+        return self.config.get("attention", "?")
+
+    @property
+    def corpus(self) -> str:
+        return self.record.get("corpus", "?")
+
+    @property
+    def test_metrics(self) -> dict:
+        return self.record.get("test", {})
+
+
+def sanitize_name(name: str, *, max_length: int = 48) -> str:
+    """A file-system-safe model name: letters, digits, ``_`` and ``-`` only."""
+    cleaned = _SAFE.sub("_", name.strip()).strip("_-.")[:max_length]
+    if not cleaned:
+        raise CheckpointError("bad_name", "A model name needs at least one letter or digit.")
+    return cleaned
+
+
+def resolve_model(name: str, models_dir: Path | str = MODELS_DIR) -> Path:
+    """The path of model ``name`` inside ``models_dir``; refuses names that leave the folder."""
+    models_dir = Path(models_dir).resolve()
+    if not name or name != Path(name).name or name in (".", "..") or "/" in name or "\\" in name:
+        raise CheckpointError("bad_name", f"{name!r} is not a model name.")
+    stem = name[:-len(SUFFIX)] if name.endswith(SUFFIX) else name
+    path = (models_dir / f"{stem}{SUFFIX}").resolve()
+    if path.parent != models_dir:
+        raise CheckpointError("bad_name", f"{name!r} is not a model name.")
+    if not path.is_file():
+        raise CheckpointError("missing", f"There is no model called {stem!r}.", path=str(path))
+    return path
+
+
+def list_models(models_dir: Path | str = MODELS_DIR) -> list[ModelInfo]:
+    """Every ``*.safetensors`` in the folder, readable ones first (default model at the top)."""
+    infos = []
+    for path in sorted(Path(models_dir).glob(f"*{SUFFIX}")):
+        try:
+            meta = read_metadata(path)
+            infos.append(ModelInfo(path.stem, path, meta.get("config", {}), meta.get("record", {})))
+        except CheckpointError as error:
+            infos.append(ModelInfo(path.stem, path, error=error))
+    return sorted(infos, key=lambda m: (not m.ok, m.name != DEFAULT_MODEL, m.name))

@@ -1,0 +1,108 @@
+"""Model files: safetensors weights plus JSON metadata, in one file, no pickle.
+
+The metadata (under the key ``seq2seq_lab``) holds the :class:`~.model.ModelConfig`,
+both vocabularies and the training record (corpus, split, epochs, metrics, date),
+so a file alone rebuilds a working model. Saving writes a temporary file next to
+the target and renames it into place, so a crash mid-save never leaves a broken
+model where a good one was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .errors import CheckpointError
+from .model import ModelConfig, Seq2Seq
+from .vocab import Vocab
+
+FORMAT = "seq2seq_lab/1"
+META_KEY = "seq2seq_lab"
+
+
+@dataclass
+class Checkpoint:
+    model: Seq2Seq
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    record: dict = field(default_factory=dict)   # how it was trained and how well it did
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+
+def save(path: str | Path, checkpoint: Checkpoint, *, half: bool = False) -> Path:
+    """Write atomically; ``half=True`` stores float weights as float16 (half the size)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dtype = torch.float16 if half else torch.float32
+    tensors = {name: (t.detach().to("cpu", dtype) if t.is_floating_point() else t.detach().cpu()).contiguous()
+               for name, t in checkpoint.model.state_dict().items()}
+    meta = {"format": FORMAT, "config": checkpoint.config.to_dict(),
+            "src_vocab": checkpoint.src_vocab.to_dict(), "tgt_vocab": checkpoint.tgt_vocab.to_dict(),
+            "record": checkpoint.record}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={META_KEY: json.dumps(meta, ensure_ascii=False)})
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The JSON metadata alone (cheap: no weights are read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("missing", f"model file {path.name} does not exist", path=str(path))
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get(META_KEY)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError("corrupt", f"{path.name} is not a readable model file ({error})",
+                              path=str(path)) from None
+    if raw is None:
+        raise CheckpointError("foreign", f"{path.name} is a safetensors file but not a Seq2Seq Attention Lab model",
+                              path=str(path))
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise CheckpointError("corrupt", f"{path.name} has unreadable metadata", path=str(path)) from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError("foreign", f"{path.name} has format {meta.get('format')!r}, expected {FORMAT}",
+                              path=str(path))
+    return meta
+
+
+def load(path: str | Path, *, device: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild model and vocabularies; raises :class:`CheckpointError` naming the file."""
+    path = Path(path)
+    meta = read_metadata(path)
+    try:
+        config = ModelConfig.from_dict(meta["config"])
+        src_vocab, tgt_vocab = Vocab.from_dict(meta["src_vocab"]), Vocab.from_dict(meta["tgt_vocab"])
+        model = Seq2Seq(config)
+        with safe_open(str(path), framework="pt") as handle:
+            state = {name: handle.get_tensor(name) for name in handle.keys()}
+        expected = model.state_dict()
+        state = {name: t.to(expected[name].dtype) if name in expected else t for name, t in state.items()}
+        model.load_state_dict(state, strict=True)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as error:
+        raise CheckpointError("incompatible", f"{path.name} cannot be loaded as a model: {error}",
+                              path=str(path)) from None
+    model.to(device).eval()
+    return Checkpoint(model, src_vocab, tgt_vocab, meta.get("record", {}))

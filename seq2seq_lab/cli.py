@@ -1,0 +1,201 @@
+"""Command line: ``python -m seq2seq_lab translate|train|evaluate|bench``.
+
+    python -m seq2seq_lab translate "我爱学习" --beam 5
+    python -m seq2seq_lab train --data toy:numbers --epochs 5 --out models/my_numbers.safetensors
+    python -m seq2seq_lab evaluate --model models/hsk_additive.safetensors --split test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .catalog import DEFAULT_MODEL, MODELS_DIR
+from .errors import LabError
+
+
+def _model_path(value: str | None) -> Path:
+    return Path(value) if value else MODELS_DIR / f"{DEFAULT_MODEL}.safetensors"
+
+
+def text_heatmap(row_labels: list[str], col_labels: list[str], weights) -> str:
+    """Attention as text: one row per output token, shades ' ░▒▓█' for 0–1."""
+    shades = " ░▒▓█"
+    width = max(len(c) for c in col_labels) + 1
+    rows = ["".ljust(12) + "".join(c.ljust(width) for c in col_labels)]
+    for label, row in zip(row_labels, weights):
+        cells = "".join((shades[min(4, int(w * 5))] * 2).ljust(width) for w in row)
+        rows.append(label[:11].ljust(12) + cells)
+    return "\n".join(rows)
+
+
+def cmd_translate(args) -> int:
+    from .translator import Translator
+
+    tr = Translator.load(_model_path(args.model), device=args.device)
+    r = tr.translate(args.text, beam_size=args.beam, n_best=args.n_best, length_penalty=args.length_penalty,
+                     coverage_penalty=args.coverage_penalty, max_len=args.max_len,
+                     no_repeat_ngram_size=args.no_repeat_ngram, prefix=args.prefix.split() if args.prefix else ())
+    print(f"model:        {tr.name} ({tr.attention_type} attention) on {r.device}")
+    print(f"segmentation: {' / '.join(r.source.words)}")
+    if r.source.unknown or r.source.split_words:
+        print(f"unknown: {r.source.unknown}   split into characters: {r.source.split_words}")
+    print(f"model tokens: {r.src_tokens}")
+    print(f"\n{'#':>2}  {'log-prob':>9}  {'score':>9}  translation")
+    for i, c in enumerate(r.candidates, start=1):
+        print(f"{i:>2}  {c.score:9.3f}  {c.normalized_score:9.3f}  {c.text}")
+    if r.best.attention is not None:
+        print("\nattention of the best translation (rows: output, columns: source)\n")
+        print(text_heatmap(r.best.tokens, r.src_tokens, r.best.attention))
+    return 0
+
+
+def _data(spec: str):
+    """'hsk', 'toy:<task>' or a TSV path → (splits, arch defaults, corpus name)."""
+    from .corpus import TOY_TASKS, load_hsk, parse_tsv, split_pairs, toy_splits
+
+    if spec == "hsk":
+        return split_pairs(load_hsk().pairs), {}, "hsk"
+    if spec.startswith("toy:"):
+        task = spec[4:]
+        splits = toy_splits(task)
+        return splits, {"src_segmenter": "char", "tgt_detok": TOY_TASKS[task].tgt_detok}, spec
+    path = Path(spec)
+    report = parse_tsv(path.read_bytes(), name=path.name)
+    for line, problem in report.errors[:10]:
+        print(f"{path.name}:{line}: skipped: {problem}", file=sys.stderr)
+    return split_pairs(report.pairs), {}, path.name
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from .checkpoint import save
+    from .train import TrainConfig, evaluate, fit
+    from .translator import Translator
+
+    splits, arch, corpus = _data(args.data)
+    arch.update(cell=args.cell, attention=args.attention, emb_size=args.emb, hidden_size=args.hidden,
+                enc_layers=args.layers, dec_layers=args.layers, bidirectional=not args.unidirectional,
+                dropout=args.dropout)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         device=args.device, teacher_forcing=args.teacher_forcing,
+                         label_smoothing=args.label_smoothing)
+    bar = tqdm(total=1.0, unit="run", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+
+    def on_progress(p):
+        bar.n = round(p.fraction, 4)
+        post = f"epoch {p.epoch}/{p.epochs} loss {p.loss:.3f}"
+        if p.valid:
+            post += f" | valid chrF {p.valid['chrf']:.1f} BLEU {p.valid['bleu']:.1f}"
+        bar.set_postfix_str(post)
+        bar.refresh()
+
+    result = fit(splits["train"], splits["valid"], arch, config, on_progress=on_progress,
+                 record={"corpus": corpus})
+    bar.close()
+    tr = Translator(result.checkpoint, device=args.device)
+    result.checkpoint.record["test"] = {"greedy": evaluate(tr, splits["test"], beam_size=1),
+                                        "beam5": evaluate(tr, splits["test"], beam_size=5)}
+    out = save(args.out, result.checkpoint)
+    test = result.checkpoint.record["test"]
+    print(f"saved {out}  (best epoch {result.best_epoch}, {result.elapsed:.0f} s)")
+    print(f"test greedy: BLEU {test['greedy']['bleu']:.1f} chrF {test['greedy']['chrf']:.1f}; "
+          f"beam 5: BLEU {test['beam5']['bleu']:.1f} chrF {test['beam5']['chrf']:.1f}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .checkpoint import read_metadata
+    from .corpus import load_hsk, split_pairs, toy_splits
+    from .train import evaluate
+    from .translator import Translator
+
+    path = _model_path(args.model)
+    corpus = read_metadata(path).get("record", {}).get("corpus", "hsk")
+    splits = toy_splits(corpus[4:]) if corpus.startswith("toy:") else split_pairs(load_hsk().pairs)
+    tr = Translator.load(path, device=args.device)
+    out = {"model": path.stem, "split": args.split, "device": tr.device_label}
+    for name, beam in (("greedy", 1), (f"beam{args.beam}", args.beam)):
+        out[name] = evaluate(tr, splits[args.split], beam_size=beam, length_penalty=args.length_penalty)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{path.stem} on {corpus} {args.split} ({out['greedy']['sentences']} sentences, {tr.device_label})")
+        for name in out:
+            if isinstance(out[name], dict):
+                m = out[name]
+                print(f"  {name:8} BLEU {m['bleu']:6.2f}  chrF {m['chrf']:6.2f}  exact {m['exact']:.3f}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m seq2seq_lab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("translate", help="translate one sentence and show the attention")
+    p.add_argument("text")
+    p.add_argument("--model", help="model file (default: the shipped HSK model)")
+    p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--n-best", type=int, default=5)
+    p.add_argument("--length-penalty", type=float, default=0.0)
+    p.add_argument("--coverage-penalty", type=float, default=0.0)
+    p.add_argument("--max-len", type=int)
+    p.add_argument("--no-repeat-ngram", type=int, default=0)
+    p.add_argument("--prefix", help="force the output to start with these words")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("train", help="train a model and save it")
+    p.add_argument("--data", default="hsk", help="'hsk', 'toy:numbers|dates_iso|dates_en' or a TSV file")
+    p.add_argument("--out", required=True)
+    p.add_argument("--cell", default="gru", choices=["gru", "lstm"])
+    p.add_argument("--attention", default="additive")
+    p.add_argument("--emb", type=int, default=128)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--unidirectional", action="store_true")
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--teacher-forcing", type=float, default=1.0)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="BLEU/chrF of a model on its corpus, greedy and beam")
+    p.add_argument("--model")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--length-penalty", type=float, default=0.0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bench", help="benchmarks (see bench/README.md)", add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LabError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

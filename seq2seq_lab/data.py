@@ -1,0 +1,93 @@
+"""From sentence pairs to padded id tensors: tokenising, vocabularies and batches."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+
+from .corpus import Pair
+from .text import segment_zh, tokenize_target
+from .vocab import Vocab
+
+
+@dataclass
+class Example:
+    """One pair as the model trains on it."""
+
+    src_words: list[str]     # segmented Chinese
+    tgt_tokens: list[str]    # tokenised English
+    reference: str           # the English as written, for BLEU/chrF
+
+
+def tokenize_pairs(pairs: list[Pair], segmenter: str, tgt_style: str = "english") -> list[Example]:
+    return [Example(segment_zh(p.zh, mode=segmenter), tokenize_target(p.en, tgt_style), p.en) for p in pairs]
+
+
+def build_vocabs(examples: list[Example], *, min_freq: int = 1) -> tuple[Vocab, Vocab]:
+    """Source vocabulary of words *and* their characters (for the character fallback); target of tokens."""
+    src_counts, tgt_counts = Counter(), Counter()
+    for example in examples:
+        for word in example.src_words:
+            src_counts[word] += 1
+            if len(word) > 1:
+                src_counts.update(word)
+        tgt_counts.update(example.tgt_tokens)
+    return Vocab.build(src_counts, min_freq=min_freq), Vocab.build(tgt_counts, min_freq=min_freq)
+
+
+def source_ids(words: list[str], vocab: Vocab, *, rng: random.Random | None = None,
+               char_split_prob: float = 0.0) -> list[int]:
+    """Word ids + </s>. In training, a word is sometimes fed as its characters, so the
+    model also learns the characters it falls back to for words it has never seen."""
+    tokens: list[str] = []
+    for word in words:
+        if word not in vocab or (rng is not None and len(word) > 1 and rng.random() < char_split_prob):
+            tokens.extend(word if len(word) > 1 and any(ch in vocab for ch in word) else [word])
+        else:
+            tokens.append(word)
+    return vocab.encode(tokens) + [vocab.eos_id]
+
+
+@dataclass
+class Batch:
+    src: torch.Tensor          # (B, S) padded source ids, each ending in </s>
+    src_lengths: torch.Tensor  # (B,)
+    tgt_in: torch.Tensor       # (B, T) <s> y_1 … y_n   (padded)
+    tgt_out: torch.Tensor      # (B, T) y_1 … y_n </s> (padded)
+    references: list[str]
+    indices: list[int]         # positions of these examples in the input list
+
+    @property
+    def n_tokens(self) -> int:
+        return int((self.tgt_out != 0).sum())
+
+
+def pad(sequences: list[list[int]], value: int = 0) -> torch.Tensor:
+    width = max(len(s) for s in sequences)
+    return torch.tensor([s + [value] * (width - len(s)) for s in sequences], dtype=torch.long)
+
+
+def make_batches(examples: list[Example], src_vocab: Vocab, tgt_vocab: Vocab, *, batch_size: int,
+                 shuffle: bool = False, rng: random.Random | None = None, char_split_prob: float = 0.0,
+                 device: torch.device | str = "cpu") -> list[Batch]:
+    """Batches of similar source length (less padding), shuffled between epochs when asked."""
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].src_words))
+    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if shuffle:
+        (rng or random).shuffle(chunks)
+    batches = []
+    for chunk in chunks:
+        src = [source_ids(examples[i].src_words, src_vocab, rng=rng if shuffle else None,
+                          char_split_prob=char_split_prob) for i in chunk]
+        tgt = [tgt_vocab.encode(examples[i].tgt_tokens) for i in chunk]
+        batches.append(Batch(
+            src=pad(src).to(device),
+            src_lengths=torch.tensor([len(s) for s in src]),
+            tgt_in=pad([[tgt_vocab.bos_id] + t for t in tgt]).to(device),
+            tgt_out=pad([t + [tgt_vocab.eos_id] for t in tgt]).to(device),
+            references=[examples[i].reference for i in chunk],
+            indices=chunk))
+    return batches

@@ -1,0 +1,243 @@
+"""The sequence-to-sequence model: an RNN encoder and an attention decoder.
+
+Reading a sentence (the encoder)::
+
+    x_1 … x_S            source token ids                           (B, S)
+    e_j = E[x_j]          embeddings                                 (B, S, emb)
+    h_j = RNN(e_j, h_j−1) encoder states, both directions if bidirectional
+    k_j = W_m h_j         the "memory" the decoder attends over      (B, S, H)
+    z   = tanh(W_z [→h_S; ←h_1])   a summary of the whole sentence   (B, H)
+
+Writing the translation, one token per step (the decoder, :meth:`Decoder.step`)::
+
+    q_t = s_{t−1}                           the query is the previous decoder state
+    c_t, α_t = attention(q_t, k_1…k_S)      context vector and attention weights
+    s_t = RNN([E'[y_{t−1}]; c_t], s_{t−1})  new decoder state   (s_0 = z)
+    p(y_t | y_<t, x) = softmax(W_o tanh(W_p [s_t; c_t; E'[y_{t−1}]]))
+
+Without attention (``attention="none"``) the context is the fixed summary,
+c_t = z at every step: the whole sentence must squeeze through one vector.
+
+Training (teacher forcing, :meth:`Seq2Seq.forward`) and decoding (:mod:`.search`)
+both call the same :meth:`Decoder.step`, so what is trained is what is decoded.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .attention import ATTENTION_TYPES, build_attention
+
+CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; stored in every checkpoint."""
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    emb_size: int = 128          # size of one token's embedding vector
+    hidden_size: int = 256       # size of encoder memory and decoder state (H)
+    cell: str = "gru"            # recurrent cell: "gru" or "lstm"
+    enc_layers: int = 1          # stacked encoder RNN layers (1–2)
+    dec_layers: int = 1          # stacked decoder RNN layers (1–2)
+    bidirectional: bool = True   # read the source both ways
+    attention: str = "additive"  # one of attention.ATTENTION_TYPES
+    dropout: float = 0.2         # on embeddings, between layers and before the output layer
+    src_segmenter: str = "jieba" # how Chinese is cut: "jieba" words or single "char"s
+    tgt_detok: str = "english"   # how output tokens are joined: "english" or "concat" (digits)
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {self.cell!r}")
+        if self.attention not in ATTENTION_TYPES:
+            raise ValueError(f"attention must be one of {ATTENTION_TYPES}, got {self.attention!r}")
+        if not (1 <= self.enc_layers <= 4 and 1 <= self.dec_layers <= 4):
+            raise ValueError("encoder and decoder need 1–4 layers")
+        if self.src_segmenter not in ("jieba", "char") or self.tgt_detok not in ("english", "concat"):
+            raise ValueError("src_segmenter must be 'jieba' or 'char'; tgt_detok 'english' or 'concat'")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class EncoderOutput:
+    """What the encoder hands the decoder (and what the app shows of the pipeline)."""
+
+    embedded: torch.Tensor  # (B, S, emb)   the source embeddings
+    states: torch.Tensor    # (B, S, H·dirs) top-layer encoder states
+    memory: torch.Tensor    # (B, S, H)     what attention looks at
+    mask: torch.Tensor      # (B, S)        True on real tokens, False on padding
+    summary: torch.Tensor   # (B, H)        z: the sentence summary the decoder starts from
+    final: torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # last states of every layer
+
+
+@dataclass
+class Memory:
+    """The encoder output in the form one decoder step needs; beams reorder it."""
+
+    keys: torch.Tensor | None    # (B, S, ·) attention keys, projected once per sentence
+    values: torch.Tensor | None  # (B, S, H) attention values
+    mask: torch.Tensor           # (B, S)
+    summary: torch.Tensor        # (B, H)
+
+    def index_select(self, index: torch.Tensor) -> Memory:
+        pick = (lambda t: None if t is None else t.index_select(0, index))
+        return Memory(pick(self.keys), pick(self.values), pick(self.mask), pick(self.summary))
+
+
+@dataclass
+class DecoderState:
+    """The decoder's recurrent state: (layers, B, H), plus the cell for an LSTM."""
+
+    hidden: torch.Tensor
+    cell: torch.Tensor | None = None
+
+    @property
+    def query(self) -> torch.Tensor:
+        return self.hidden[-1]                                         # (B, H) top layer
+
+    def rnn_state(self):
+        return self.hidden if self.cell is None else (self.hidden, self.cell)
+
+    def index_select(self, index: torch.Tensor) -> DecoderState:
+        cell = None if self.cell is None else self.cell.index_select(1, index)
+        return DecoderState(self.hidden.index_select(1, index), cell)
+
+
+@dataclass
+class StepOutput:
+    """One decoder step for a batch of hypotheses."""
+
+    logits: torch.Tensor             # (B, V) unnormalised next-token scores
+    state: DecoderState              # the new decoder state s_t
+    attention: torch.Tensor | None   # (B, layers, heads, S); (B, 1, 1, S) for an RNN decoder
+    context: torch.Tensor            # (B, H) c_t
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        c = config
+        directions = 2 if c.bidirectional else 1
+        self.embedding = nn.Embedding(c.src_vocab_size, c.emb_size, padding_idx=0)
+        self.rnn = CELLS[c.cell](c.emb_size, c.hidden_size, num_layers=c.enc_layers, batch_first=True,
+                                 bidirectional=c.bidirectional, dropout=c.dropout if c.enc_layers > 1 else 0.0)
+        self.to_memory = nn.Linear(directions * c.hidden_size, c.hidden_size)
+        self.to_summary = nn.Linear(directions * c.hidden_size, c.hidden_size)
+        self.dropout = nn.Dropout(c.dropout)
+        self.config = c
+
+    def forward(self, src: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+        B, S = src.shape
+        mask = src != 0                                                  # (B, S)
+        embedded = self.embedding(src)                                   # (B, S, emb)
+        packed = pack_padded_sequence(self.dropout(embedded), lengths.cpu(), batch_first=True,
+                                      enforce_sorted=False)
+        packed_states, final = self.rnn(packed)
+        states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=S)  # (B, S, H·dirs)
+        memory = self.to_memory(states)                                  # (B, S, H)  k_j = W_m h_j
+        last = final[0] if isinstance(final, tuple) else final           # (layers·dirs, B, H)
+        directions = 2 if self.config.bidirectional else 1
+        top = last.view(self.config.enc_layers, directions, B, -1)[-1]   # (dirs, B, H) top layer
+        summary = torch.tanh(self.to_summary(torch.cat(list(top), dim=-1)))  # (B, H) z
+        return EncoderOutput(embedded, states, memory, mask, summary, final)
+
+
+class Decoder(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        c = config
+        H = c.hidden_size
+        self.embedding = nn.Embedding(c.tgt_vocab_size, c.emb_size, padding_idx=0)
+        self.attention = build_attention(c.attention, query_size=H, key_size=H, attention_size=H)
+        self.rnn = CELLS[c.cell](c.emb_size + H, H, num_layers=c.dec_layers, batch_first=True,
+                                 dropout=c.dropout if c.dec_layers > 1 else 0.0)
+        self.pre_output = nn.Linear(H + H + c.emb_size, H)
+        self.generator = nn.Linear(H, c.tgt_vocab_size)
+        self.dropout = nn.Dropout(c.dropout)
+        self.config = c
+
+    def prepare(self, encoded: EncoderOutput) -> Memory:
+        """Project the attention keys once per sentence (they do not depend on the step)."""
+        keys, values = (None, None) if self.attention is None else self.attention.prepare(encoded.memory)
+        return Memory(keys, values, encoded.mask, encoded.summary)
+
+    def init_state(self, encoded: EncoderOutput) -> DecoderState:
+        """s_0 = z in every decoder layer (and a zero cell for an LSTM)."""
+        hidden = encoded.summary.unsqueeze(0).repeat(self.config.dec_layers, 1, 1).contiguous()  # (L, B, H)
+        return DecoderState(hidden, torch.zeros_like(hidden) if self.config.cell == "lstm" else None)
+
+    def step(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory) -> StepOutput:
+        """One decoding step for a batch: y_{t−1} (B,) and s_{t−1} → logits for y_t."""
+        embedded = self.dropout(self.embedding(prev_tokens))             # (B, emb)  E'[y_{t−1}]
+        if self.attention is None:
+            context, weights = memory.summary, None                      # (B, H)    c_t = z
+        else:
+            context, weights = self.attention(state.query, memory.keys, memory.values, memory.mask)
+            #                                                            # (B, H), (B, S)
+        rnn_input = torch.cat([embedded, context], dim=-1).unsqueeze(1)  # (B, 1, emb+H)
+        output, rnn_state = self.rnn(rnn_input, state.rnn_state())       # (B, 1, H)  s_t
+        output = output.squeeze(1)                                       # (B, H)
+        new_state = (DecoderState(*rnn_state) if isinstance(rnn_state, tuple)
+                     else DecoderState(rnn_state))
+        features = torch.tanh(self.pre_output(torch.cat([output, context, embedded], dim=-1)))  # (B, H)
+        logits = self.generator(self.dropout(features))                  # (B, V)
+        attention = None if weights is None else weights[:, None, None, :]  # (B, 1, 1, S)
+        return StepOutput(logits, new_state, attention, context)
+
+
+class Seq2Seq(nn.Module):
+    """Encoder + decoder. ``forward`` is the teacher-forced pass used in training."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+        return self.encoder(src, lengths)
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor, *,
+                teacher_forcing: float = 1.0, rng: random.Random | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, T, V) and attention (B, T, S) for decoder inputs ``tgt_in`` = <s> y_1 … y_{T−1}.
+
+        With probability ``1 − teacher_forcing`` a step is fed the model's own previous
+        prediction instead of the reference token (scheduled-sampling style).
+        """
+        encoded = self.encode(src, src_lengths)
+        memory = self.decoder.prepare(encoded)
+        state = self.decoder.init_state(encoded)
+        rng = rng or random
+        prev = tgt_in[:, 0]                                              # (B,) <s>
+        all_logits, all_attention = [], []
+        for t in range(tgt_in.size(1)):
+            out = self.decoder.step(prev, state, memory)
+            state = out.state
+            all_logits.append(out.logits)
+            if out.attention is not None:
+                all_attention.append(out.attention[:, -1].mean(1))       # (B, S) last layer, mean of heads
+            if t + 1 < tgt_in.size(1):
+                use_reference = teacher_forcing >= 1.0 or rng.random() < teacher_forcing
+                prev = tgt_in[:, t + 1] if use_reference else out.logits.argmax(-1)
+        logits = torch.stack(all_logits, dim=1)                          # (B, T, V)
+        attention = torch.stack(all_attention, dim=1) if all_attention else None  # (B, T, S)
+        return logits, attention

@@ -1,0 +1,145 @@
+"""Text in and out of the model: Chinese segmentation and English (de)tokenisation.
+
+Chinese is NFKC-normalised and cut into words with jieba's accurate mode
+(我爱学习 → 我 / 爱 / 学习). A word the model's vocabulary lacks falls back to its
+characters where those are known (see :func:`map_to_vocab`), so a rare compound
+still reaches the model; every source token records how it was obtained.
+
+English is lower-cased and split into words, contractions and punctuation for
+training ("It's 5." → it 's 5 .) and glued back together for display.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from dataclasses import asdict, dataclass
+
+import jieba
+
+UNK = "<unk>"
+
+# CJK Unified Ideographs (+ extension A and compatibility ideographs).
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff〇]")
+_SPACES = re.compile(r"\s+")
+_EN_TOKEN = re.compile(r"n't|'s|'re|'ve|'ll|'d|'m|[a-z0-9]+(?:[-.][a-z0-9]+)*|[^\sa-z0-9]", re.IGNORECASE)
+_NO_SPACE_BEFORE = {".", ",", "!", "?", ";", ":", "%", ")", "]", "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"}
+_NO_SPACE_AFTER = {"(", "[", "$"}
+
+_jieba_lock = threading.Lock()
+_jieba: jieba.Tokenizer | None = None
+
+
+def has_chinese(text: str) -> bool:
+    """True if ``text`` contains at least one Chinese character."""
+    return bool(_CJK.search(text))
+
+
+def normalize_zh(text: str) -> str:
+    """NFKC-normalise (full-width Ａ１，→ A1,) and collapse runs of whitespace."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def _tokenizer() -> jieba.Tokenizer:
+    """One shared jieba tokenizer, built once (its dictionary load takes ~1 s)."""
+    global _jieba
+    with _jieba_lock:
+        if _jieba is None:
+            jieba.setLogLevel(logging.WARNING)  # jieba logs its cache building; the core stays quiet
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            _jieba = tokenizer
+    return _jieba
+
+
+def segment_zh(text: str, *, mode: str = "jieba") -> list[str]:
+    """Cut normalised Chinese text into tokens.
+
+    ``mode="jieba"`` gives words (accurate mode, HMM for unseen words);
+    ``mode="char"`` gives single characters (used by the generated toy tasks).
+    Whitespace never becomes a token.
+    """
+    text = normalize_zh(text)
+    if mode == "char":
+        return [ch for ch in text if not ch.isspace()]
+    if mode != "jieba":
+        raise ValueError(f"unknown segmentation mode {mode!r}; use 'jieba' or 'char'")
+    return [word for word in _tokenizer().lcut(text, cut_all=False, HMM=True) if word.strip()]
+
+
+@dataclass(frozen=True)
+class SourceToken:
+    """One token as the model sees it, and how it was obtained.
+
+    ``kind`` is ``"word"`` (a jieba word in the vocabulary), ``"char"`` (a character of
+    a word the vocabulary lacks) or ``"unk"`` (nothing of it is known; the model sees
+    ``<unk>``). ``word`` is the jieba word it came from.
+    """
+
+    text: str
+    kind: str
+    word: str
+
+    @property
+    def model_token(self) -> str:
+        return UNK if self.kind == "unk" else self.text
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def map_to_vocab(words: list[str], known) -> list[SourceToken]:
+    """Map segmented words onto a vocabulary (``known`` supports ``in``).
+
+    A known word stays whole. An unknown word of several characters is split into
+    its characters; each known character is kept, and unknown ones become ``<unk>``
+    (one per character, so the heatmap still shows every character). A word with
+    no known character at all becomes a single ``<unk>``.
+    """
+    tokens: list[SourceToken] = []
+    for word in words:
+        if word in known:
+            tokens.append(SourceToken(word, "word", word))
+        elif len(word) > 1 and any(ch in known for ch in word):
+            tokens.extend(SourceToken(ch, "char" if ch in known else "unk", word) for ch in word)
+        else:
+            tokens.append(SourceToken(word, "unk", word))
+    return tokens
+
+
+def tokenize_en(text: str) -> list[str]:
+    """Lower-case English and split it into words, contractions and punctuation."""
+    text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
+    text = text.replace("“", '"').replace("”", '"')
+    return [token.lower() for token in _EN_TOKEN.findall(text)]
+
+
+def tokenize_target(text: str, style: str) -> list[str]:
+    """Target tokens: English words (``"english"``) or single characters (``"concat"``, e.g. 2024-03-05)."""
+    if style == "concat":
+        return [ch for ch in text if not ch.isspace()]
+    return tokenize_en(text)
+
+
+def detokenize_target(tokens: list[str], style: str) -> str:
+    """The inverse of :func:`tokenize_target` (for English: readable, not necessarily identical)."""
+    return "".join(tokens) if style == "concat" else detokenize_en(tokens)
+
+
+def detokenize_en(tokens: list[str]) -> str:
+    """Glue tokens into a readable sentence: punctuation attached, sentence case, "I"."""
+    pieces: list[str] = []
+    capitalize_next = True
+    for token in tokens:
+        word = "I" if token == "i" else token
+        if capitalize_next and word[:1].isalpha():
+            word = word[0].upper() + word[1:]
+            capitalize_next = False
+        if pieces and token not in _NO_SPACE_BEFORE and pieces[-1] not in _NO_SPACE_AFTER:
+            pieces.append(" ")
+        pieces.append(word)
+        if token in {".", "!", "?"}:
+            capitalize_next = True
+    return "".join(pieces)

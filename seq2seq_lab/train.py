@@ -1,0 +1,209 @@
+"""Training: batched, padded, masked, teacher-forced; progress through callbacks.
+
+The loop knows nothing about any user interface. Every batch it calls
+``on_progress(Progress)`` and checks ``should_stop()``; every epoch it measures the
+validation set (loss, BLEU, chrF, exact match, greedy decoding) and keeps the best
+weights so far, which is also what a stopped run returns.
+
+The loss at one target position is the cross-entropy −log p(y_t | y_<t, x)
+(optionally label-smoothed), averaged over the real (non-padding) target tokens.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import sacrebleu
+import torch
+from torch import nn
+
+from .checkpoint import Checkpoint
+from .corpus import Pair
+from .data import Example, build_vocabs, make_batches, tokenize_pairs
+from .model import ModelConfig, Seq2Seq
+from .translator import Translation, Translator, resolve_device
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 2e-3              # Adam learning rate; halved when validation stops improving
+    clip: float = 1.0             # gradient-norm clipping
+    teacher_forcing: float = 1.0  # probability of feeding the reference token (1 = always)
+    label_smoothing: float = 0.1
+    char_split_prob: float = 0.1  # how often a training word is fed as its characters (fallback practice)
+    min_freq: int = 1             # rarer tokens become <unk>
+    seed: int = 0
+    device: str = "auto"
+    patience: int = 0             # stop after this many epochs without improvement; 0 = never
+    stop_at_exact: float | None = None  # stop once validation exact match reaches this (toy tasks)
+    max_valid: int = 400          # validation sentences decoded per epoch
+    probe: str | None = None      # a sentence translated after every epoch (the app redraws its heatmap)
+
+
+@dataclass
+class Progress:
+    event: str                    # "batch", "epoch" or "done"
+    epoch: int                    # 1-based
+    epochs: int
+    batch: int                    # 1-based within the epoch
+    batches: int
+    loss: float                   # mean training loss of this epoch so far
+    elapsed: float                # seconds
+    remaining: float              # estimated seconds left
+    valid: dict | None = None     # validation metrics (epoch events)
+    probe: Translation | None = None
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        return ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches)
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Checkpoint        # the best weights seen
+    history: list[dict]           # one entry per epoch
+    best_epoch: int
+    stopped: bool                 # True if should_stop() ended it early
+    elapsed: float
+
+
+def corpus_metrics(hypotheses: list[str], references: list[str]) -> dict:
+    """BLEU and chrF (sacrebleu, detokenised, cased) and exact-match rate."""
+    if not hypotheses:
+        return {"bleu": 0.0, "chrf": 0.0, "exact": 0.0}
+    return {"bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+            "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+            "exact": sum(h.strip() == r.strip() for h, r in zip(hypotheses, references)) / len(hypotheses)}
+
+
+def evaluate(translator: Translator, pairs: list[Pair], *, beam_size: int = 1, batch_size: int = 64,
+             **options) -> dict:
+    """Decode ``pairs`` and score against their references (the record's metrics)."""
+    results = translator.translate_batch([p.zh for p in pairs], beam_size=beam_size, batch_size=batch_size,
+                                         **options)
+    metrics = corpus_metrics([r.best.text for r in results], [p.en for p in pairs])
+    metrics["sentences"] = len(pairs)
+    return metrics
+
+
+def _loss(model: Seq2Seq, batch, criterion, *, teacher_forcing=1.0, rng=None) -> tuple[torch.Tensor, int]:
+    logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=teacher_forcing, rng=rng)
+    V = logits.size(-1)
+    return criterion(logits.reshape(-1, V), batch.tgt_out.reshape(-1)), batch.n_tokens   # mean over real tokens
+
+
+def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: TrainConfig, *,
+        on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None, record: dict | None = None) -> TrainResult:
+    """Build vocabularies and a model from ``arch`` (ModelConfig fields) and train it."""
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    segmenter, tgt_style = arch.get("src_segmenter", "jieba"), arch.get("tgt_detok", "english")
+    train_examples: list[Example] = tokenize_pairs(train_pairs, segmenter, tgt_style)
+    src_vocab, tgt_vocab = build_vocabs(train_examples, min_freq=config.min_freq)
+    model_config = ModelConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), **arch)
+    model = Seq2Seq(model_config).to(device)
+    valid_pairs = valid_pairs[:config.max_valid]
+    valid_batches = make_batches(tokenize_pairs(valid_pairs, segmenter, tgt_style), src_vocab, tgt_vocab,
+                                 batch_size=128, device=device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2)
+    criterion = nn.CrossEntropyLoss(ignore_index=0, label_smoothing=config.label_smoothing)
+    nll = nn.CrossEntropyLoss(ignore_index=0, reduction="sum")
+    history: list[dict] = []
+    best_state, best_key, best_epoch, stopped = None, -math.inf, 0, False
+    snapshot = Translator(Checkpoint(model, src_vocab, tgt_vocab), device=device)
+    stale = 0
+    total_batches = None
+
+    for epoch in range(1, config.epochs + 1):
+        batches = make_batches(train_examples, src_vocab, tgt_vocab, batch_size=config.batch_size, shuffle=True,
+                               rng=rng, char_split_prob=config.char_split_prob if segmenter == "jieba" else 0.0,
+                               device=device)
+        total_batches = len(batches)
+        model.train()
+        loss_sum, token_sum = 0.0, 0
+        for i, batch in enumerate(batches, start=1):
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
+            loss, n_tokens = _loss(model, batch, criterion, teacher_forcing=config.teacher_forcing, rng=rng)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            loss_sum += loss.item() * n_tokens
+            token_sum += n_tokens
+            if on_progress is not None:
+                elapsed = time.perf_counter() - started
+                done = (epoch - 1) * total_batches + i
+                on_progress(Progress("batch", epoch, config.epochs, i, total_batches, loss_sum / token_sum, elapsed,
+                                     elapsed / done * (config.epochs * total_batches - done), history=history))
+        if stopped and best_state is not None:
+            break
+
+        # Validation: loss (no smoothing) and greedy decoding metrics.
+        model.eval()
+        with torch.inference_mode():
+            valid_nll = sum(float(nll(model(b.src, b.src_lengths, b.tgt_in)[0].reshape(-1, len(tgt_vocab)),
+                                      b.tgt_out.reshape(-1))) for b in valid_batches)
+            valid_tokens = sum(b.n_tokens for b in valid_batches)
+        metrics = evaluate(snapshot, valid_pairs, beam_size=1) if valid_pairs else corpus_metrics([], [])
+        metrics["loss"] = valid_nll / max(1, valid_tokens)
+        entry = {"epoch": epoch, "train_loss": loss_sum / max(1, token_sum), "valid_loss": metrics["loss"],
+                 "valid_bleu": metrics["bleu"], "valid_chrf": metrics["chrf"], "valid_exact": metrics["exact"],
+                 "lr": optimizer.param_groups[0]["lr"], "elapsed": time.perf_counter() - started}
+        history.append(entry)
+        key = metrics["exact"] * 100 + metrics["chrf"] if config.stop_at_exact else metrics["chrf"]
+        if key > best_key:
+            best_key, best_epoch, stale = key, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+        scheduler.step(key)
+        probe = None
+        if config.probe:
+            try:
+                probe = snapshot.translate(config.probe, beam_size=1)
+            except Exception:  # a probe the vocabulary cannot handle must not end training
+                probe = None
+        elapsed = time.perf_counter() - started
+        if on_progress is not None:
+            on_progress(Progress("epoch", epoch, config.epochs, total_batches, total_batches, entry["train_loss"],
+                                 elapsed, elapsed / epoch * (config.epochs - epoch), valid=metrics, probe=probe,
+                                 history=history))
+        if stopped:
+            break
+        if config.stop_at_exact is not None and metrics["exact"] >= config.stop_at_exact:
+            break
+        if config.patience and stale >= config.patience:
+            break
+
+    model.load_state_dict(best_state if best_state is not None else model.state_dict())
+    model.eval()
+    elapsed = time.perf_counter() - started
+    best = history[best_epoch - 1] if best_epoch else {}
+    full_record = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "train_config": asdict(config), "epochs_run": len(history), "best_epoch": best_epoch,
+        "stopped": stopped, "elapsed_s": round(elapsed, 1),
+        "pairs": {"train": len(train_pairs), "valid": len(valid_pairs)},
+        "valid": {k.removeprefix("valid_"): v for k, v in best.items() if k.startswith("valid_")},
+        "history": history, **(record or {})}
+    if on_progress is not None:
+        on_progress(Progress("done", len(history), config.epochs, total_batches or 0, total_batches or 0,
+                             best.get("train_loss", float("nan")), elapsed, 0.0, valid=full_record["valid"],
+                             history=history))
+    return TrainResult(Checkpoint(model.cpu() if device.type != "cpu" else model, src_vocab, tgt_vocab,
+                                  full_record), history, best_epoch, stopped, elapsed)

@@ -1,0 +1,279 @@
+"""The public API: load a model file, translate, watch the decoding step by step.
+
+>>> tr = Translator.load("models/hsk_additive.safetensors")            # doctest: +SKIP
+>>> r = tr.translate("我爱学习", beam_size=5, n_best=5)                # doctest: +SKIP
+>>> r.src_tokens, r.best.tokens, r.best.text                          # doctest: +SKIP
+(['我', '爱', '学习', '</s>'], ['i', 'love', 'studying', '.', '</s>'], 'I love studying.')
+
+Everything a front end needs comes from here; the front ends never touch torch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+from .data import pad
+from .errors import InputError
+from .search import SearchOptions, Step, beam_search, greedy_search, run
+from .text import SourceToken, detokenize_target, has_chinese, map_to_vocab, normalize_zh, segment_zh, tokenize_target
+from .vocab import EOS, Vocab
+
+MAX_CHARS = 200  # the models were trained on sentences of at most ~40 characters
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → the first CUDA GPU when there is one, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("no_cuda", "CUDA was asked for, but this machine has no usable GPU")
+    return device
+
+
+def device_name(device: torch.device) -> str:
+    """"cpu", or "cuda:0 (NVIDIA H100 80GB HBM3)"."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def detokenize(tokens: Sequence[str], style: str) -> str:
+    return detokenize_target([t for t in tokens if t != EOS], style)
+
+
+@dataclass
+class SourceAnalysis:
+    """The input as the model sees it: normalised text → words → tokens → ids."""
+
+    text: str                      # NFKC-normalised input
+    words: list[str]               # jieba words (or characters for a char-level model)
+    tokens: list[SourceToken]      # after the vocabulary's character fallback, + </s>
+    ids: list[int]
+
+    @property
+    def src_tokens(self) -> list[str]:
+        return [t.model_token for t in self.tokens]
+
+    @property
+    def unknown(self) -> list[str]:
+        """Words (or characters) the model sees as <unk>."""
+        return [t.text for t in self.tokens if t.kind == "unk"]
+
+    @property
+    def split_words(self) -> list[str]:
+        """Words the vocabulary lacks, fed to the model as their characters."""
+        return list(dict.fromkeys(t.word for t in self.tokens if t.kind == "char"))
+
+
+@dataclass
+class Candidate:
+    """One output hypothesis."""
+
+    tokens: list[str]              # output tokens, ending with "</s>" if the model ended the sentence
+    text: str                      # detokenised
+    score: float                   # Σ log p(token), raw
+    normalized_score: float        # the ranking score once length/coverage penalties apply
+    attention: np.ndarray | None   # (len(tokens), len(src_tokens)); rows sum to 1; None without attention
+    token_log_probs: list[float]
+    finished: bool                 # False if max_len cut it off
+
+    @property
+    def length(self) -> int:
+        return len(self.tokens)
+
+
+@dataclass
+class Translation:
+    source: SourceAnalysis
+    candidates: list[Candidate]    # the n-best list, best first
+    device: str
+    options: SearchOptions
+    elapsed_ms: float
+    steps: int = 0
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[0]
+
+    @property
+    def src_tokens(self) -> list[str]:
+        return self.source.src_tokens
+
+    @property
+    def strategy(self) -> str:
+        return "greedy" if self.options.beam_size == 1 else f"beam {self.options.beam_size}"
+
+
+@dataclass
+class Encoding:
+    """The pipeline's intermediate values for one sentence (what the app draws)."""
+
+    source: SourceAnalysis
+    embeddings: np.ndarray         # (S, emb)  one embedding vector per source token
+    states: np.ndarray             # (S, H·dirs) encoder states
+    summary: np.ndarray            # (H,)      the vector the decoder starts from
+    extra: dict = field(default_factory=dict)
+
+
+class Translator:
+    """A loaded model plus everything needed to turn text into a translation."""
+
+    def __init__(self, checkpoint: ckpt.Checkpoint, *, device: str | torch.device = "auto",
+                 name: str = "model"):
+        self.device = resolve_device(device)
+        self.model = checkpoint.model.to(self.device).eval()
+        self.src_vocab: Vocab = checkpoint.src_vocab
+        self.tgt_vocab: Vocab = checkpoint.tgt_vocab
+        self.record = checkpoint.record
+        self.name = name
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | torch.device = "auto") -> Translator:
+        return cls(ckpt.load(path), device=device, name=Path(path).stem)
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def attention_type(self) -> str:
+        return self.config.attention
+
+    @property
+    def device_label(self) -> str:
+        return device_name(self.device)
+
+    # --- input -----------------------------------------------------------------------
+
+    def analyze(self, text: str | None) -> SourceAnalysis:
+        """Validate, normalise and segment; raises :class:`InputError` with a readable message."""
+        if text is None or not isinstance(text, str):
+            raise InputError("empty", "Please type a Chinese sentence to translate.")
+        normalized = normalize_zh(text)
+        if not normalized:
+            raise InputError("empty", "Please type a Chinese sentence to translate.")
+        if len(normalized) > MAX_CHARS:
+            raise InputError("too_long", f"The text has {len(normalized)} characters; the limit is {MAX_CHARS}. "
+                             "Translate one sentence at a time.", length=len(normalized), limit=MAX_CHARS)
+        if not has_chinese(normalized):
+            raise InputError("no_chinese", "The text has no Chinese characters; this model translates Chinese.")
+        words = segment_zh(normalized, mode=self.config.src_segmenter)
+        tokens = map_to_vocab(words, self.src_vocab) + [SourceToken(EOS, "word", EOS)]
+        return SourceAnalysis(normalized, words, tokens, self.src_vocab.encode(t.model_token for t in tokens))
+
+    def _target_ids(self, tokens: Sequence[str] | str) -> list[int]:
+        if isinstance(tokens, str):
+            tokens = tokenize_target(tokens, self.config.tgt_detok)
+        unknown = [t for t in tokens if t not in self.tgt_vocab]
+        if unknown:
+            raise InputError("unknown_output_word", f"The model does not know the output word(s): "
+                             f"{', '.join(unknown[:5])}", words=unknown)
+        return self.tgt_vocab.encode(tokens)
+
+    def _options(self, *, beam_size: int = 5, max_len: int | None = None, length_penalty: float = 0.0,
+                 coverage_penalty: float = 0.0, no_repeat_ngram_size: int = 0, n_best: int = 1,
+                 prefix: Sequence[str] | str = (), record: bool = True) -> SearchOptions:
+        if not 1 <= int(beam_size) <= 64:
+            raise InputError("bad_option", "beam_size must be between 1 and 64")
+        if max_len is not None and not 1 <= int(max_len) <= 500:
+            raise InputError("bad_option", "max_len must be between 1 and 500")
+        prefix_ids = self._target_ids(prefix) if prefix else []
+        if max_len is not None and len(prefix_ids) >= max_len:
+            raise InputError("bad_option", "the forced prefix is as long as max_len")
+        return SearchOptions(beam_size=int(beam_size), max_len=max_len, length_penalty=float(length_penalty),
+                             coverage_penalty=float(coverage_penalty), no_repeat_ngram_size=int(no_repeat_ngram_size),
+                             n_best=max(1, min(int(n_best), int(beam_size))), prefix=prefix_ids, record=record)
+
+    def _batch(self, analyses: list[SourceAnalysis]):
+        src = pad([a.ids for a in analyses]).to(self.device)                          # (B, S)
+        lengths = torch.tensor([len(a.ids) for a in analyses])                        # (B,)
+        return src, lengths
+
+    # --- decoding ----------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def _search(self, analyses: list[SourceAnalysis], options: SearchOptions):
+        src, lengths = self._batch(analyses)
+        encoded = self.model.encode(src, lengths)
+        memory = self.model.decoder.prepare(encoded)
+        state = self.model.decoder.init_state(encoded)
+        strategy = greedy_search if options.beam_size == 1 else beam_search
+        return (yield from strategy(self.model, memory, state, lengths, self.tgt_vocab, options))
+
+    def _candidate(self, hyp, n_src: int) -> Candidate:
+        tokens = self.tgt_vocab.decode(hyp.ids)
+        attention = None if hyp.attention is None else hyp.attention[:, :n_src].astype(np.float32)
+        return Candidate(tokens, detokenize(tokens, self.config.tgt_detok), hyp.score, hyp.normalized_score,
+                         attention, list(hyp.token_log_probs), hyp.finished)
+
+    def steps(self, text: str, **options) -> Iterator[Step]:
+        """Decode live: one :class:`~.search.Step` per decoding step; the last carries ``.final``."""
+        analysis = self.analyze(text)
+        search_options = self._options(**options, record=True)
+        started = time.perf_counter()
+        search = self._search([analysis], search_options)
+        last, count = None, 0
+        while True:
+            try:
+                steps = next(search)
+            except StopIteration as done:
+                results = done.value
+                break
+            if last is not None:
+                yield last
+            last, count = steps[0], count + 1
+        translation = Translation(analysis, [self._candidate(h, len(analysis.ids)) for h in results[0]],
+                                  self.device_label, search_options,
+                                  (time.perf_counter() - started) * 1000, count)
+        last.final = translation
+        yield last
+
+    def translate(self, text: str, **options) -> Translation:
+        """Translate one sentence (options as in :class:`~.search.SearchOptions`, ``prefix`` as words)."""
+        return self.translate_batch([text], **options)[0]
+
+    def translate_batch(self, texts: Sequence[str], *, batch_size: int = 64, **options) -> list[Translation]:
+        """Translate many sentences, ``batch_size`` at a time (no per-step records: fast)."""
+        search_options = self._options(**options, record=False)
+        analyses = [self.analyze(t) for t in texts]
+        out: list[Translation] = []
+        for start in range(0, len(analyses), batch_size):
+            chunk = analyses[start:start + batch_size]
+            started = time.perf_counter()
+            results = run(self._search(chunk, search_options))
+            elapsed = (time.perf_counter() - started) * 1000 / len(chunk)
+            for analysis, hyps in zip(chunk, results):
+                out.append(Translation(analysis, [self._candidate(h, len(analysis.ids)) for h in hyps],
+                                       self.device_label, search_options, elapsed, len(hyps[0].ids)))
+        return out
+
+    @torch.inference_mode()
+    def score(self, text: str, tokens: Sequence[str] | str) -> float:
+        """Teacher-forced Σ log p of ``tokens`` followed by "</s>" (the same number decoding reports)."""
+        analysis = self.analyze(text)
+        if isinstance(tokens, str):
+            tokens = tokenize_target(tokens, self.config.tgt_detok)
+        tokens = [t for t in tokens if t != EOS]
+        ids = self._target_ids(tokens) + [self.tgt_vocab.eos_id]
+        src, lengths = self._batch([analysis])
+        tgt_in = torch.tensor([[self.tgt_vocab.bos_id] + ids[:-1]], device=self.device)   # (1, T)
+        logits, _ = self.model(src, lengths, tgt_in)                                       # (1, T, V)
+        log_probs = torch.log_softmax(logits.float(), dim=-1)[0]                           # (T, V)
+        return float(log_probs[torch.arange(len(ids)), torch.tensor(ids, device=self.device)].sum())
+
+    @torch.inference_mode()
+    def encode(self, text: str) -> Encoding:
+        """Run the encoder alone and return embeddings, states and the summary vector."""
+        analysis = self.analyze(text)
+        src, lengths = self._batch([analysis])
+        encoded = self.model.encode(src, lengths)
+        return Encoding(analysis, encoded.embedded[0].float().cpu().numpy(),
+                        encoded.states[0].float().cpu().numpy(), encoded.summary[0].float().cpu().numpy())
