@@ -1,0 +1,153 @@
+"""Shared fixtures: seeded RNGs, tiny random-init models, and tiny models trained for seconds.
+
+Everything here is CPU-only and small. Two kinds of model:
+
+* :func:`make_translator` (fixture) builds a random-init :class:`~seq2seq_lab.Translator`
+  over a 14-word Chinese / 12-word English vocabulary in milliseconds — any attention,
+  cell, direction and depth. Its output is gibberish but fully deterministic, which is
+  all the search and model invariants need. Its generator is scaled up so the next-token
+  distributions are peaked (as in a trained model) rather than uniform, and ``eos_bias``
+  makes hypotheses end early enough to test finished output.
+* :func:`toy_training` / :func:`tiny_models_dir` (session-scoped) train small models on
+  the generated toy tasks (Chinese numerals → digits) and a handful of HSK pairs, once
+  per test session, and save them under a temporary directory.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from seq2seq_lab.checkpoint import Checkpoint, save  # noqa: E402
+from seq2seq_lab.corpus import TOY_TASKS, load_hsk, split_pairs, toy_splits  # noqa: E402
+from seq2seq_lab.model import ModelConfig, Seq2Seq  # noqa: E402
+from seq2seq_lab.train import Progress, TrainConfig, TrainResult, fit  # noqa: E402
+from seq2seq_lab.translator import Translator  # noqa: E402
+from seq2seq_lab.vocab import Vocab  # noqa: E402
+
+# Tiny models gain nothing from intra-op threads, and on a busy 2-core machine the
+# thread pool's spinning makes a 3 s training take 45 s. One thread for the session.
+torch.set_num_threads(1)
+
+# The random-init models' vocabulary. "学习" and "中文" are words whose characters are
+# in the vocabulary too, as build_vocabs makes them.
+SRC_WORDS = ("我", "爱", "学习", "学", "习", "中文", "中", "文", "你", "好", "是", "的", "不", "他")
+TGT_WORDS = ("i", "you", "he", "love", "study", "chinese", "is", "good", "not", "the", "a", ".")
+EXAMPLE_SENTENCES = ("我爱学习中文", "你好", "他不是我的", "中文好", "我")
+
+TINY_ARCH = dict(emb_size=32, hidden_size=64, cell="gru", bidirectional=True, attention="additive", dropout=0.0)
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    """Every test starts from the same random state (Python, NumPy, torch)."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
+
+
+def build_translator(attention: str = "additive", *, cell: str = "gru", bidirectional: bool = True,
+                     enc_layers: int = 1, dec_layers: int = 1, seed: int = 0, src_words=SRC_WORDS,
+                     tgt_words=TGT_WORDS, segmenter: str = "jieba", tgt_detok: str = "english",
+                     emb_size: int = 16, hidden_size: int = 24, sharpen: float = 8.0,
+                     eos_bias: float = 0.0, device: str = "cpu") -> Translator:
+    """A random-init translator, the same for the same arguments whatever ran before."""
+    src_vocab, tgt_vocab = Vocab(src_words), Vocab(tgt_words)
+    config = ModelConfig(len(src_vocab), len(tgt_vocab), emb_size=emb_size, hidden_size=hidden_size, cell=cell,
+                         enc_layers=enc_layers, dec_layers=dec_layers, bidirectional=bidirectional,
+                         attention=attention, dropout=0.0, src_segmenter=segmenter, tgt_detok=tgt_detok)
+    generator = torch.Generator().manual_seed(seed)
+    model = Seq2Seq(config)
+    with torch.no_grad():
+        for parameter in model.parameters():            # reproducible init independent of the global RNG
+            parameter.copy_(torch.empty_like(parameter).uniform_(-0.3, 0.3, generator=generator))
+        model.decoder.generator.weight.mul_(sharpen)    # peaked next-token distributions
+        model.decoder.generator.bias[tgt_vocab.eos_id] += eos_bias
+    return Translator(Checkpoint(model.eval(), src_vocab, tgt_vocab, {"corpus": "random"}), device=device,
+                      name=f"random_{attention}_{cell}")
+
+
+@pytest.fixture
+def make_translator():
+    """Factory fixture: ``make_translator("dot", cell="lstm", bidirectional=False, eos_bias=2.0)``."""
+    return build_translator
+
+
+@dataclass
+class ToyTraining:
+    """One short training run on the numbers task, shared by the whole session."""
+
+    result: TrainResult
+    events: list[Progress]
+    splits: dict
+    path: Path            # the saved checkpoint (fp32)
+    arch: dict
+    config: TrainConfig
+
+    @property
+    def translator(self) -> Translator:
+        """A fresh translator on its own copy of the weights (tests may move or change it)."""
+        return Translator.load(self.path, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def toy_training(tmp_path_factory) -> ToyTraining:
+    """Chinese numerals → digits: 600 training pairs, emb 32 / hidden 64, 5 epochs (~3 s)."""
+    splits = toy_splits("numbers", size=700, seed=7)
+    arch = {**TINY_ARCH, "src_segmenter": "char", "tgt_detok": TOY_TASKS["numbers"].tgt_detok}
+    config = TrainConfig(epochs=5, batch_size=32, lr=1e-2, label_smoothing=0.0, char_split_prob=0.0, seed=0,
+                         device="cpu", max_valid=40, probe="三千零五")
+    events: list[Progress] = []
+    torch.manual_seed(0)
+    result = fit(splits["train"], splits["valid"], arch, config, on_progress=events.append,
+                 record={"corpus": "toy:numbers"})
+    path = save(tmp_path_factory.mktemp("toy") / "tiny_numbers.safetensors", result.checkpoint)
+    return ToyTraining(result, events, splits, path, arch, config)
+
+
+def _short_hsk_pairs(n: int) -> list:
+    """``n`` short HSK training pairs, the sentences with 学习 or 爱 among them (so 我爱学习 is known)."""
+    train = [p for p in split_pairs(load_hsk().pairs)["train"] if "placeholder" not in p.en]
+    by_length = sorted(train, key=lambda p: (len(p.zh), p.id))
+    chosen = [p for p in by_length if "学习" in p.zh or "爱" in p.zh][:40]
+    chosen += [p for p in by_length if p not in chosen][:n - len(chosen)]
+    return sorted(chosen, key=lambda p: p.id)
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory, toy_training) -> Path:
+    """A models folder with small trained models, for any test that needs a catalog:
+
+    * ``tiny_numbers``      — numbers task, additive attention (the session's toy training)
+    * ``tiny_numbers_none`` — numbers task, no attention, 2 epochs
+    * ``tiny_zh_en``        — 300 short HSK pairs, jieba words, additive attention, 3 epochs
+                              (knows 我 / 爱 / 学习; its translations are poor but real)
+    """
+    folder = tmp_path_factory.mktemp("models")
+    (folder / "tiny_numbers.safetensors").write_bytes(toy_training.path.read_bytes())
+
+    splits = toy_training.splits
+    none_arch = {**toy_training.arch, "attention": "none"}
+    none_config = TrainConfig(epochs=2, batch_size=32, lr=1e-2, label_smoothing=0.0, char_split_prob=0.0,
+                              seed=0, device="cpu", max_valid=20)
+    result = fit(splits["train"], splits["valid"], none_arch, none_config, record={"corpus": "toy:numbers"})
+    save(folder / "tiny_numbers_none.safetensors", result.checkpoint)
+
+    pairs = _short_hsk_pairs(320)
+    zh_config = TrainConfig(epochs=3, batch_size=32, lr=5e-3, label_smoothing=0.0, char_split_prob=0.1, seed=0,
+                            device="cpu", max_valid=20)
+    result = fit(pairs[:300], pairs[300:], {**TINY_ARCH, "src_segmenter": "jieba", "tgt_detok": "english"},
+                 zh_config, record={"corpus": "hsk"})
+    save(folder / "tiny_zh_en.safetensors", result.checkpoint)
+    return folder
