@@ -1,0 +1,780 @@
+"""Seq2Seq Attention Lab (注意力实验室): the classroom app.
+
+    streamlit run demo/streamlit_app.py
+
+Type a Chinese sentence and watch the model translate it: the pipeline stage by
+stage, the attention heatmap growing one output word per step, greedy against
+beam search, the n-best list and the search tree, forced beginnings, and the
+attention variants side by side. The sidebar trains a small model in the
+background. The page is only layout, widgets and per-user state; the work is
+done by the core (``seq2seq_lab``): ``Translator`` decodes, ``figures`` draws,
+``jobs`` trains, ``i18n`` speaks English and Chinese.
+
+Environment: ``SEQ2SEQ_LAB_MODELS_DIR`` (default: the repository's ``models/``;
+models trained here go to its ``user/`` folder), ``SEQ2SEQ_LAB_DEVICE`` (``auto``,
+``cpu``, ``cuda``), ``SEQ2SEQ_LAB_MAX_TRAININGS`` (trainings at once, default 1),
+``SEQ2SEQ_LAB_LANG`` (``en`` or ``zh``: the language a new visitor sees).
+Query parameters: ``?lang=zh&model=hsk_dot&text=我爱学习``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:                     # `streamlit run demo/streamlit_app.py` without installing
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from seq2seq_lab import catalog, figures, jobs  # noqa: E402
+from seq2seq_lab.attention import ATTENTION_TYPES  # noqa: E402
+from seq2seq_lab.errors import CheckpointError, LabError  # noqa: E402
+from seq2seq_lab.i18n import LANGUAGES, error_text, t  # noqa: E402
+from seq2seq_lab.train import TrainConfig  # noqa: E402
+from seq2seq_lab.translator import Translator  # noqa: E402
+
+MODELS_DIR = Path(os.environ.get("SEQ2SEQ_LAB_MODELS_DIR") or catalog.MODELS_DIR)
+USER_DIR = MODELS_DIR / "user"                   # models trained in the app (git-ignored)
+USER_PREFIX = "user/"
+DEVICE = os.environ.get("SEQ2SEQ_LAB_DEVICE", "auto")
+ASSETS = ROOT / "assets"
+SPEEDS = {"slow": 0.8, "normal": 0.35, "fast": 0.1, "instant": 0.0}   # seconds between decoding steps
+DEFAULT_TRAIN_DATA = "toy:dates_en"
+DEFAULT_PROBES = {"hsk": "我爱学习。", "toy:numbers": "三千零五", "toy:dates_iso": "二〇二四年三月五日",
+                  "toy:dates_en": "二〇二四年三月五日", "tsv": "我爱学习。"}
+
+st.set_page_config(page_title="注意力实验室 · Seq2Seq Attention Lab", layout="wide")
+
+
+def T(key: str, **values) -> str:
+    """The interface string ``key`` in this visitor's language."""
+    return t(key, st.session_state.get("lang", "en"), **values)
+
+
+def show_error(error: Exception, where=st) -> None:
+    """A friendly message in the visitor's language, never a traceback."""
+    if isinstance(error, LabError):
+        where.error(error_text(error, st.session_state.get("lang", "en")), icon="⚠️")
+    else:
+        where.error(T("error.unexpected", message=f"{type(error).__name__}: {error}"), icon="⚠️")
+
+
+# --- shared, read-only resources (one copy per server) -----------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def load_translator(path: str, mtime: float) -> Translator:
+    """A model loaded once and shared by every visitor (``mtime`` reloads a replaced file)."""
+    return Translator.load(path, device=DEVICE)
+
+
+@st.cache_resource(show_spinner=False)
+def job_manager(user_dir: str, shipped_dir: str) -> jobs.JobManager:
+    """The server's training jobs (at most SEQ2SEQ_LAB_MAX_TRAININGS at once)."""
+    return jobs.JobManager(user_dir, other_dirs=[shipped_dir])
+
+
+@st.cache_data(show_spinner=False)
+def load_examples() -> dict:
+    return json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
+
+
+@st.cache_data(show_spinner=False)
+def load_css() -> str:
+    return (ASSETS / "style.css").read_text(encoding="utf-8")
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def translate_cached(path: str, mtime: float, text: str, options: tuple):
+    return load_translator(path, mtime).translate(text, **dict(options))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def decode_cached(path: str, mtime: float, text: str, options: tuple) -> list:
+    return list(load_translator(path, mtime).steps(text, **dict(options)))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def encode_cached(path: str, mtime: float, text: str):
+    return load_translator(path, mtime).encode(text)
+
+
+# --- models ----------------------------------------------------------------------------
+
+def available_models() -> tuple[dict[str, catalog.ModelInfo], list[catalog.ModelInfo]]:
+    """Readable models by picker key (shipped: "name", trained here: "user/name") and unreadable files."""
+    good, bad = {}, []
+    for prefix, folder in (("", MODELS_DIR), (USER_PREFIX, USER_DIR)):
+        if not folder.is_dir():
+            continue
+        for info in catalog.list_models(folder):
+            if info.ok:
+                good[prefix + info.name] = info
+            else:
+                bad.append(info)
+    return good, bad
+
+
+def model_path(key: str) -> Path:
+    """The file of picker key ``key``; refuses anything outside the models folders (``../../x``)."""
+    if key.startswith(USER_PREFIX):
+        return catalog.resolve_model(key[len(USER_PREFIX):], USER_DIR)
+    return catalog.resolve_model(key, MODELS_DIR)
+
+
+def open_model(key: str) -> tuple[Translator, str, float]:
+    path = model_path(key)
+    mtime = path.stat().st_mtime
+    return load_translator(str(path), mtime), str(path), mtime
+
+
+def labels(table: dict):
+    """A widget's format_func from a table made now (not one that reads the language later)."""
+    return lambda value: table.get(value, str(value))
+
+
+def fmt(value, digits: int = 1) -> str:
+    return "–" if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
+
+
+def model_label(key: str, info: catalog.ModelInfo) -> str:
+    bleu = info.test_metrics.get("greedy", {}).get("bleu")
+    here = f" ({T('app.trained_here')})" if key.startswith(USER_PREFIX) else ""
+    return f"{info.name}{here} · {info.attention} · {info.corpus} · BLEU {fmt(bleu)}"
+
+
+def model_card(key: str, info: catalog.ModelInfo) -> str:
+    c = info.config
+    arch = (f"{str(c.get('cell', '?')).upper()} ×{c.get('enc_layers', '?')}"
+            f"{' bi' if c.get('bidirectional') else ''} · emb {c.get('emb_size', '?')} · hidden {c.get('hidden_size', '?')}")
+    card = T("app.model_card", name=html.escape(info.name), attention=info.attention, corpus=info.corpus, arch=arch)
+    test = info.test_metrics
+    if test:
+        card += " · " + T("app.model_test", greedy=fmt(test.get("greedy", {}).get("bleu")))
+        if "beam5" in test:
+            card += ", " + T("app.model_test_beam", beam=fmt(test["beam5"].get("bleu")))
+    return card
+
+
+# --- per-visitor state -------------------------------------------------------------------
+
+def init_state() -> None:
+    state = st.session_state
+    if state.get("_initialised"):
+        return
+    state._initialised = True
+    params = st.query_params
+    lang = params.get("lang") or os.environ.get("SEQ2SEQ_LAB_LANG", "en")
+    state.lang = lang if lang in LANGUAGES else "en"
+    state.presenter = False
+    state.export_fmt = "png"
+    state.src_text = params.get("text", "我爱学习。")
+    state.speed = "normal"
+    state.beam = 5
+    state.length_penalty = 0.0
+    state.coverage_penalty = 0.0
+    state.max_len = 0
+    state.no_repeat = 0
+    state.tree_pruned = True
+    state.variants_on = False
+    state.whatif_prefix = ""
+    state.train_data = DEFAULT_TRAIN_DATA
+    state.train_name = "my_" + DEFAULT_TRAIN_DATA.replace("toy:", "")
+    state.train_probe = DEFAULT_PROBES[DEFAULT_TRAIN_DATA]
+    requested = params.get("model")
+    if requested:
+        try:
+            model_path(requested)
+            state.model = requested
+        except LabError as error:
+            state._notice = error
+
+
+def on_example() -> None:
+    """An example button: fill the text box and translate (with the animation)."""
+    picked = st.session_state.get("example")
+    if picked:
+        st.session_state.src_text = picked
+        st.session_state._animate = True
+    st.session_state.example = None
+
+
+def on_text_change() -> None:
+    st.session_state._animate = True              # Enter in the text box = Translate
+
+
+def on_train_data() -> None:
+    data = st.session_state.train_data
+    st.session_state.train_name = "my_" + data.replace("toy:", "")
+    st.session_state.train_probe = DEFAULT_PROBES.get(data, "我爱学习。")
+
+
+def on_whatif_pick() -> None:
+    picked = st.session_state.get("whatif_pick")
+    if picked:
+        st.session_state.whatif_prefix = picked
+
+
+def on_candidate_row() -> None:
+    rows = st.session_state.get("cand_table", {}).get("selection", {}).get("rows", [])
+    if rows:
+        st.session_state.cand_pick = rows[0] + 1
+
+
+def decoding_options() -> tuple:
+    s = st.session_state
+    beam = int(s.beam)
+    return (("beam_size", beam), ("length_penalty", float(s.length_penalty)),
+            ("coverage_penalty", float(s.coverage_penalty)), ("max_len", int(s.max_len) or None),
+            ("no_repeat_ngram_size", int(s.no_repeat)), ("n_best", beam))
+
+
+def with_options(options: tuple, **changes) -> tuple:
+    merged = dict(options) | changes
+    return tuple(sorted(merged.items()))
+
+
+# --- figures ------------------------------------------------------------------------------
+
+def font_size() -> int:
+    return 20 if st.session_state.get("presenter") else 14
+
+
+def plot(fig, key: str, where=None, filename: str | None = None) -> None:
+    """A plotly figure with PNG/SVG export from its modebar (client-side, offline)."""
+    config = figures.export_config(filename or key, fmt=st.session_state.get("export_fmt", "png"))
+    (where or st).plotly_chart(fig, key=key, config=config, width="stretch")
+
+
+def heatmap(src_tokens, out_tokens, attention, *, title=None, highlight_row=None, height=None):
+    return figures.attention_heatmap(src_tokens, out_tokens, attention, title=title,
+                                     lang=st.session_state.get("lang", "en"), highlight_row=highlight_row,
+                                     font_size=font_size(), height=height)
+
+
+# --- live decoding -----------------------------------------------------------------------
+
+def frames_of(steps: list, final) -> list[dict]:
+    """One frame per step along the final best translation: tokens, attention rows, alternatives."""
+    best = final.best
+    path = figures.final_path(steps, best.tokens)
+    frames = []
+    for i, token in enumerate(best.tokens):
+        node = path[i] if i < len(path) else None
+        frames.append({"tokens": best.tokens[:i + 1],
+                       "attention": None if best.attention is None else best.attention[:i + 1],
+                       "alternatives": node.alternatives if node is not None else [],
+                       "token": token, "prob": float(node.token_prob) if node is not None else float("nan")})
+    return frames
+
+
+def make_result(request: tuple, path: str, steps: list) -> dict:
+    """What one translation leaves in the visitor's session: the step records and the frames to scrub."""
+    final = steps[-1].final
+    return {"request": request, "path": path, "text": request[2], "steps": steps, "final": final,
+            "frames": frames_of(steps, final)}
+
+
+def draw_frame(frame: dict, src_tokens: list[str], n_steps: int, slots: dict, key: str) -> None:
+    step = len(frame["tokens"])
+    lang = st.session_state.get("lang", "en")
+    if frame["attention"] is None:
+        slots["heat"].info(T("live.no_attention") + "\n\n" + T("live.output_so_far", text=" ".join(frame["tokens"])))
+    else:
+        plot(heatmap(src_tokens, frame["tokens"], frame["attention"], title=T("live.heatmap_title"),
+                     highlight_row=step - 1), key=f"live_heat{key}", where=slots["heat"], filename="attention")
+    if frame["alternatives"]:
+        plot(figures.probability_bars(frame["alternatives"], frame["token"], title=T("live.bars_title", step=step),
+                                      lang=lang, font_size=font_size()),
+             key=f"live_bars{key}", where=slots["bars"], filename="next_word_probabilities")
+    slots["caption"].markdown(T("live.step_caption", step=step, steps=n_steps, token=html.escape(frame["token"]),
+                                prob=frame["prob"]))
+
+
+def animate(tr: Translator, text: str, options: tuple, slots: dict) -> list:
+    """Decode with the model, redrawing the heatmap after every step; returns the step records."""
+    delay = SPEEDS.get(st.session_state.get("speed", "normal"), 0.3)
+    src_tokens = tr.analyze(text).src_tokens
+    steps, by_id = [], {}
+    for step in tr.steps(text, **dict(options)):
+        steps.append(step)
+        by_id.update((n.id, n) for n in step.nodes)
+        leader = figures.leading_node(step)
+        path = figures.path_to(leader, by_id)
+        attention = None if leader.attention is None else [n.attention for n in path]
+        frame = {"tokens": leader.tokens, "attention": attention, "alternatives": leader.alternatives,
+                 "token": leader.token, "prob": leader.token_prob}
+        draw_frame(frame, src_tokens, len(steps), slots, key=f"_anim{step.index}")
+        slots["status"].caption(T("live.running", step=step.index + 1))
+        if delay and step.final is None:
+            time.sleep(delay)
+    slots["status"].empty()
+    return steps
+
+
+def live_tab(result: dict | None, slots: dict) -> None:
+    if result is None:
+        return
+    frames = result["frames"]
+    n = len(frames)
+    if n > 1:
+        st.session_state.scrub = min(max(1, int(st.session_state.get("scrub", n))), n)
+        st.slider(T("live.scrub"), 1, n, key="scrub", help=T("live.scrub_help"))
+    index = int(st.session_state.get("scrub", n)) - 1 if n > 1 else 0
+    draw_frame(frames[index], result["final"].src_tokens, n, slots, key="")
+    if result["final"].options.beam_size > 1:
+        st.caption(T("live.beam_note"))
+
+
+# --- the other tabs --------------------------------------------------------------------------
+
+def pipeline_tab(tr: Translator, path: str, mtime: float, text: str) -> None:
+    st.caption(T("pipe.intro"))
+    encoding = encode_cached(path, mtime, text)
+    source = encoding.source
+    lang = st.session_state.get("lang", "en")
+    with st.container(border=True):
+        st.subheader(T("pipe.seg"))
+        if tr.config.src_segmenter == "char":
+            st.caption(T("pipe.seg_char_model"))
+        else:
+            st.caption(T("pipe.seg_help"))
+            st.markdown(T("pipe.words", words=html.escape(" / ".join(source.words))))
+        st.markdown(figures.token_chips_html(source.tokens, font_size=font_size() + 4), unsafe_allow_html=True)
+        st.markdown(figures.legend_chips_html([("word", T("pipe.legend_word")), ("char", T("pipe.legend_char")),
+                                               ("unk", T("pipe.legend_unk"))]), unsafe_allow_html=True)
+    with st.container(border=True):
+        st.subheader(T("pipe.ids"))
+        st.caption(T("pipe.ids_help", size=len(tr.src_vocab)))
+        st.markdown(figures.token_chips_html(source.tokens, source.ids, font_size=font_size() + 2),
+                    unsafe_allow_html=True)
+    with st.container(border=True):
+        st.subheader(T("pipe.emb"))
+        st.caption(T("pipe.emb_help", dim=encoding.embeddings.shape[1]))
+        plot(figures.vector_heatmap(source.src_tokens, encoding.embeddings, lang=lang, font_size=font_size()),
+             key="pipe_emb", filename="embeddings")
+    with st.container(border=True):
+        st.subheader(T("pipe.enc"))
+        st.caption(T("pipe.enc_help", cell=tr.config.cell.upper(), dim=encoding.states.shape[1],
+                     direction=T("pipe.both_ways") if tr.config.bidirectional else T("pipe.one_way")))
+        plot(figures.vector_heatmap(source.src_tokens, encoding.states, lang=lang, font_size=font_size()),
+             key="pipe_enc", filename="encoder_states")
+    with st.container(border=True):
+        st.subheader(T("pipe.ctx"))
+        st.caption(T("pipe.ctx_help", dim=encoding.summary.shape[0]))
+        plot(figures.vector_heatmap(["z"], encoding.summary[None, :], lang=lang, font_size=font_size()),
+             key="pipe_ctx", filename="decoder_start_vector")
+
+
+def score_line(candidate) -> str:
+    return (f"{T('cmp.logprob')}: **{candidate.score:.3f}** · {T('cmp.norm')}: **{candidate.normalized_score:.3f}**"
+            f" · {T('cand.length')}: {candidate.length}")
+
+
+def compare_tab(path: str, mtime: float, text: str, options: tuple, result: dict) -> None:
+    beam_size = dict(options)["beam_size"]
+    if beam_size > 1:
+        beam = result["final"]
+    else:
+        beam_size = 5
+        st.info(T("cmp.beam1"))
+        beam = translate_cached(path, mtime, text, with_options(options, beam_size=5, n_best=5))
+    greedy = translate_cached(path, mtime, text, with_options(options, beam_size=1, n_best=1))
+    st.caption(T("cmp.intro", k=beam_size))
+    g, b = greedy.best, beam.best
+    split = figures.first_divergence(g.tokens, b.tokens)
+    if split is None:
+        st.success(T("cmp.same"))
+    else:
+        st.warning(T("cmp.diverge", step=split + 1,
+                     greedy=html.escape(g.tokens[split]) if split < len(g.tokens) else "–",
+                     beam=html.escape(b.tokens[split]) if split < len(b.tokens) else "–"))
+    left, right = st.columns(2)
+    for column, name, candidate, key in ((left, T("cmp.greedy"), g, "cmp_greedy"),
+                                         (right, T("cmp.beam", k=beam_size), b, "cmp_beam")):
+        with column:
+            st.subheader(name)
+            st.markdown(f"<div class='lab-output'>{html.escape(candidate.text)}</div>", unsafe_allow_html=True)
+            st.markdown(score_line(candidate))
+            if candidate.attention is not None:
+                plot(heatmap(greedy.src_tokens, candidate.tokens, candidate.attention, highlight_row=split),
+                     key=key, filename=key)
+
+
+def candidates_tab(result: dict) -> None:
+    final = result["final"]
+    k = final.options.beam_size
+    if k == 1:
+        st.info(T("cand.greedy_only"))
+        return
+    st.caption(T("cand.intro"))
+    rows = [{T("cand.rank"): i + 1, T("cand.text"): c.text, T("cand.logprob"): round(c.score, 3),
+             T("cand.norm"): round(c.normalized_score, 3), T("cand.length"): c.length,
+             T("cand.finished"): "✓" if c.finished else "…"} for i, c in enumerate(final.candidates)]
+    st.dataframe(rows, key="cand_table", on_select=on_candidate_row, selection_mode="single-row", hide_index=True,
+                 width="stretch")
+    ranks = list(range(1, len(final.candidates) + 1))
+    if st.session_state.get("cand_pick") not in ranks:
+        st.session_state.cand_pick = 1
+    pick = st.segmented_control(T("cand.pick"), ranks, key="cand_pick", required=True)
+    chosen = final.candidates[(pick or 1) - 1]
+    if chosen.attention is not None:
+        plot(heatmap(final.src_tokens, chosen.tokens, chosen.attention,
+                     title=T("cand.heatmap_title", rank=pick, text=chosen.text)), key="cand_heat",
+             filename=f"candidate_{pick}")
+    else:
+        st.info(T("live.no_attention"))
+    st.subheader(T("tree.title"))
+    st.caption(T("tree.intro", k=k))
+    show_pruned = st.toggle(T("tree.pruned"), key="tree_pruned")
+    steps = result["steps"]
+    if not show_pruned:
+        steps = [type(s)(s.index, [n for n in s.nodes if n.status != "pruned"]) for s in steps]
+    plot(figures.beam_tree(steps, best_tokens=final.best.tokens, lang=st.session_state.get("lang", "en"),
+                           font_size=font_size()), key="beam_tree", filename="beam_tree")
+
+
+def whatif_tab(path: str, mtime: float, text: str, options: tuple, result: dict) -> None:
+    st.caption(T("whatif.intro"))
+    first = result["steps"][0].nodes[0].alternatives if result["steps"] else []
+    choices = [a.token for a in first if a.token not in ("</s>", "<unk>")]
+    st.pills(T("whatif.pick"), choices, key="whatif_pick", on_change=on_whatif_pick)
+    prefix = st.text_input(T("whatif.prefix"), key="whatif_prefix", help=T("whatif.prefix_help")).strip()
+    if not prefix:
+        st.info(T("whatif.empty"))
+        return
+    try:
+        forced = translate_cached(path, mtime, text, with_options(options, prefix=prefix))
+    except LabError as error:
+        show_error(error)
+        return
+    free = result["final"]
+    left, right = st.columns(2)
+    for column, title, translation, key in ((left, T("whatif.free"), free, "whatif_free"),
+                                            (right, T("whatif.forced", prefix=html.escape(prefix)), forced,
+                                             "whatif_forced")):
+        with column:
+            st.subheader(title)
+            best = translation.best
+            st.markdown(f"<div class='lab-output'>{html.escape(best.text)}</div>", unsafe_allow_html=True)
+            st.markdown(score_line(best))
+            if best.attention is not None:
+                plot(heatmap(translation.src_tokens, best.tokens, best.attention), key=key, filename=key)
+    cost = free.best.score - forced.best.score
+    if cost >= 0:
+        st.caption(T("whatif.cost", cost=cost, free=free.best.score, forced=forced.best.score))
+    else:
+        st.caption(T("whatif.better", free=free.best.score, forced=forced.best.score))
+
+
+def variants_tab(models: dict, text: str, options: tuple) -> None:
+    st.caption(T("var.intro"))
+    if not st.toggle(T("var.run"), key="variants_on"):
+        return
+    present = [(attention, name) for attention, name in catalog.VARIANT_MODELS.items() if name in models]
+    if not present:
+        st.info(T("var.none_found"))
+        return
+    columns = st.columns(3)
+    for index, (attention, name) in enumerate(catalog.VARIANT_MODELS.items()):
+        with columns[index % 3]:
+            with st.container(border=True):
+                st.markdown(f"**{name}** · {T(f'var.formula.{attention}')}")
+                if name not in models:
+                    st.caption(T("var.missing", name=name))
+                    continue
+                try:
+                    _, path, mtime = open_model(name)
+                    translation = translate_cached(path, mtime, text, options)
+                except LabError as error:
+                    show_error(error)
+                    continue
+                best = translation.best
+                st.markdown(f"<div class='lab-output lab-small'>{html.escape(best.text)}</div>",
+                            unsafe_allow_html=True)
+                st.caption(score_line(best))
+                if best.attention is None:
+                    st.info(T("live.no_attention"))
+                else:
+                    plot(heatmap(translation.src_tokens, best.tokens, best.attention), key=f"variant_{attention}",
+                         filename=f"attention_{attention}")
+
+
+# --- the sidebar: settings and training ----------------------------------------------------------
+
+def sidebar_settings() -> None:
+    st.segmented_control(T("app.language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", required=True)
+    st.toggle(T("app.presenter"), key="presenter", help=T("app.presenter_help"))
+    st.segmented_control(T("app.export"), ["png", "svg"], format_func=str.upper, key="export_fmt", required=True,
+                         help=T("app.export_help"))
+
+
+def fmt_seconds(seconds: float) -> str:
+    return T("train.seconds", s=max(0.0, seconds))
+
+
+def training_panel(manager: jobs.JobManager) -> None:
+    """Progress of this visitor's training (re-run every second by st.fragment while it runs)."""
+    job = manager.get(st.session_state.get("job_id"))
+    if job is None:
+        return
+    lang = st.session_state.get("lang", "en")
+    progress = job.progress
+    if job.active:
+        if progress is None:
+            st.progress(0.0, text=T("train.starting"))
+        else:
+            st.progress(min(1.0, max(0.0, progress.fraction)),
+                        text=T("train.epoch_progress", epoch=progress.epoch, epochs=progress.epochs,
+                               remaining=fmt_seconds(progress.remaining)))
+        if job.stop_requested:
+            st.caption(T("train.stopping"))
+    elif job.state in (jobs.DONE, jobs.STOPPED):
+        st.success(T("train.done" if job.state == jobs.DONE else "train.stopped", name=job.model_name))
+        if job.test:
+            st.caption(T("train.test", bleu=job.test["greedy"]["bleu"]))
+        if st.session_state.get("model") != USER_PREFIX + job.model_name:
+            st.button(T("train.use"), key="train_use", on_click=st.session_state.update,
+                      kwargs={"model": USER_PREFIX + job.model_name})
+    else:
+        show_error(job.error or LabError("train_failed", "unknown error"))
+    history = job.history
+    if history:
+        last = history[-1]
+        st.caption(T("train.valid", bleu=last["valid_bleu"], loss=last["valid_loss"]))
+        st.plotly_chart(figures.training_curves(history, lang=lang, font_size=12), key="train_curves",
+                        config=figures.export_config("training_curves", fmt=st.session_state.get("export_fmt")))
+    probe = job.probe
+    if probe is not None and probe.best.attention is not None:
+        st.plotly_chart(figures.attention_heatmap(
+            probe.src_tokens, probe.best.tokens, probe.best.attention, lang=lang, font_size=12,
+            title=T("train.probe_title", epoch=len(history), text=probe.best.text)),
+            key="train_probe_map", config=figures.export_config("probe_attention",
+                                                                fmt=st.session_state.get("export_fmt")))
+    if not job.active and st.session_state.get("_job_seen") != job.id:
+        st.session_state._job_seen = job.id
+        st.rerun()                                   # the whole page, so the model list shows the new model
+
+
+def sidebar_training(manager: jobs.JobManager) -> None:
+    st.header(T("train.header"))
+    st.caption(T("train.intro"))
+    data = st.selectbox(T("train.data"), jobs.DATA_CHOICES, format_func=labels({d: T(f"train.data.{d}") for d in jobs.DATA_CHOICES}),
+                        key="train_data", on_change=on_train_data)
+    pairs, source_name = None, ""
+    if data == "tsv":
+        upload = st.file_uploader(T("train.upload"), type=["tsv", "txt"], key="train_tsv")
+        if upload is not None:
+            try:
+                pairs = jobs.read_tsv(upload.getvalue(), name=upload.name)
+                source_name = upload.name
+                st.success(T("train.upload_ok", count=len(pairs), name=html.escape(upload.name)))
+            except LabError as error:
+                show_error(error)
+    st.text_input(T("train.name"), key="train_name", help=T("train.name_help"), max_chars=60)
+    with st.expander(T("train.arch")):
+        st.segmented_control(T("train.cell"), ["gru", "lstm"], format_func=str.upper, key="train_cell",
+                             default="gru", required=True)
+        st.slider(T("train.layers"), 1, 2, 1, key="train_layers")
+        st.toggle(T("train.bidirectional"), value=True, key="train_bi")
+        st.selectbox(T("train.attention"), ATTENTION_TYPES, index=ATTENTION_TYPES.index("additive"),
+                     key="train_attention")
+        st.select_slider(T("train.emb"), [16, 32, 64, 128, 256], value=32, key="train_emb")
+        st.select_slider(T("train.hidden"), [32, 64, 128, 256, 512], value=64, key="train_hidden")
+    with st.expander(T("train.settings")):
+        st.slider(T("train.epochs"), 1, 30, 4, key="train_epochs")
+        st.select_slider(T("train.batch"), [16, 32, 64, 128], value=64, key="train_batch")
+        st.select_slider(T("train.lr"), [0.0003, 0.001, 0.002, 0.003, 0.005, 0.01], value=0.005, key="train_lr")
+        st.slider(T("train.tf"), 0.0, 1.0, 1.0, 0.1, key="train_tf", help=T("train.tf_help"))
+        st.slider(T("train.dropout"), 0.0, 0.5, 0.1, 0.05, key="train_dropout")
+        st.number_input(T("train.seed"), 0, 10_000, 0, key="train_seed")
+    st.text_input(T("train.probe"), key="train_probe")
+
+    mine = manager.get(st.session_state.get("job_id"))
+    busy_elsewhere = any(job is not mine for job in manager.running())
+    if busy_elsewhere and not (mine and mine.active):
+        st.info(T("train.busy_other"), icon="⏳")
+    start_col, stop_col = st.columns(2)
+    start = start_col.button(T("train.start"), key="train_start", type="primary",
+                             disabled=bool(mine and mine.active), width="stretch")
+    stop = stop_col.button(T("train.stop"), key="train_stop", disabled=not (mine and mine.active), width="stretch")
+    if stop and mine is not None:
+        mine.stop()
+    if start:
+        s = st.session_state
+        if data == "tsv" and not pairs:
+            st.warning(T("train.upload_needed"))
+        else:
+            request = jobs.TrainRequest(
+                data=data, name=s.train_name or "model", pairs=pairs, source_name=source_name,
+                arch=dict(cell=s.train_cell or "gru", enc_layers=s.train_layers, dec_layers=s.train_layers,
+                          bidirectional=s.train_bi, attention=s.train_attention, emb_size=s.train_emb,
+                          hidden_size=s.train_hidden, dropout=s.train_dropout),
+                config=TrainConfig(epochs=s.train_epochs, batch_size=s.train_batch, lr=s.train_lr,
+                                   teacher_forcing=s.train_tf, seed=int(s.train_seed), probe=s.train_probe or None,
+                                   label_smoothing=0.1 if data in ("hsk", "tsv") else 0.0,
+                                   char_split_prob=0.1 if data in ("hsk", "tsv") else 0.0, max_valid=200))
+            try:
+                job = manager.start(request)
+            except LabError as error:
+                show_error(error)
+            else:
+                s.job_id = job.id
+                s._job_seen = None
+                st.rerun()                            # redraw the sidebar: Stop enabled, progress polling on
+    mine = manager.get(st.session_state.get("job_id"))
+    st.fragment(training_panel, run_every=1.0 if mine is not None and mine.active else None)(manager)
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+def main() -> None:
+    init_state()
+    st.html(f"<style>{load_css()}</style>")
+    with st.sidebar:
+        sidebar_settings()
+    if st.session_state.presenter:
+        st.html("<style>html { font-size: 21px; } .lab-output { font-size: 2.1rem; }</style>")
+    manager = job_manager(str(USER_DIR), str(MODELS_DIR))
+    with st.sidebar:
+        st.divider()
+        sidebar_training(manager)
+
+    st.title(T("app.title"))
+    st.caption(T("app.subtitle"))
+    notice = st.session_state.pop("_notice", None)
+    if notice is not None:
+        show_error(notice)
+    models, broken = available_models()
+    for info in broken:
+        st.warning(T("app.bad_model_files", name=html.escape(info.path.name),
+                     reason=error_text(info.error, st.session_state.lang)), icon="🧩")
+    if not models:
+        st.info(T("app.no_models"))
+        return
+    keys = list(models)
+    if st.session_state.get("model") not in keys:
+        st.session_state.model = catalog.DEFAULT_MODEL if catalog.DEFAULT_MODEL in keys else keys[0]
+
+    left, right = st.columns([3, 2], gap="large")
+    with right:
+        key = st.selectbox(T("app.model"), keys, key="model", format_func=labels({k: model_label(k, models[k]) for k in keys}),
+                           help=T("app.model_help"))
+        st.caption(model_card(key, models[key]))
+        with st.expander(T("app.decoding"), expanded=False):
+            st.slider(T("app.length_penalty"), 0.0, 2.0, step=0.1, key="length_penalty",
+                      help=T("app.length_penalty_help"))
+            st.slider(T("app.coverage_penalty"), 0.0, 1.0, step=0.1, key="coverage_penalty",
+                      help=T("app.coverage_penalty_help"))
+            st.number_input(T("app.max_len"), 0, 200, step=1, key="max_len", help=T("app.max_len_help"))
+            st.number_input(T("app.no_repeat"), 0, 4, step=1, key="no_repeat", help=T("app.no_repeat_help"))
+    try:
+        tr, path, mtime = open_model(key)
+    except LabError as error:
+        show_error(error)
+        return
+    st.caption(T("app.device", device=tr.device_label))
+
+    with left:
+        st.text_input(T("app.input"), key="src_text", placeholder=T("app.input_placeholder"),
+                      help=T("app.input_help"), on_change=on_text_change)
+        corpus = models[key].corpus
+        book = load_examples()
+        if corpus.startswith("toy:"):
+            examples = {e["zh"]: e for e in book["toy"].get(corpus[4:], [])}
+        else:
+            examples = {e["zh"]: e for e in book["hsk"]}
+        st.pills(T("app.examples"), list(examples), key="example", on_change=on_example,
+                 format_func=lambda zh: f"HSK{examples[zh]['level']} · {zh}" if "level" in examples[zh] else zh)
+        controls = st.columns([1.2, 1.2, 1, 2], vertical_alignment="bottom")
+        translate = controls[0].button(T("app.translate"), key="translate", type="primary", width="stretch")
+        one_step = controls[1].button(T("live.one_step"), key="one_step", help=T("live.one_step_help"),
+                                      width="stretch")
+        controls[2].number_input(T("app.beam"), 1, 10, step=1, key="beam", help=T("app.beam_help"))
+        controls[3].select_slider(T("live.speed"), list(SPEEDS), key="speed",
+                                  format_func=labels({s: T(f"live.speed_{s}") for s in SPEEDS}))
+
+    text = st.session_state.src_text or ""
+    options = decoding_options()
+    request = (key, mtime, text, options)
+    result = st.session_state.get("result")
+    animate_now = translate or st.session_state.pop("_animate", False)
+
+    header = st.container()
+    tabs = st.tabs([T("tab.live"), T("tab.pipeline"), T("tab.compare"), T("tab.candidates"), T("tab.whatif"),
+                    T("tab.variants")])
+    with tabs[0]:
+        st.caption(T("live.intro"))
+        heat_col, bars_col = st.columns([3, 2])
+        slots = {"heat": heat_col.empty(), "bars": bars_col.empty(), "caption": st.empty(), "status": st.empty()}
+
+    try:
+        if animate_now or (one_step and (result is None or result["request"] != request)):
+            tr.analyze(text)                                        # bad input: a message, before any drawing
+            if animate_now:
+                with tabs[0]:
+                    steps = animate(tr, text, options, slots)
+            else:
+                steps = decode_cached(path, mtime, text, options)
+            result = make_result(request, path, steps)
+            st.session_state.result = result
+            st.session_state.scrub = len(result["frames"]) if animate_now else 1
+            st.session_state.cand_pick = 1
+        elif one_step:
+            n = len(result["frames"])
+            current = int(st.session_state.get("scrub", n))
+            st.session_state.scrub = 1 if current >= n else current + 1
+        elif result is not None and result["request"] != request and result["text"] == text:
+            steps = decode_cached(path, mtime, text, options)        # settings changed: update without animation
+            result = make_result(request, path, steps)
+            st.session_state.result = result
+            st.session_state.scrub = len(result["frames"])
+    except LabError as error:
+        show_error(error, header)
+        result = None
+        st.session_state.result = None
+
+    if result is None:
+        header.info(T("app.start_hint"))
+        return
+    final = result["final"]
+    best = final.best
+    with header:
+        if result["text"] != text:
+            st.warning(T("app.stale"))
+            st.caption(T("app.result_for", text=html.escape(result["text"])))
+        strategy = (T("strategy.greedy") if final.options.beam_size == 1
+                    else T("strategy.beam", k=final.options.beam_size))
+        st.markdown(f"<div class='lab-output' id='lab-translation'>{html.escape(best.text)}</div>",
+                    unsafe_allow_html=True)
+        st.caption(T("app.result_meta", strategy=strategy, score=best.score, norm=best.normalized_score,
+                     ms=final.elapsed_ms, device=final.device))
+        if not best.finished:
+            st.caption(T("app.not_finished"))
+
+    run_text, run_options, path, mtime = result["text"], result["request"][3], result["path"], result["request"][1]
+    try:
+        tr = load_translator(path, mtime)
+    except LabError as error:
+        show_error(error)
+        return
+    with tabs[0]:
+        live_tab(result, slots)
+    with tabs[1]:
+        pipeline_tab(tr, path, mtime, run_text)
+    with tabs[2]:
+        compare_tab(path, mtime, run_text, run_options, result)
+    with tabs[3]:
+        candidates_tab(result)
+    with tabs[4]:
+        whatif_tab(path, mtime, run_text, run_options, result)
+    with tabs[5]:
+        variants_tab(models, run_text, run_options)
+
+
+main()

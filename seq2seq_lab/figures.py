@@ -1,0 +1,315 @@
+"""Plotly figures of what the model did: attention heatmaps, vectors, beam tree, curves.
+
+Every function takes the model's own values (attention rows, embeddings, search
+steps, training history) and returns a ``plotly.graph_objects.Figure``; nothing here
+knows about Streamlit or Gradio, and nothing is invented: a figure only draws what
+it is given.
+
+Conventions shared by the attention heatmaps (what the textbooks draw):
+
+* x axis: source tokens left → right in reading order;
+* y axis: output tokens top → bottom in the order they were produced;
+* colour scale fixed at 0–1, so two heatmaps can be compared by eye;
+* cells sit at integer positions and the tokens are tick labels, so a token that
+  occurs twice ("的 … 的") keeps two columns instead of being merged;
+* hovering a cell shows the output token, the source token and the weight.
+
+Labels are escaped (``<script>`` is drawn as text; plotly would otherwise read
+``<b>`` and friends as markup).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .i18n import t
+
+FONT = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, Helvetica, Arial, sans-serif"
+ATTENTION_SCALE = "Blues"
+VECTOR_SCALE = "RdBu"
+COLORS = {"alive": "#1f77b4", "finished": "#2ca02c", "pruned": "#b0b0b0", "best": "#d62728",
+          "chosen": "#d62728", "other": "#9ecae1", "train": "#1f77b4", "valid": "#ff7f0e", "bleu": "#2ca02c"}
+
+
+def label(token: str) -> str:
+    """A token as plotly should display it: literally (``<`` → ``&lt;``)."""
+    return html.escape(str(token), quote=False)
+
+
+def export_config(filename: str, *, fmt: str = "png", scale: int = 2) -> dict:
+    """The chart's modebar config: the camera button downloads ``filename.png`` (or ``.svg``).
+
+    The image is drawn by plotly.js in the browser; nothing is sent anywhere.
+    """
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in filename) or "figure"
+    return {"displaylogo": False, "toImageButtonOptions": {"format": fmt if fmt in ("png", "svg") else "png",
+                                                           "filename": safe, "scale": scale},
+            "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def _layout(fig: go.Figure, *, title: str | None, height: int, font_size: int) -> go.Figure:
+    fig.update_layout(title=dict(text=label(title) if title else None, x=0, xanchor="left"),
+                      height=height, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+                      font=dict(family=FONT, size=font_size), hoverlabel=dict(font=dict(family=FONT)))
+    return fig
+
+
+def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], attention: np.ndarray | None, *,
+                      title: str | None = None, lang: str = "en", highlight_row: int | None = None,
+                      show_values: bool | None = None, font_size: int = 14, height: int | None = None
+                      ) -> go.Figure:
+    """The attention matrix (T, S): one row per output token, one column per source token.
+
+    ``attention`` may have fewer rows than ``out_tokens`` while the decoding is still
+    running (the heatmap grows row by row). ``highlight_row`` outlines one row
+    (the step being inspected, or where two decodings part ways).
+    """
+    src_tokens, out_tokens = list(src_tokens), list(out_tokens)
+    S, T = len(src_tokens), len(out_tokens)
+    weights = np.zeros((0, S)) if attention is None else np.asarray(attention, dtype=float)[:T, :S]
+    rows = weights.shape[0]
+    out_labels = [label(tok) for tok in out_tokens[:rows]]
+    src_labels = [label(tok) for tok in src_tokens]
+    custom = np.array([[[out_labels[i], src_labels[j]] for j in range(S)] for i in range(rows)], dtype=object)
+    if show_values is None:
+        show_values = rows * S <= 160
+    heatmap = go.Heatmap(
+        z=weights, x=list(range(S)), y=list(range(rows)), zmin=0.0, zmax=1.0, colorscale=ATTENTION_SCALE,
+        customdata=custom if rows else None, xgap=1, ygap=1,
+        colorbar=dict(title=dict(text=t("fig.weight", lang)), thickness=12, len=0.9),
+        hovertemplate=(f"{t('fig.output', lang)}: %{{customdata[0]}}<br>{t('fig.source', lang)}: "
+                       f"%{{customdata[1]}}<br>{t('fig.weight', lang)}: %{{z:.3f}}<extra></extra>"),
+        texttemplate="%{z:.2f}" if show_values else None, textfont=dict(size=max(9, font_size - 4)))
+    fig = go.Figure(heatmap)
+    fig.update_xaxes(tickmode="array", tickvals=list(range(S)), ticktext=src_labels, side="top",
+                     range=[-0.5, S - 0.5], title=dict(text=t("fig.source_axis", lang)), tickangle=0,
+                     showgrid=False, zeroline=False, automargin=True)
+    fig.update_yaxes(tickmode="array", tickvals=list(range(rows)), ticktext=out_labels,
+                     range=[max(rows, 1) - 0.5, -0.5], title=dict(text=t("fig.output_axis", lang)),
+                     showgrid=False, zeroline=False, automargin=True)
+    if highlight_row is not None and 0 <= highlight_row < rows:
+        fig.add_shape(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_row - 0.5, y1=highlight_row + 0.5,
+                      line=dict(color=COLORS["best"], width=3), fillcolor="rgba(0,0,0,0)")
+    if height is None:
+        height = 130 + 34 * max(rows, 3)
+    return _layout(fig, title=title, height=height, font_size=font_size)
+
+
+def vector_heatmap(tokens: Sequence[str], vectors: np.ndarray, *, title: str | None = None, lang: str = "en",
+                   font_size: int = 14) -> go.Figure:
+    """Vectors (S, D), one row per token (reading order top → bottom), one column per dimension.
+
+    The colour scale is centred on 0 (blue positive, red negative) and symmetric, so
+    the sign of each component is readable.
+    """
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=float))
+    tokens = [label(tok) for tok in tokens]
+    bound = float(np.abs(vectors).max()) if vectors.size else 1.0
+    fig = go.Figure(go.Heatmap(
+        z=vectors, x=list(range(vectors.shape[1])), y=list(range(len(tokens))), colorscale=VECTOR_SCALE,
+        zmid=0.0, zmin=-bound, zmax=bound, colorbar=dict(thickness=12),
+        customdata=np.array([[tok] * vectors.shape[1] for tok in tokens], dtype=object),
+        hovertemplate=(f"{t('fig.token', lang)}: %{{customdata}}<br>{t('fig.dimension', lang)}: %{{x}}"
+                       f"<br>{t('fig.value', lang)}: %{{z:.3f}}<extra></extra>")))
+    fig.update_xaxes(title=dict(text=t("fig.dimension", lang)), showgrid=False, zeroline=False)
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(tokens))), ticktext=tokens,
+                     autorange="reversed", showgrid=False, zeroline=False)
+    return _layout(fig, title=title, height=110 + 30 * max(len(tokens), 2), font_size=font_size)
+
+
+def probability_bars(alternatives: Sequence, chosen: str | None = None, *, title: str | None = None,
+                     lang: str = "en", font_size: int = 14) -> go.Figure:
+    """The model's top next tokens at one step (``search.Alternative``: token, prob), chosen one in red."""
+    tokens = [label(a.token) for a in alternatives]
+    probs = [float(a.prob) for a in alternatives]
+    colors = [COLORS["chosen"] if a.token == chosen else COLORS["other"] for a in alternatives]
+    fig = go.Figure(go.Bar(
+        x=probs, y=list(range(len(tokens))), orientation="h", marker_color=colors,
+        text=[f"{p:.1%}" for p in probs], textposition="auto", customdata=tokens,
+        hovertemplate=f"%{{customdata}}<br>{t('fig.probability', lang)}: %{{x:.3f}}<extra></extra>"))
+    fig.update_xaxes(range=[0, 1], title=dict(text=t("fig.probability", lang)), tickformat=".0%")
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(tokens))), ticktext=tokens, autorange="reversed")
+    return _layout(fig, title=title, height=120 + 32 * max(len(tokens), 3), font_size=font_size)
+
+
+def tree_layout(nodes: Sequence) -> dict[int, tuple[float, float]]:
+    """(x, y) for every node id (and the root, id 0): x = step + 1, leaves stacked top to bottom.
+
+    Children are ordered by score (best on top) and each parent sits at the mean
+    height of its children, so the tree reads like a textbook's search tree.
+    """
+    children: dict[int, list] = {}
+    for node in nodes:
+        children.setdefault(node.parent, []).append(node)
+    for kids in children.values():
+        kids.sort(key=lambda n: -n.log_prob)
+    position: dict[int, tuple[float, float]] = {}
+    next_leaf = [0]
+
+    def place(node_id: int, depth: int) -> float:
+        kids = children.get(node_id, [])
+        if not kids:
+            y = float(next_leaf[0])
+            next_leaf[0] += 1
+        else:
+            y = float(np.mean([place(kid.id, depth + 1) for kid in kids]))
+        position[node_id] = (float(depth), y)
+        return y
+
+    place(0, 0)
+    return position
+
+
+def best_path(nodes: Sequence, final_tokens: Sequence[str] | None) -> set[int]:
+    """Node ids on the path of the finished hypothesis whose tokens are ``final_tokens``."""
+    if not final_tokens:
+        return set()
+    by_id = {n.id: n for n in nodes}
+    target = list(final_tokens)
+    end = next((n for n in nodes if list(n.tokens) == target and n.status == "finished"), None)
+    path: set[int] = set()
+    while end is not None:
+        path.add(end.id)
+        end = by_id.get(end.parent)
+    return path
+
+
+def beam_tree(steps: Sequence, *, best_tokens: Sequence[str] | None = None, title: str | None = None,
+              lang: str = "en", font_size: int = 14) -> go.Figure:
+    """The beam search tree from ``search.Step`` records.
+
+    Alive hypotheses are blue circles, finished ones green diamonds, pruned ones grey
+    crosses; the edges of the best translation are red. Hover shows the hypothesis,
+    its cumulative log-probability, the probability of its last token and its score.
+    """
+    nodes = [node for step in steps for node in step.nodes]
+    position = tree_layout(nodes)
+    on_best = best_path(nodes, best_tokens)
+    fig = go.Figure()
+    for highlight in (False, True):
+        xs, ys = [], []
+        for node in nodes:
+            if (node.id in on_best) != highlight or node.parent not in position:
+                continue
+            (x0, y0), (x1, y1) = position[node.parent], position[node.id]
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+            line=dict(color=COLORS["best"] if highlight else "#cccccc", width=3 if highlight else 1)))
+    fig.add_trace(go.Scatter(x=[0], y=[position[0][1]], mode="markers+text", text=["&lt;s&gt;"],
+                             textposition="middle left", marker=dict(size=12, color="#555555"),
+                             hovertemplate="&lt;s&gt;<extra></extra>", showlegend=False))
+    symbols = {"alive": "circle", "finished": "diamond", "pruned": "x"}
+    for status in ("alive", "finished", "pruned"):
+        chosen = [n for n in nodes if n.status == status]
+        if not chosen:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[position[n.id][0] for n in chosen], y=[position[n.id][1] for n in chosen],
+            mode="markers+text", name=t(f"fig.{status}", lang),
+            text=[label(n.token) for n in chosen], textposition="middle right",
+            textfont=dict(size=font_size - 2, color="#999999" if status == "pruned" else None),
+            marker=dict(size=11 if status != "pruned" else 8, symbol=symbols[status], color=COLORS[status],
+                        line=dict(width=1, color="white")),
+            customdata=[[label(" ".join(n.tokens)), n.log_prob, n.token_prob, n.score,
+                         t(f"fig.{n.status}", lang)] for n in chosen],
+            hovertemplate=(f"%{{customdata[0]}}<br>{t('fig.logprob', lang)}: %{{customdata[1]:.3f}}"
+                           f"<br>{t('fig.token_prob', lang)}: %{{customdata[2]:.3f}}"
+                           f"<br>{t('fig.score', lang)}: %{{customdata[3]:.3f}}"
+                           f"<br>%{{customdata[4]}}<extra></extra>")))
+    leaves = max((y for _, y in position.values()), default=0) + 1
+    depth = max((x for x, _ in position.values()), default=0)
+    fig.update_xaxes(title=dict(text=t("fig.step", lang)), range=[-0.8, depth + 1.2], dtick=1, zeroline=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+    return _layout(fig, title=title, height=int(min(1600, 140 + 22 * leaves)), font_size=font_size)
+
+
+def training_curves(history: Sequence[dict], *, lang: str = "en", font_size: int = 14) -> go.Figure:
+    """Training and validation loss, and validation BLEU, per epoch (``train.fit`` history)."""
+    epochs = [h["epoch"] for h in history]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(t("fig.loss", lang), t("fig.bleu", lang)),
+                        horizontal_spacing=0.12)
+    fig.add_trace(go.Scatter(x=epochs, y=[h["train_loss"] for h in history], mode="lines+markers",
+                             name=t("fig.train_loss", lang), line=dict(color=COLORS["train"])), row=1, col=1)
+    fig.add_trace(go.Scatter(x=epochs, y=[h["valid_loss"] for h in history], mode="lines+markers",
+                             name=t("fig.valid_loss", lang), line=dict(color=COLORS["valid"])), row=1, col=1)
+    fig.add_trace(go.Scatter(x=epochs, y=[h["valid_bleu"] for h in history], mode="lines+markers",
+                             name=t("fig.valid_bleu", lang), line=dict(color=COLORS["bleu"])), row=1, col=2)
+    fig.update_xaxes(title=dict(text=t("fig.epoch", lang)), dtick=1)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0))
+    return _layout(fig, title=None, height=300, font_size=font_size)
+
+
+def first_divergence(a: Sequence[str], b: Sequence[str]) -> int | None:
+    """The first position where two token lists differ (None if they are equal)."""
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+# --- following the search: which hypothesis to draw at each step -----------------------
+
+def path_to(node, nodes_by_id: dict) -> list:
+    """The nodes from the first output token down to ``node`` (root excluded)."""
+    path = []
+    while node is not None:
+        path.append(node)
+        node = nodes_by_id.get(node.parent)
+    return path[::-1]
+
+
+def leading_node(step):
+    """The hypothesis ahead after ``step`` (highest log-probability among those not pruned)."""
+    kept = [n for n in step.nodes if n.status != "pruned"] or list(step.nodes)
+    return max(kept, key=lambda n: n.log_prob)
+
+
+def final_path(steps: Sequence, tokens: Sequence[str]) -> list:
+    """The search-tree nodes that produced ``tokens`` (the final translation), one per step; [] if not found."""
+    nodes = [n for step in steps for n in step.nodes]
+    by_id = {n.id: n for n in nodes}
+    end = next((n for n in reversed(nodes) if list(n.tokens) == list(tokens) and n.status == "finished"), None)
+    return path_to(end, by_id) if end is not None else []
+
+
+# --- the segmentation as coloured chips (plain HTML, inline styles) ----------------------
+
+CHIP_STYLES = {
+    "word": "background:#e8f1fb;border:1px solid #9ecae1;color:#08306b",
+    "char": "background:#fff4e0;border:1px dashed #f0a030;color:#7a4100",
+    "unk": "background:#fde8e8;border:1px solid #e06060;color:#8b0000",
+    "eos": "background:#f0f0f0;border:1px solid #c0c0c0;color:#555555",
+}
+
+
+def token_chips_html(tokens: Sequence, ids: Sequence[int] | None = None, *, font_size: int = 18) -> str:
+    """One chip per source token (``text.SourceToken``), coloured by kind, with its vocabulary id below.
+
+    Everything from the user is escaped: ``<script>`` shows as text and never runs.
+    """
+    chips = []
+    for index, token in enumerate(tokens):
+        kind = "eos" if token.text == "</s>" else token.kind
+        shown = token.model_token if kind == "unk" else token.text
+        title = html.escape(f"{token.word} → {token.model_token}" if kind != "eos" else "</s>")
+        id_line = "" if ids is None else (f"<div style='font-size:{max(10, font_size - 7)}px;opacity:.75;"
+                                          f"font-family:monospace'>{int(ids[index])}</div>")
+        chips.append(f"<span title='{title}' style='display:inline-block;margin:3px;padding:4px 10px;"
+                     f"border-radius:8px;text-align:center;font-size:{font_size}px;{CHIP_STYLES[kind]}'>"
+                     f"{html.escape(shown)}{id_line}</span>")
+    return "<div style='line-height:1.4'>" + "".join(chips) + "</div>"
+
+
+def legend_chips_html(items: Sequence[tuple[str, str]], *, font_size: int = 13) -> str:
+    """A legend: (kind, explanation) pairs drawn as small chips."""
+    return "<div>" + "".join(
+        f"<span style='display:inline-block;margin:2px 6px 2px 0;padding:1px 8px;border-radius:6px;"
+        f"font-size:{font_size}px;{CHIP_STYLES[kind]}'>{html.escape(text)}</span>" for kind, text in items) + "</div>"

@@ -1,0 +1,228 @@
+"""Background training jobs for the front ends: a thread per job, a stop flag, a live snapshot.
+
+A web app must not train inside the request that asked for it (the page would
+freeze, and so would everybody else's). :class:`JobManager` runs each training in
+its own thread and keeps, for the page to poll, the latest
+:class:`~.train.Progress` (epoch, loss, time left, validation metrics, the probe
+sentence's translation). It allows at most ``max_running`` trainings at once on
+the whole server (default 1, or the ``SEQ2SEQ_LAB_MAX_TRAININGS`` environment
+variable); one more raises :class:`~.errors.BusyError`.
+
+When a job ends (finished or stopped) the best weights are evaluated on the test
+split and saved atomically as ``<models_dir>/<name>.safetensors``; the name is
+sanitised and made unique, so a new model never overwrites another.
+
+    manager = JobManager("models/user")
+    job = manager.start(TrainRequest(data="toy:dates_en", name="my dates", arch={...}, config=TrainConfig(...)))
+    while job.active: time.sleep(1); print(job.progress)
+    job.model_path   # models/user/my_dates.safetensors
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import catalog
+from .checkpoint import save
+from .corpus import HSK_ATTRIBUTION, TOY_TASKS, Pair, load_hsk, parse_tsv, split_pairs, toy_splits
+from .errors import BusyError, CheckpointError, CorpusError, LabError
+from .train import Progress, TrainConfig, evaluate, fit
+from .translator import Translation, Translator
+
+MAX_RUNNING_ENV = "SEQ2SEQ_LAB_MAX_TRAININGS"
+MIN_TRAIN_PAIRS = 20          # fewer pairs than this cannot teach a model anything visible
+MAX_TEST_PAIRS = 300          # test sentences decoded for the saved model's record
+DATA_CHOICES = ("hsk", *(f"toy:{task}" for task in TOY_TASKS), "tsv")
+
+STARTING, RUNNING, DONE, STOPPED, FAILED = "starting", "running", "done", "stopped", "failed"
+
+
+def max_running_from_env(default: int = 1) -> int:
+    """``SEQ2SEQ_LAB_MAX_TRAININGS`` as a positive int (a bad value falls back to ``default``)."""
+    try:
+        return max(1, int(os.environ.get(MAX_RUNNING_ENV, default)))
+    except ValueError:
+        return default
+
+
+@functools.lru_cache(maxsize=1)
+def _hsk_splits() -> dict[str, list[Pair]]:
+    return split_pairs(load_hsk().pairs)          # read-only and shared: no per-user data
+
+
+def read_tsv(data: bytes, *, name: str = "upload.tsv", max_bytes: int = 5_000_000) -> list[Pair]:
+    """The usable pairs of an uploaded TSV file; :class:`CorpusError` if it cannot be trained on."""
+    report = parse_tsv(data, name=name, max_bytes=max_bytes)
+    if len(report.pairs) < MIN_TRAIN_PAIRS:
+        raise CorpusError("too_few_pairs", f"{name} has {len(report.pairs)} usable sentence pairs; training "
+                          f"needs at least {MIN_TRAIN_PAIRS}", count=len(report.pairs), minimum=MIN_TRAIN_PAIRS)
+    return report.pairs
+
+
+@dataclass
+class TrainRequest:
+    """What to train: data, architecture (ModelConfig fields), settings and the name to save under."""
+
+    data: str                                 # "hsk", "toy:<task>" or "tsv"
+    name: str                                 # wished-for model name (sanitised and made unique on save)
+    arch: dict = field(default_factory=dict)  # ModelConfig fields: cell, attention, emb_size, hidden_size, …
+    config: TrainConfig = field(default_factory=TrainConfig)
+    pairs: list[Pair] | None = None           # the uploaded pairs when data == "tsv" (see read_tsv)
+    source_name: str = ""                     # the uploaded file's name, for the record
+
+    def splits(self) -> tuple[dict[str, list[Pair]], dict, dict]:
+        """(train/valid/test pairs, arch defaults for this data, record entries)."""
+        if self.data == "hsk":
+            return _hsk_splits(), {}, {"corpus": "hsk", "attribution": HSK_ATTRIBUTION}
+        if self.data.startswith("toy:"):
+            task = self.data[4:]
+            if task not in TOY_TASKS:
+                raise CorpusError("unknown_task", f"unknown toy task {task!r}")
+            return (toy_splits(task), {"src_segmenter": "char", "tgt_detok": TOY_TASKS[task].tgt_detok},
+                    {"corpus": self.data, "task": TOY_TASKS[task].title})
+        if self.data == "tsv":
+            if not self.pairs:
+                raise CorpusError("no_pairs", "No training file was uploaded.")
+            splits = split_pairs(self.pairs)
+            if len(splits["train"]) < MIN_TRAIN_PAIRS:
+                raise CorpusError("too_few_pairs", f"only {len(splits['train'])} pairs fall in the training split",
+                                  count=len(splits["train"]), minimum=MIN_TRAIN_PAIRS)
+            return splits, {}, {"corpus": f"tsv:{self.source_name or 'upload'}"}
+        raise CorpusError("unknown_task", f"unknown data choice {self.data!r}")
+
+
+class Job:
+    """One training run. The worker thread writes; any thread may read the attributes."""
+
+    def __init__(self, job_id: str, request: TrainRequest):
+        self.id = job_id
+        self.request = request
+        self.state = STARTING
+        self.progress: Progress | None = None     # latest batch/epoch/done event
+        self.probe: Translation | None = None      # the probe sentence after the latest epoch
+        self.history: list[dict] = []              # one entry per finished epoch
+        self.error: LabError | None = None
+        self.model_name: str | None = None
+        self.model_path: Path | None = None
+        self.test: dict | None = None              # test-split metrics of the saved model
+        self.started = time.time()
+        self.finished: float | None = None
+        self._stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in (STARTING, RUNNING)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Ask the job to stop after the current batch; it still saves the best weights so far."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends (for scripts and tests); True if it did."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return not self.active
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.state = RUNNING
+        if progress.event == "epoch":
+            self.history = list(progress.history)
+            if progress.probe is not None:
+                self.probe = progress.probe
+        self.progress = progress
+
+
+def _unique_path(models_dir: Path, name: str, taken: Iterable[str]) -> Path:
+    taken = set(taken)
+    for index in itertools.count(1):
+        stem = name if index == 1 else f"{name}_{index}"
+        path = models_dir / f"{stem}{catalog.SUFFIX}"
+        if stem not in taken and not path.exists():
+            return path
+    raise AssertionError("unreachable")
+
+
+class JobManager:
+    """Starts training jobs, enforces the server-wide limit, saves finished models."""
+
+    def __init__(self, models_dir: str | Path, *, max_running: int | None = None,
+                 other_dirs: Iterable[str | Path] = (), device: str = "auto"):
+        self.models_dir = Path(models_dir)
+        self.max_running = max_running if max_running is not None else max_running_from_env()
+        self.other_dirs = [Path(d) for d in other_dirs]   # names taken there are avoided too (shipped models)
+        self.device = device
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def running(self) -> list[Job]:
+        with self._lock:
+            return [job for job in self._jobs.values() if job.active]
+
+    def get(self, job_id: str | None) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id) if job_id else None
+
+    def start(self, request: TrainRequest) -> Job:
+        """Start ``request`` in a new thread; :class:`BusyError` when the server is at its limit."""
+        name = catalog.sanitize_name(request.name)            # bad names fail here, before any work
+        request.config.device = self.device if request.config.device == "auto" else request.config.device
+        with self._lock:
+            running = sum(job.active for job in self._jobs.values())
+            if running >= self.max_running:
+                raise BusyError("busy", f"{running} training(s) already running; the server allows "
+                                f"{self.max_running} at a time. Try again when it has finished.",
+                                running=running, limit=self.max_running)
+            job = Job(f"job{next(self._ids)}", request)
+            self._jobs[job.id] = job
+        job.thread = threading.Thread(target=self._run, args=(job, name), name=f"train-{job.id}", daemon=True)
+        job.thread.start()
+        return job
+
+    def _run(self, job: Job, name: str) -> None:
+        try:
+            splits, arch_defaults, record = job.request.splits()
+            arch = {**arch_defaults, **job.request.arch}
+            record["split"] = {k: len(v) for k, v in splits.items()}
+            record["trained_in_app"] = True
+            result = fit(splits["train"], splits["valid"], arch, job.request.config, on_progress=job._on_progress,
+                         should_stop=job._stop.is_set, record=record)
+            job.history = list(result.history)
+            translator = Translator(result.checkpoint, device="cpu")
+            test_pairs = splits["test"][:MAX_TEST_PAIRS]
+            if test_pairs:
+                job.test = {"greedy": evaluate(translator, test_pairs, beam_size=1)}
+                result.checkpoint.record["test"] = job.test
+            job.model_path = self.save(result.checkpoint, name)
+            job.model_name = job.model_path.stem
+            job.state = STOPPED if result.stopped else DONE
+        except LabError as error:
+            job.error, job.state = error, FAILED
+        except Exception as error:  # noqa: BLE001 - a crashed job must report, not take the server down
+            job.error, job.state = LabError("train_failed", f"training failed: {error}"), FAILED
+        finally:
+            job.finished = time.time()
+
+    def save(self, checkpoint, name: str) -> Path:
+        """Save under a unique, sanitised name (atomic write; never overwrites)."""
+        name = catalog.sanitize_name(name)
+        with self._save_lock:
+            taken = {p.stem for d in self.other_dirs for p in d.glob(f"*{catalog.SUFFIX}")}
+            path = _unique_path(self.models_dir, name, taken)
+            try:
+                return save(path, checkpoint)
+            except OSError as error:
+                raise CheckpointError("save_failed", f"could not save the model: {error}") from None

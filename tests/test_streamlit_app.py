@@ -1,0 +1,426 @@
+"""The classroom app, driven through ``streamlit.testing.v1.AppTest``.
+
+The app runs on tiny models trained here (seconds) in a temporary models folder
+that also holds a corrupt file. Every check compares what the page shows with what
+the core computes for the same model and sentence: the heatmap's axis labels and
+cells, the translation, the n-best table, the beam tree's nodes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from seq2seq_lab import catalog
+from seq2seq_lab.checkpoint import save
+from seq2seq_lab.corpus import load_hsk, split_pairs
+from seq2seq_lab.i18n import STRINGS, t
+from seq2seq_lab.train import TrainConfig, fit
+from seq2seq_lab.translator import Translator
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "demo" / "streamlit_app.py")
+SENTENCE = "我爱学习。"
+
+
+# --- tiny models (shared with test_browser.py and test_concurrency.py) ----------------------------
+
+def make_models(folder: Path, attentions=("additive", "dot", "none")) -> Path:
+    """Tiny HSK models (one per attention type), trained for one epoch on 600 pairs, plus a corrupt file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    splits = split_pairs(load_hsk().pairs)
+    for attention in attentions:
+        arch = dict(cell="gru", emb_size=16, hidden_size=32, attention=attention, dropout=0.0)
+        config = TrainConfig(epochs=1, batch_size=32, lr=5e-3, seed=0, device="cpu", max_valid=20)
+        result = fit(splits["train"][:600], splits["valid"][:20], arch, config, record={"corpus": "hsk"})
+        result.checkpoint.record["test"] = {"greedy": {"bleu": 0.5}, "beam5": {"bleu": 0.6}}
+        save(folder / f"hsk_{attention}.safetensors", result.checkpoint)
+    (folder / "broken.safetensors").write_bytes(b"this is not a model file")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    return make_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def app(models_dir, monkeypatch, tmp_path):
+    """A fresh visitor, with a private copy of the models folder (training writes into it)."""
+    folder = tmp_path / "models"
+    shutil.copytree(models_dir, folder)
+    monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(folder))
+    monkeypatch.setenv("SEQ2SEQ_LAB_DEVICE", "cpu")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    at.select_slider(key="speed").set_value("instant")
+    return at
+
+
+def translator(at: AppTest, name: str = "hsk_additive") -> Translator:
+    import os
+    return Translator.load(Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"]) / f"{name}.safetensors", device="cpu")
+
+
+# --- reading the rendered page ----------------------------------------------------------------
+
+def _array(value):
+    """A plotly JSON array, plain or typed ({"dtype", "bdata", "shape"})."""
+    if isinstance(value, dict) and "bdata" in value:
+        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = [int(x) for x in str(value.get("shape", len(data))).split(",")]
+        return data.reshape(shape)
+    return np.asarray(value)
+
+
+def chart(at: AppTest, key: str) -> dict:
+    found = [el for el in at.get("plotly_chart") if el.key == key]
+    assert found, f"no chart {key!r}; charts: {[el.key for el in at.get('plotly_chart')]}"
+    return json.loads(found[-1].proto.spec)
+
+
+def chart_keys(at: AppTest) -> list[str]:
+    return [el.key for el in at.get("plotly_chart")]
+
+
+def heatmap_axes(spec: dict) -> tuple[list[str], list[str], np.ndarray]:
+    trace = spec["data"][0]
+    layout = spec["layout"]
+    return list(layout["xaxis"]["ticktext"]), list(layout["yaxis"]["ticktext"]), _array(trace["z"])
+
+
+def escaped(tokens):
+    return [tok.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for tok in tokens]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for kind in (at.error, at.warning, at.info, at.success) for e in kind]
+    return "\n".join(parts)
+
+
+def translate(at: AppTest, text: str, *, beam: int = 1) -> AppTest:
+    at.number_input(key="beam").set_value(beam)
+    at.text_input(key="src_text").set_value(text)
+    at.button(key="translate").click()
+    return at.run()
+
+
+# --- the main flows -----------------------------------------------------------------------------
+
+def test_first_page_lists_models_and_reports_the_corrupt_file(app):
+    labels = app.selectbox(key="model").options                          # as shown: name · attention · corpus
+    assert app.selectbox(key="model").value == "hsk_additive"           # the default model comes first
+    assert any(label.startswith("hsk_dot · dot · hsk") for label in labels)
+    assert not any("broken" in label for label in labels)
+    assert any("broken.safetensors" in w.value for w in app.warning)      # a clear message, app keeps going
+    assert any("Model runs on: cpu" in c.value for c in app.caption)
+    assert app.button(key="translate").label == "Translate"
+
+
+def test_translate_greedy_draws_the_models_own_attention(app):
+    at = translate(app, SENTENCE, beam=1)
+    assert not at.exception and not at.error
+    expected = translator(at).translate(SENTENCE, beam_size=1)
+    assert any(expected.best.text in m.value and "lab-output" in m.value for m in at.markdown)
+    x, y, z = heatmap_axes(chart(at, "live_heat"))
+    assert x == escaped(expected.src_tokens)                           # jieba tokens, reading order
+    assert y == escaped(expected.best.tokens)                          # output tokens, generation order
+    np.testing.assert_allclose(z, expected.best.attention, atol=1e-5)
+    layout = chart(at, "live_heat")["layout"]
+    assert layout["yaxis"]["range"][0] > layout["yaxis"]["range"][1]  # first output row on top
+    assert chart(at, "live_heat")["data"][0]["zmin"] == 0 and chart(at, "live_heat")["data"][0]["zmax"] == 1
+    assert at.slider(key="scrub").value == len(expected.best.tokens)
+    bars = chart(at, "live_bars")["data"][0]
+    assert abs(max(_array(bars["x"])) - max(a.prob for a in bars_source(at, expected))) < 1e-6
+    assert "Step" in texts(at) and "Greedy decoding keeps one hypothesis" in texts(at)
+
+
+def bars_source(at, expected):
+    steps = list(translator(at).steps(SENTENCE, beam_size=1))
+    return steps[-1].nodes[0].alternatives
+
+
+def test_translate_beam_shows_candidates_tree_and_comparison(app):
+    at = translate(app, SENTENCE, beam=3)
+    assert not at.exception and not at.error
+    tr = translator(at)
+    beam = tr.translate(SENTENCE, beam_size=3, n_best=3)
+    greedy = tr.translate(SENTENCE, beam_size=1)
+    table = at.dataframe[0].value
+    assert list(table.iloc[:, 1]) == [c.text for c in beam.candidates]
+    np.testing.assert_allclose(table.iloc[:, 2], [round(c.score, 3) for c in beam.candidates])
+    np.testing.assert_allclose(table.iloc[:, 3], [round(c.normalized_score, 3) for c in beam.candidates])
+    assert list(table.iloc[:, 4]) == [c.length for c in beam.candidates]
+    # the tree holds every node of the search, by status
+    steps = list(tr.steps(SENTENCE, beam_size=3, n_best=3))
+    tree = chart(at, "beam_tree")
+    drawn = {trace.get("name"): len(trace["x"]) for trace in tree["data"] if trace.get("mode") == "markers+text"
+             and trace.get("name")}
+    for status, label in (("alive", "kept"), ("finished", "finished"), ("pruned", "pruned")):
+        count = sum(n.status == status for s in steps for n in s.nodes)
+        assert drawn.get(label, 0) == count
+    # greedy vs beam, side by side
+    _, y_greedy, _ = heatmap_axes(chart(at, "cmp_greedy"))
+    _, y_beam, _ = heatmap_axes(chart(at, "cmp_beam"))
+    assert y_greedy == escaped(greedy.best.tokens) and y_beam == escaped(beam.best.tokens)
+    if greedy.best.tokens == beam.best.tokens:
+        assert "Both found the same translation." in texts(at)
+    else:
+        assert "They part ways at step" in texts(at)
+
+
+def test_choosing_a_candidate_shows_its_heatmap(app):
+    at = translate(app, SENTENCE, beam=4)
+    beam = translator(at).translate(SENTENCE, beam_size=4, n_best=4)
+    assert len(beam.candidates) >= 2
+    at.segmented_control(key="cand_pick").set_value(2).run()
+    _, y, z = heatmap_axes(chart(at, "cand_heat"))
+    assert y == escaped(beam.candidates[1].tokens)
+    np.testing.assert_allclose(z, beam.candidates[1].attention, atol=1e-5)
+
+
+def test_one_step_button_and_scrub_slider(app):
+    app.text_input(key="src_text").set_value(SENTENCE)
+    at = app.button(key="one_step").click().run()
+    assert not at.exception
+    _, y, _ = heatmap_axes(chart(at, "live_heat"))
+    assert len(y) == 1 and at.slider(key="scrub").value == 1
+    at.button(key="one_step").click().run()
+    _, y2, _ = heatmap_axes(chart(at, "live_heat"))
+    assert len(y2) == 2 and y2[0] == y[0]
+    at.slider(key="scrub").set_value(1).run()
+    _, y3, _ = heatmap_axes(chart(at, "live_heat"))
+    assert y3 == y
+
+
+def test_settings_change_updates_results_without_pressing_translate(app):
+    at = translate(app, SENTENCE, beam=1)
+    at.number_input(key="beam").set_value(3).run()
+    assert at.dataframe, "the beam candidates table appears after raising the beam size"
+
+
+def test_what_if_forces_the_first_word(app):
+    at = translate(app, SENTENCE, beam=1)
+    first_choices = at.pills(key="whatif_pick").options
+    assert first_choices
+    second = first_choices[1]
+    at.pills(key="whatif_pick").set_value(second).run()
+    assert at.text_input(key="whatif_prefix").value == second
+    _, y, _ = heatmap_axes(chart(at, "whatif_forced"))
+    assert y[0] == escaped([second])[0]
+    expected = translator(at).translate(SENTENCE, beam_size=1, prefix=second)
+    assert y == escaped(expected.best.tokens)
+    at.text_input(key="whatif_prefix").set_value("qqqzzz").run()
+    assert not at.exception
+    assert any("does not know the output word" in e.value for e in at.error)
+
+
+def test_attention_variants_side_by_side(app):
+    at = translate(app, SENTENCE, beam=1)
+    at.toggle(key="variants_on").set_value(True).run()
+    assert not at.exception
+    keys = chart_keys(at)
+    assert "variant_additive" in keys and "variant_dot" in keys and "variant_none" not in keys
+    assert any("no attention" in i.value for i in at.info)
+    assert any("hsk_general is not installed" in c.value for c in at.caption)
+    expected = translator(at, "hsk_dot").translate(SENTENCE, beam_size=1)
+    _, y, _ = heatmap_axes(chart(at, "variant_dot"))
+    assert y == escaped(expected.best.tokens)
+
+
+def test_pipeline_panels_use_the_encoder_values(app):
+    at = translate(app, SENTENCE, beam=1)
+    encoding = translator(at).encode(SENTENCE)
+    emb = chart(at, "pipe_emb")
+    np.testing.assert_allclose(_array(emb["data"][0]["z"]), encoding.embeddings, atol=1e-5)
+    assert emb["layout"]["yaxis"]["ticktext"] == escaped(encoding.source.src_tokens)
+    np.testing.assert_allclose(_array(chart(at, "pipe_enc")["data"][0]["z"]), encoding.states, atol=1e-5)
+    np.testing.assert_allclose(_array(chart(at, "pipe_ctx")["data"][0]["z"])[0], encoding.summary, atol=1e-5)
+    chips = "".join(m.value for m in at.markdown)
+    for token, token_id in zip(encoding.source.tokens, encoding.source.ids):
+        assert f">{int(token_id)}</div>" in chips
+
+
+def test_unknown_words_are_marked_in_the_chips(app):
+    at = translate(app, "我爱犇犇。", beam=1)                           # 犇 is in no HSK sentence
+    assert not at.exception
+    assert "&lt;unk&gt;" in "".join(m.value for m in at.markdown)
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ("", "Please type a Chinese sentence"),
+    ("   ", "Please type a Chinese sentence"),
+    ("hello world", "no Chinese characters"),
+    ("我" * 5000, "the limit is 200"),
+    ("😀🎉", "no Chinese characters"),
+])
+def test_bad_input_gets_a_clear_message(app, text, message):
+    at = translate(app, text, beam=3)
+    assert not at.exception
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    at = translate(at, SENTENCE, beam=1)                                # and the app keeps working
+    assert not at.exception and not at.error and "live_heat" in chart_keys(at)
+
+
+def test_html_and_script_tags_are_shown_as_text(app):
+    text = "<script>alert(1)</script><b>我爱学习</b>"
+    at = translate(app, text, beam=2)
+    assert not at.exception and not at.error
+    for element in [*at.markdown, *at.caption]:
+        assert "<script>" not in element.value and "<b>" not in element.value
+    x, _, _ = heatmap_axes(chart(at, "live_heat"))
+    assert any("&lt;" in tick for tick in x)                              # drawn literally by plotly
+
+
+def test_emoji_inside_a_sentence_is_translated(app):
+    at = translate(app, "我爱学习😀", beam=1)
+    assert not at.exception and not at.error
+    assert "live_heat" in chart_keys(at)
+
+
+def test_model_name_from_the_url_cannot_leave_the_models_folder(models_dir, monkeypatch):
+    monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["model"] = "../../x"
+    at.run()
+    assert not at.exception
+    assert any("Not a valid model name" in e.value for e in at.error)
+    assert at.selectbox(key="model").value == "hsk_additive"
+
+
+def test_a_model_file_that_breaks_after_listing_gets_a_message(app):
+    import os
+    folder = Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"])
+    (folder / "hsk_dot.safetensors").write_bytes(b"garbage")           # replaced behind the app's back
+    at = app.run()
+    assert not at.exception
+    assert any("hsk_dot.safetensors" in w.value for w in at.warning)
+    assert not any(label.startswith("hsk_dot") for label in at.selectbox(key="model").options)
+
+
+# --- the interface language and presenter mode ------------------------------------------------------
+
+def test_chinese_interface(app):
+    app.segmented_control(key="lang").set_value("zh").run()
+    at = translate(app, "hello", beam=1)
+    assert not at.exception
+    assert at.button(key="translate").label == "翻译"
+    assert any("没有汉字" in e.value for e in at.error)
+    at = translate(at, SENTENCE, beam=1)
+    assert at.title[0].value.startswith("注意力实验室")
+    assert chart(at, "live_heat")["layout"]["xaxis"]["title"]["text"] == t("fig.source_axis", "zh")
+
+
+def test_presenter_mode_enlarges_figures(app):
+    at = translate(app, SENTENCE, beam=1)
+    small = chart(at, "live_heat")["layout"]["font"]["size"]
+    at.toggle(key="presenter").set_value(True).run()
+    assert chart(at, "live_heat")["layout"]["font"]["size"] > small
+
+
+def test_export_format_reaches_the_modebar(app):
+    at = translate(app, SENTENCE, beam=1)
+    at.segmented_control(key="export_fmt").set_value("svg").run()
+    element = [el for el in at.get("plotly_chart") if el.key == "live_heat"][-1]
+    config = json.loads(element.proto.config)
+    assert config["toImageButtonOptions"]["format"] == "svg"
+
+
+def test_every_interface_string_exists_in_both_languages():
+    used = set()
+    for path in (ROOT / "demo" / "streamlit_app.py", ROOT / "seq2seq_lab" / "figures.py"):
+        used |= set(re.findall(r"""\bT?t?\(\s*f?["']([a-z_]+\.[a-z_.:]+)["']""", path.read_text(encoding="utf-8")))
+    used = {key for key in used if "{" not in key}
+    missing = sorted(key for key in used if key not in STRINGS)
+    assert not missing
+    for key, entry in STRINGS.items():
+        assert entry.get("en") and entry.get("zh"), key
+        assert set(re.findall(r"{(\w+)", entry["en"])) == set(re.findall(r"{(\w+)", entry["zh"])), key
+
+
+def test_every_error_code_of_the_core_is_translated():
+    codes = set()
+    for path in (ROOT / "seq2seq_lab").glob("*.py"):
+        codes |= set(re.findall(r"(?:Input|Checkpoint|Corpus|Busy|Lab)Error\(\s*\"(\w+)\"", path.read_text("utf-8")))
+    assert codes
+    assert not sorted(code for code in codes if f"error.{code}" not in STRINGS)
+
+
+# --- training in the sidebar ---------------------------------------------------------------------------
+
+def wait_for_training(at: AppTest, timeout: float = 300) -> AppTest:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception
+        if at.button(key="train_stop").disabled:                     # the job has ended
+            return at
+        time.sleep(0.5)
+    raise AssertionError("training did not finish")
+
+
+def start_toy_training(at: AppTest, *, epochs: int = 1, name: str = "../../tiny numbers") -> AppTest:
+    at.selectbox(key="train_data").set_value("toy:numbers").run()
+    at.text_input(key="train_name").set_value(name)
+    at.select_slider(key="train_emb").set_value(16)
+    at.select_slider(key="train_hidden").set_value(32)
+    at.slider(key="train_epochs").set_value(epochs)
+    at.select_slider(key="train_lr").set_value(0.01)
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error
+    return at
+
+
+def test_training_a_toy_model_to_completion(app):
+    at = start_toy_training(app)
+    assert at.button(key="train_stop").disabled is False
+    at = wait_for_training(at)
+    assert any("saved as “tiny_numbers”" in s.value for s in at.success), [s.value for s in at.success]
+    assert "tiny_numbers (trained here) · additive · toy:numbers" in " ".join(at.selectbox(key="model").options)
+    assert "train_curves" in chart_keys(at)
+    at.button(key="train_use").click().run()
+    assert at.selectbox(key="model").value == "user/tiny_numbers"
+    at = translate(at, "三千零五", beam=2)
+    assert not at.exception and not at.error
+    x, _, _ = heatmap_axes(chart(at, "live_heat"))
+    assert x == ["三", "千", "零", "五", "&lt;/s&gt;"]                     # a character-level model
+
+
+def test_stopping_a_training_saves_the_best_weights_so_far(app):
+    at = start_toy_training(app, epochs=30, name="stopped")
+    at.button(key="train_stop").click().run()
+    at = wait_for_training(at)
+    assert any("Stopped" in s.value and "stopped" in s.value for s in at.success)
+    assert any(label.startswith("stopped (trained here)") for label in at.selectbox(key="model").options)
+
+
+def test_uploads_that_cannot_be_trained_on(app):
+    at = app
+    at.selectbox(key="train_data").set_value("tsv").run()
+    cases = [
+        (b"just one column\nand another", "no usable sentence pair"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        ("\n".join(f"我爱你{i}\tI love you {i}" for i in range(5)).encode(), "only 5 usable sentence pairs"),
+        (b"a" * 5_000_001, "the limit is 5 MB"),
+    ]
+    for data, message in cases:
+        at.file_uploader(key="train_tsv").set_value(("data.tsv", data, "text/tab-separated-values"))
+        at.run()
+        assert not at.exception
+        assert any(message in e.value for e in at.error), (message, [e.value for e in at.error])
+    good = "\n".join(f"我有{i}本书\tI have {i} books" for i in range(40)).encode()
+    at.file_uploader(key="train_tsv").set_value(("books.tsv", good, "text/tab-separated-values"))
+    at.run()
+    assert any("40 usable sentence pairs in books.tsv" in s.value for s in at.success)
