@@ -1,0 +1,1000 @@
+"""Benchmarks: ``python -m seq2seq_lab bench`` (see bench/README.md).
+
+Measures, side by side in one run, and writes ``bench/results-<machine>.json`` plus a table:
+
+1. inference latency on the HSK test sentences (greedy and beam 5, jieba included), against
+   the tutorial-style reference in ``bench/reference.py`` (same weights) and the PyPI
+   package ``cn2en`` when it is installed;
+2. training throughput (target tokens per second) of the model's recipe against the
+   tutorial's batch-of-one loop, the time the HSK recipe took to reach its shipped quality,
+   and the time each toy task takes to reach 95 % exact match;
+3. the Streamlit app: start → first heatmap in headless Chromium, and server time per
+   translate interaction;
+4. peak resident memory of translating and of training (each in a fresh process);
+5. all of it per device: ``--device cpu,cuda`` (or ``auto``) records CPU next to GPU.
+
+Figures are medians of several runs; ratios come from the same run. Tests never call the
+timing paths with real settings (``tests/test_bench.py`` runs ``--quick`` and checks structure).
+
+    python -m seq2seq_lab bench                   # full run (≈10 min on 2 cores)
+    python -m seq2seq_lab bench --quick --skip-app
+    python -m seq2seq_lab bench --device cpu,cuda --time-to-quality
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+from .catalog import DEFAULT_MODEL, MODELS_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+README = BENCH_DIR / "README.md"
+CN2EN_VERSION = "0.0.118"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+GOAL_BEAM_OVER_GREEDY = 2.5      # our beam 5 may cost at most this many times our greedy
+GOAL_TRAIN_SPEEDUP = 20.0        # our batched training vs the tutorial's batch-of-one loop
+GOAL_TOY_EXACT = 0.95
+
+
+@dataclass
+class Settings:
+    """How much of everything to run; ``--quick`` shrinks it to a smoke run."""
+
+    sentences: int = 0                # HSK test sentences to time (0 = all of them)
+    runs: int = 3                     # repetitions; every figure is the median over them
+    warmup: int = 3                   # sentences decoded before timing starts
+    train_batches: int = 20           # batches of our recipe per throughput run
+    reference_sentences: int = 40     # sentence pairs of the tutorial loop per throughput run
+    toy_tasks: tuple = ("numbers", "dates_iso", "dates_en")
+    toy_max_pairs: int = 0            # 0 = the whole toy training split
+    toy_max_epochs: int = 0           # 0 = the recipe's epochs
+    memory_sentences: int = 50
+    memory_batches: int = 10
+    app_interactions: int = 3
+    quick: bool = False
+
+
+QUICK = Settings(sentences=6, runs=2, warmup=1, train_batches=3, reference_sentences=4, toy_tasks=("numbers",),
+                 toy_max_pairs=300, toy_max_epochs=1, memory_sentences=3, memory_batches=2, app_interactions=1,
+                 quick=True)
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def load_reference():
+    """bench/reference.py as a module (bench/ is a folder of the repository, not a package)."""
+    name = "seq2seq_lab_bench_reference"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCH_DIR / "reference.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_recipes():
+    """scripts/train_models.py: the shipped models' recipes (HSK_ARCH, HSK_TRAIN, TOY_ARCH, TOY_TRAIN)."""
+    name = "seq2seq_lab_bench_recipes"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "train_models.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0–100), linear interpolation between closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q / 100
+    low, high = int(position), min(int(position) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(seconds_per_sentence: list[float], steps: list[int] | None = None) -> dict:
+    """Median / p95 / mean in milliseconds, and per decoding step when ``steps`` is given."""
+    ms = [s * 1000 for s in seconds_per_sentence]
+    out = {"median_ms": round(statistics.median(ms), 3), "p95_ms": round(percentile(ms, 95), 3),
+           "mean_ms": round(statistics.fmean(ms), 3), "sentences": len(ms)}
+    if steps:
+        per_step = [m / max(1, n) for m, n in zip(ms, steps)]
+        out["per_step_median_ms"] = round(statistics.median(per_step), 4)
+        out["steps_median"] = statistics.median(steps)
+    return out
+
+
+def ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM), in MiB."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine_info(devices: list[str]) -> dict:
+    info = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+            "cuda_available": torch.cuda.is_available(), "gpu": None}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                info["memory_gib"] = round(int(line.split()[1]) / 1024 ** 2, 1)
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    with contextlib.suppress(OSError):
+        info["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
+    return info
+
+
+def machine_label(info: dict, devices: list[str]) -> str:
+    """A file-name-safe label: cpu model and core count, plus the GPU when one was measured."""
+    cpu = re.sub(r"\((r|tm)\)|cpu|processor|@.*$|\d+-core", "", info["cpu"], flags=re.I)
+    label = f"{cpu.strip()}-{info['cpu_count']}cpu"
+    if info.get("gpu") and any(d.startswith("cuda") for d in devices):
+        label += "-" + info["gpu"]
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+def shown(path: Path) -> str:
+    """A path relative to the repository when it is inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def hsk_test_sentences(limit: int = 0) -> list:
+    from .corpus import load_hsk, split_pairs
+
+    pairs = split_pairs(load_hsk().pairs)["test"]
+    return pairs[:limit] if limit else pairs
+
+
+def model_corpus_pairs(meta: dict):
+    """The train / valid / test splits of the corpus a model was trained on (HSK or a toy task)."""
+    from .corpus import load_hsk, split_pairs, toy_splits
+
+    corpus = meta.get("record", {}).get("corpus", "hsk")
+    if corpus.startswith("toy:"):
+        return toy_splits(corpus[4:])
+    return split_pairs(load_hsk().pairs)
+
+
+# --- 1. inference --------------------------------------------------------------------------------
+
+
+def load_cn2en(device: torch.device):
+    """The published peer, or (None, why not)."""
+    try:
+        from cn2en import model as cn2en_model
+    except ImportError as error:
+        return None, (f"cn2en is not installed ({error}); `pip install cn2en=={CN2EN_VERSION}` adds it "
+                      "(17 MB wheel with its weights; needs matplotlib)")
+    cn2en_model.device = device          # the package picks its device in a module global
+    try:
+        peer = cn2en_model.Model()
+    except Exception as error:  # a broken install must not end the bench
+        return None, f"cn2en failed to load: {type(error).__name__}: {error}"
+    return peer, None
+
+
+def bench_inference(model_path: Path, device: torch.device, settings: Settings, *, use_cn2en: bool) -> dict:
+    """Per-sentence latency of every decoder on the same sentences, interleaved, median of runs."""
+    from .train import corpus_metrics
+    from .translator import Translator, detokenize
+
+    reference = load_reference()
+    tr = Translator.load(model_path, device=device)
+    pairs = hsk_test_sentences(settings.sentences)
+    texts = [p.zh for p in pairs]
+
+    def ref_translate(text: str, beam: int):
+        analysis = tr.analyze(text)                                    # jieba, as ours
+        if beam == 1:
+            out = reference.greedy_decode(tr.model, analysis.ids)
+        else:
+            out = reference.beam_decode(tr.model, analysis.ids, beam_size=beam)
+        tokens = tr.tgt_vocab.decode(out.ids)
+        return detokenize(tokens, tr.config.tgt_detok), out.steps, tokens
+
+    def steps_run(text: str, beam: int):
+        last = None
+        for last in tr.steps(text, beam_size=beam, n_best=beam):
+            pass
+        return last.final.best.text, last.final.steps, last.final.best.tokens
+
+    def translate_run(text: str, beam: int):
+        r = tr.translate(text, beam_size=beam)
+        return r.best.text, len(r.best.tokens), r.best.tokens
+
+    systems = {
+        "ours_greedy": lambda t: steps_run(t, 1),
+        "ours_greedy_translate": lambda t: translate_run(t, 1),
+        "reference_greedy": lambda t: ref_translate(t, 1),
+        "ours_beam5": lambda t: steps_run(t, 5),
+        "ours_beam5_translate": lambda t: translate_run(t, 5),
+        "reference_beam5": lambda t: ref_translate(t, 5),
+    }
+    notes = {}
+    if use_cn2en:
+        peer, why_not = load_cn2en(device)
+        if peer is None:
+            notes["cn2en"] = why_not
+        else:
+            def cn2en_run(text: str):
+                out = peer.translate(text)
+                return out, len(out.split()) + 1, out.split()
+            systems["cn2en_greedy"] = cn2en_run
+    else:
+        notes["cn2en"] = "skipped (--skip-cn2en)"
+
+    for text in texts[:settings.warmup] or texts[:1]:                  # warm-up: jieba, allocator, caches
+        for run in systems.values():
+            run(text)
+
+    times = {name: [[] for _ in texts] for name in systems}
+    outputs = {name: [None] * len(texts) for name in systems}
+    steps = {name: [0] * len(texts) for name in systems}
+    names = list(systems)
+    for repetition in range(settings.runs):
+        order = names[repetition % len(names):] + names[:repetition % len(names)]  # rotate who goes first
+        for i, text in enumerate(texts):
+            for name in order:
+                sync(device)
+                started = time.perf_counter()
+                text_out, n_steps, tokens = systems[name](text)
+                sync(device)
+                times[name][i].append(time.perf_counter() - started)
+                outputs[name][i], steps[name][i] = (text_out, tokens), n_steps
+    steps["ours_greedy_translate"], steps["ours_beam5_translate"] = steps["ours_greedy"], steps["ours_beam5"]
+
+    per_sentence = {name: [statistics.median(ts) for ts in times[name]] for name in systems}
+    result = {"device": tr.device_label, "model": model_path.stem, "attention": tr.attention_type,
+              "sentences": len(texts), "runs": settings.runs, "notes": notes, "systems": {}}
+    references = [p.en for p in pairs]
+    for name in systems:
+        entry = summarize(per_sentence[name], steps[name])
+        entry["chrf"] = round(corpus_metrics([o[0] for o in outputs[name]], references)["chrf"], 2)
+        result["systems"][name] = entry
+    same = lambda a, b: sum(outputs[a][i][1] == outputs[b][i][1] for i in range(len(texts))) / len(texts)  # noqa: E731
+    result["agreement"] = {"reference_greedy_equals_ours": round(same("reference_greedy", "ours_greedy"), 4),
+                           "reference_beam5_equals_ours": round(same("reference_beam5", "ours_beam5"), 4)}
+
+    def paired_ratio(a: str, b: str) -> dict:
+        per = [x / y for x, y in zip(per_sentence[a], per_sentence[b])]
+        return {"ratio_of_medians": ratio(statistics.median(per_sentence[a]), statistics.median(per_sentence[b])),
+                "median_of_ratios": round(statistics.median(per), 3),
+                "fraction_of_sentences_not_slower": round(sum(r <= 1.0 for r in per) / len(per), 3)}
+
+    result["ratios"] = {
+        "ours_greedy_vs_reference_greedy": paired_ratio("ours_greedy", "reference_greedy"),
+        "ours_beam5_vs_reference_beam5": paired_ratio("ours_beam5", "reference_beam5"),
+        "ours_beam5_vs_ours_greedy": paired_ratio("ours_beam5", "ours_greedy"),
+        "ours_beam5_translate_vs_ours_greedy_translate": paired_ratio("ours_beam5_translate", "ours_greedy_translate"),
+    }
+    if "cn2en_greedy" in systems:
+        result["ratios"]["ours_greedy_vs_cn2en_greedy"] = paired_ratio("ours_greedy", "cn2en_greedy")
+        result["ratios"]["ours_greedy_translate_vs_cn2en_greedy"] = paired_ratio("ours_greedy_translate",
+                                                                               "cn2en_greedy")
+
+    # Batched decoding (what evaluation uses, and the answer to a launch-bound GPU).
+    batched = {}
+    for beam in (1, 5):
+        runs = []
+        for _ in range(settings.runs):
+            sync(device)
+            started = time.perf_counter()
+            tr.translate_batch(texts, beam_size=beam, batch_size=64)
+            sync(device)
+            runs.append(time.perf_counter() - started)
+        batched[f"beam{beam}"] = {"sentences_per_s": round(len(texts) / statistics.median(runs), 1),
+                                  "ms_per_sentence": round(statistics.median(runs) * 1000 / len(texts), 3),
+                                  "batch_size": 64}
+    result["batched"] = batched
+    result["examples"] = [{"zh": texts[i], "reference_en": references[i],
+                           **{name: outputs[name][i][0] for name in systems}} for i in range(min(3, len(texts)))]
+    return result
+
+
+# --- 2. training ---------------------------------------------------------------------------------
+
+
+def training_setup(model_path: Path, device: torch.device, *, seed: int = 0):
+    """The model's recipe (architecture from its config, batch size / lr / smoothing from its record)
+    on the corpus it was trained on, as a fresh model: (model, batches, examples, vocabs, train config)."""
+    from .checkpoint import read_metadata
+    from .data import build_vocabs, make_batches, tokenize_pairs
+    from .model import ModelConfig, Seq2Seq
+    from .train import TrainConfig
+
+    meta = read_metadata(model_path)
+    arch = {k: v for k, v in meta["config"].items() if k not in ("src_vocab_size", "tgt_vocab_size")}
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    recipe = TrainConfig(**{k: v for k, v in meta.get("record", {}).get("train_config", {}).items() if k in known})
+    splits = model_corpus_pairs(meta)
+    examples = tokenize_pairs(splits["train"], arch.get("src_segmenter", "jieba"), arch.get("tgt_detok", "english"))
+    src_vocab, tgt_vocab = build_vocabs(examples, min_freq=recipe.min_freq)
+    torch.manual_seed(seed)
+    model = Seq2Seq(ModelConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), **arch)).to(device)
+    batches = make_batches(examples, src_vocab, tgt_vocab, batch_size=recipe.batch_size, shuffle=True,
+                           rng=random.Random(seed), device=device,
+                           char_split_prob=recipe.char_split_prob if arch.get("src_segmenter") != "char" else 0.0)
+    return model, batches, examples, src_vocab, tgt_vocab, recipe, meta
+
+
+class RecipeTrainer:
+    """Our training step, as fit's inner loop runs it: padded batch, masked loss, clip, Adam."""
+
+    def __init__(self, model, recipe, device: torch.device):
+        from torch import nn
+
+        self.model, self.recipe, self.device = model, recipe, device
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+        self.criterion = nn.CrossEntropyLoss(ignore_index=0, label_smoothing=recipe.label_smoothing)
+
+    def train(self, batches) -> int:
+        """One optimiser step per batch; returns the target tokens trained on."""
+        from torch import nn
+
+        from .train import _loss
+
+        self.model.train()
+        tokens = 0
+        for batch in batches:
+            loss, n_tokens = _loss(self.model, batch, self.criterion, teacher_forcing=self.recipe.teacher_forcing)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.clip)
+            self.optimizer.step()
+            loss.item()                                                # fit reads the loss every batch
+            tokens += n_tokens
+        sync(self.device)
+        return tokens
+
+
+def bench_training(model_path: Path, device: torch.device, settings: Settings) -> dict:
+    """Target tokens per second: our batched recipe vs the tutorial's one-sentence-per-step loop."""
+    from .data import source_ids
+
+    reference = load_reference()
+    model, batches, examples, src_vocab, tgt_vocab, recipe, meta = training_setup(model_path, device)
+    ref_model = copy.deepcopy(model)
+    ref_optimizer = torch.optim.Adam(ref_model.parameters(), lr=recipe.lr)
+
+    n = settings.train_batches
+    needed = 2 + n * settings.runs
+    pool = (batches * (needed // max(1, len(batches)) + 1))[:needed]
+    trainer = RecipeTrainer(model, recipe, device)
+    trainer.train(pool[:2])                                            # warm-up
+    ours = []
+    for r in range(settings.runs):
+        chunk = pool[2 + r * n: 2 + (r + 1) * n]
+        started = time.perf_counter()
+        tokens = trainer.train(chunk)
+        ours.append(tokens / (time.perf_counter() - started))
+
+    # The tutorial loop trains on the sentences of the same batches, one at a time.
+    indices = [i for b in pool[2:] for i in b.indices]
+    ref_pairs = [(source_ids(examples[i].src_words, src_vocab), tgt_vocab.encode(examples[i].tgt_tokens))
+                 for i in indices]
+    m = settings.reference_sentences
+    reference.train_sentences(ref_model, ref_pairs[:2], ref_optimizer, clip=recipe.clip)   # warm-up
+    tutorial = []
+    for r in range(settings.runs):
+        chunk = (ref_pairs * 2)[2 + r * m: 2 + (r + 1) * m]
+        started = time.perf_counter()
+        tokens = reference.train_sentences(ref_model, chunk, ref_optimizer, clip=recipe.clip)
+        sync(device)
+        tutorial.append(tokens / (time.perf_counter() - started))
+    ours_tps, tutorial_tps = statistics.median(ours), statistics.median(tutorial)
+    return {"device": str(device), "model": model_path.stem, "corpus": meta.get("record", {}).get("corpus", "hsk"),
+            "batch_size": recipe.batch_size, "batches_per_run": n, "tutorial_sentences_per_run": m,
+            "runs": settings.runs, "ours_tokens_per_s": round(ours_tps, 1),
+            "tutorial_tokens_per_s": round(tutorial_tps, 1), "speedup": ratio(ours_tps, tutorial_tps),
+            "ours_runs": [round(x, 1) for x in ours], "tutorial_runs": [round(x, 1) for x in tutorial]}
+
+
+def time_to_quality_from_record(model_path: Path) -> dict:
+    """When the shipped weights were reached, from the model's own training record."""
+    from .checkpoint import read_metadata
+
+    record = read_metadata(model_path).get("record", {})
+    history, best_epoch = record.get("history", []), record.get("best_epoch", 0)
+    out = {"source": "training record in the model file", "model": model_path.stem,
+           "test_chrf_greedy": record.get("test", {}).get("greedy", {}).get("chrf"),
+           "test_chrf_beam5": record.get("test", {}).get("beam5", {}).get("chrf"),
+           "best_epoch": best_epoch, "epochs_run": record.get("epochs_run"),
+           "train_seconds_total": record.get("train_seconds", record.get("elapsed_s")),
+           "train_config": record.get("train_config"), "trained_on": record.get("date")}
+    if best_epoch and len(history) >= best_epoch:
+        out["seconds_to_shipped_weights"] = history[best_epoch - 1].get("elapsed")
+    return out
+
+
+def time_to_quality_live(model_path: Path, device: torch.device) -> dict:
+    """Re-run the model's recipe up to the epoch its shipped weights come from, and time it.
+
+    Training is seeded, so the best weights of those epochs are the shipped ones (up to
+    floating-point differences between machines); their test chrF is checked afterwards
+    (that decoding is not counted).
+    """
+    from .checkpoint import read_metadata
+    from .train import TrainConfig, evaluate, fit
+    from .translator import Translator
+
+    meta = read_metadata(model_path)
+    record = meta.get("record", {})
+    target = record.get("test", {}).get("greedy", {}).get("chrf")
+    best_epoch = record.get("best_epoch") or 0
+    arch = {k: v for k, v in meta["config"].items() if k not in ("src_vocab_size", "tgt_vocab_size")}
+    known = set(TrainConfig.__dataclass_fields__)
+    config = replace(TrainConfig(**{k: v for k, v in record.get("train_config", {}).items() if k in known}),
+                     device=str(device), probe=None)
+    splits = model_corpus_pairs(meta)
+    epochs_done = []
+    result = fit(splits["train"], splits["valid"], arch, config,
+                 on_progress=lambda p: epochs_done.append(p.epoch) if p.event == "epoch" else None,
+                 should_stop=lambda: bool(best_epoch) and len(epochs_done) >= best_epoch)
+    chrf = evaluate(Translator(result.checkpoint, device=device), splits["test"], beam_size=1)["chrf"]
+    at = result.history[min(best_epoch or result.best_epoch, len(result.history)) - 1]["elapsed"]
+    return {"source": "live re-run of the recipe", "device": str(device), "epochs": len(result.history),
+            "seconds_to_shipped_epoch": round(at, 1), "shipped_test_chrf_greedy": target,
+            "rerun_test_chrf_greedy": round(chrf, 2),
+            "reached": target is not None and chrf >= target - 0.5}
+
+
+def bench_toy(device: torch.device, settings: Settings) -> dict:
+    """Wall time for each toy recipe to reach 95 % exact match on its validation split."""
+    from .corpus import TOY_TASKS, toy_splits
+    from .train import evaluate, fit
+    from .translator import Translator
+
+    recipes = load_recipes()
+    out = {}
+    for task in settings.toy_tasks:
+        splits = toy_splits(task)
+        train_pairs = splits["train"][:settings.toy_max_pairs] if settings.toy_max_pairs else splits["train"]
+        arch = {**recipes.TOY_ARCH, "tgt_detok": TOY_TASKS[task].tgt_detok}
+        config = replace(recipes.TOY_TRAIN, stop_at_exact=GOAL_TOY_EXACT, device=str(device),
+                         epochs=settings.toy_max_epochs or recipes.TOY_TRAIN.epochs)
+        reached = {}
+
+        def on_progress(p, reached=reached):
+            if p.event == "epoch" and "seconds" not in reached and p.valid["exact"] >= GOAL_TOY_EXACT:
+                reached.update(seconds=round(p.elapsed, 1), epoch=p.epoch)
+
+        result = fit(train_pairs, splits["valid"], arch, config, on_progress=on_progress)
+        test = evaluate(Translator(result.checkpoint, device=device), splits["test"], beam_size=1)
+        out[task] = {"reached_95": bool(reached), "seconds": reached.get("seconds"), "epochs": reached.get("epoch"),
+                     "epochs_run": len(result.history), "seconds_run": round(result.elapsed, 1),
+                     "valid_exact": round(result.history[-1]["valid_exact"], 4), "test_exact": round(test["exact"], 4),
+                     "train_pairs": len(train_pairs), "batch_size": config.batch_size}
+    return out
+
+
+# --- 3. the app ----------------------------------------------------------------------------------
+
+_HEATMAP_SIGNATURES_JS = """
+() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+  .filter(gd => gd.getBoundingClientRect().height > 0)
+  .filter(gd => (gd.data || []).some(t => t.type === 'heatmap') || gd.querySelector('.heatmaplayer image, g.hm'))
+  .map(gd => JSON.stringify([(gd.data || []).filter(t => t.type === 'heatmap').map(t => [t.x, t.y]),
+                             gd.layout && gd.layout.xaxis && gd.layout.xaxis.ticktext]))
+"""
+
+
+def bench_app(app: Path, sentences: list[str], settings: Settings) -> dict:
+    """Start `streamlit run`, drive it in headless Chromium: start → first heatmap, click → heatmap."""
+    import urllib.request
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        return {"skipped": f"playwright is not installed ({error})"}
+    if not app.is_file():
+        return {"skipped": f"{shown(app)} does not exist yet"}
+    if not Path(CHROMIUM).exists():
+        return {"skipped": f"{CHROMIUM} is missing (apt-get install chromium)"}
+    port = free_port()
+    log_path = BENCH_DIR / "tmp" / "streamlit.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    result: dict = {"app": shown(app), "port": port}
+    with open(log_path, "w") as log:
+        started = time.perf_counter()
+        server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = started + 120
+            while time.perf_counter() < deadline:
+                if server.poll() is not None:
+                    return {**result, "error": f"streamlit exited with {server.returncode}; see {log_path}"}
+                with contextlib.suppress(OSError):
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                time.sleep(0.1)
+            else:
+                return {**result, "error": "the server did not answer within 120 s"}
+            result["server_ready_s"] = round(time.perf_counter() - started, 3)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                try:
+                    result.update(_drive_app(browser, f"http://127.0.0.1:{port}/", sentences, started, settings))
+                finally:
+                    browser.close()
+        except Exception as error:  # the app is someone else's: report, do not crash the bench
+            result["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return result
+
+
+def _drive_app(browser, url: str, sentences: list[str], started: float, settings: Settings) -> dict:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(120_000)
+    page.goto(url)
+    box = page.locator("textarea, input[type='text']").first
+    box.wait_for(state="visible")
+    out = {"page_ready_s": round(time.perf_counter() - started, 3), "interactions_ms": []}
+    button = page.get_by_role("button", name=re.compile(r"translate|翻译", re.I)).first
+    for i, sentence in enumerate(sentences[:max(1, settings.app_interactions)]):
+        before = set(page.evaluate(_HEATMAP_SIGNATURES_JS))
+        box.fill(sentence)
+        box.press("Control+Enter" if box.evaluate("el => el.tagName") == "TEXTAREA" else "Enter")
+        _wait_idle(page)
+        before |= set(page.evaluate(_HEATMAP_SIGNATURES_JS))
+        clicked = time.perf_counter()
+        button.click()
+        page.wait_for_function(f"(before) => ({_HEATMAP_SIGNATURES_JS})().some(s => !before.includes(s))",
+                               arg=sorted(before), polling=50)
+        now = time.perf_counter()
+        out["interactions_ms"].append(round((now - clicked) * 1000, 1))
+        if i == 0:
+            out["first_heatmap_s"] = round(now - started, 3)
+    out["interaction_median_ms"] = round(statistics.median(out["interactions_ms"]), 1)
+    return out
+
+
+def _wait_idle(page, timeout_s: float = 60) -> None:
+    """Wait until Streamlit's "running" indicator has come and gone (or never came)."""
+    with contextlib.suppress(Exception):
+        page.locator("[data-testid='stStatusWidget']").wait_for(state="visible", timeout=500)
+    with contextlib.suppress(Exception):
+        page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=timeout_s * 1000)
+
+
+def app_server_worker(app: Path, sentences: list[str]) -> dict:
+    """Server-side time of one translate interaction: Streamlit's AppTest reruns of the script."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(app), default_timeout=300)
+    started = time.perf_counter()
+    at.run()
+    out = {"first_run_s": round(time.perf_counter() - started, 3), "translate_ms": []}
+    if at.exception:
+        return {**out, "error": f"the app raised: {at.exception[0].value}"}
+    for sentence in sentences:
+        boxes = list(at.text_area) + list(at.text_input)
+        buttons = [b for b in at.button if re.search(r"translate|翻译", str(b.label), re.I)] or list(at.button)
+        if not boxes or not buttons:
+            return {**out, "error": "no text box or translate button found in the app"}
+        boxes[0].input(sentence)
+        started = time.perf_counter()
+        buttons[0].click().run()
+        out["translate_ms"].append(round((time.perf_counter() - started) * 1000, 1))
+        if at.exception:
+            return {**out, "error": f"the app raised: {at.exception[0].value}"}
+    out["translate_median_ms"] = round(statistics.median(out["translate_ms"]), 1)
+    return out
+
+
+# --- 4. memory (fresh processes) -----------------------------------------------------------------
+
+
+def memory_worker(kind: str, model_path: Path, device: torch.device, settings: Settings) -> dict:
+    if kind == "baseline":
+        from . import translator  # noqa: F401  (torch + the package, no model)
+        return {"peak_rss_mb": peak_rss_mb()}
+    if kind == "translate":
+        from .translator import Translator
+
+        tr = Translator.load(model_path, device=device)
+        texts = [p.zh for p in hsk_test_sentences(settings.memory_sentences)]
+        for text in texts:
+            for beam in (1, 5):
+                for _ in tr.steps(text, beam_size=beam, n_best=beam):
+                    pass
+        return {"peak_rss_mb": peak_rss_mb(), "sentences": len(texts), "work": "steps(), greedy and beam 5"}
+    if kind == "train":
+        model, batches, *_rest, recipe, _meta = training_setup(model_path, device)
+        chosen = batches[:settings.memory_batches]
+        RecipeTrainer(model, recipe, device).train(chosen)
+        return {"peak_rss_mb": peak_rss_mb(), "batches": len(chosen), "batch_size": recipe.batch_size}
+    raise ValueError(kind)
+
+
+def run_worker(args: list[str], timeout: float = 900) -> dict:
+    """Run ``python -m seq2seq_lab.bench --worker …`` and read the JSON on its last line."""
+    command = [sys.executable, "-m", "seq2seq_lab.bench", *args]
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        return {"error": f"exit {done.returncode}: {' | '.join(tail)}"}
+    return json.loads(lines[-1])
+
+
+# --- goals, table, README ------------------------------------------------------------------------
+
+
+def goals(results: dict) -> list[dict]:
+    out = []
+    for device, inf in results.get("inference", {}).items():
+        if "systems" not in inf:
+            continue
+        s = inf["systems"]
+        ours = s["ours_greedy"]["median_ms"]
+        out.append({"goal": f"[{device}] our greedy (with step records) no slower than the tutorial reference",
+                    "measured": f"{ours:.2f} vs {s['reference_greedy']['median_ms']:.2f} ms",
+                    "met": ours <= s["reference_greedy"]["median_ms"]})
+        if "cn2en_greedy" in s:
+            out.append({"goal": f"[{device}] our greedy (with step records) no slower than cn2en",
+                        "measured": f"{ours:.2f} vs {s['cn2en_greedy']['median_ms']:.2f} ms",
+                        "met": ours <= s["cn2en_greedy"]["median_ms"]})
+        beam_ratio = inf["ratios"]["ours_beam5_vs_ours_greedy"]["ratio_of_medians"]
+        out.append({"goal": f"[{device}] our beam 5 ≤ {GOAL_BEAM_OVER_GREEDY}× our greedy",
+                    "measured": f"{beam_ratio:.2f}×", "met": beam_ratio <= GOAL_BEAM_OVER_GREEDY})
+    for device, tr in results.get("training", {}).items():
+        if "speedup" in tr:
+            out.append({"goal": f"[{device}] batched training ≥ {GOAL_TRAIN_SPEEDUP:.0f}× the tutorial loop "
+                                f"(target tokens/s)",
+                        "measured": f"{tr['speedup']:.1f}×", "met": tr["speedup"] >= GOAL_TRAIN_SPEEDUP})
+    for task, toy in results.get("toy", {}).items():
+        if isinstance(toy, dict) and "reached_95" in toy:
+            out.append({"goal": f"toy {task} reaches {GOAL_TOY_EXACT:.0%} exact match",
+                        "measured": f"{toy['seconds']} s" if toy["reached_95"] else
+                        f"not reached ({toy['valid_exact']:.1%} after {toy['epochs_run']} epochs)",
+                        "met": toy["reached_95"]})
+    return out
+
+
+LABELS = {"ours_greedy": "ours greedy (steps: attention + alternatives)",
+          "ours_greedy_translate": "ours greedy (translate)",
+          "reference_greedy": "tutorial reference greedy",
+          "cn2en_greedy": f"cn2en {CN2EN_VERSION} greedy (PyPI peer)",
+          "ours_beam5": "ours beam 5 (steps)",
+          "ours_beam5_translate": "ours beam 5 (translate)",
+          "reference_beam5": "tutorial reference beam 5"}
+
+
+def render_markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [f"### {results['machine_label']}",
+             "",
+             f"{m['cpu']}, {m['cpu_count']} CPUs, {m.get('memory_gib', '?')} GiB, torch {m['torch']} "
+             f"({m['torch_threads']} threads), Python {m['python']}; GPU: {m['gpu'] or 'none'}. "
+             f"Run {results['date']}{' (quick smoke run)' if results['quick'] else ''}; load average at start "
+             f"{m.get('load_average_start')}, at end {m.get('load_average_end')}.",
+             f"Command: `{results['command']}`", ""]
+    for device, inf in results.get("inference", {}).items():
+        if "systems" not in inf:
+            lines += [f"**Inference on {device}:** {inf.get('skipped') or inf.get('error')}", ""]
+            continue
+        lines += [f"**Inference on {inf['device']}** — {inf['sentences']} HSK test sentences, model "
+                  f"`{inf['model']}`, median of {inf['runs']} runs per sentence, jieba included", "",
+                  "| decoder | median ms | p95 ms | ms / step | chrF |", "|---|---:|---:|---:|---:|"]
+        for name, s in inf["systems"].items():
+            lines.append(f"| {LABELS.get(name, name)} | {s['median_ms']:.2f} | {s['p95_ms']:.2f} | "
+                         f"{s.get('per_step_median_ms', float('nan')):.3f} | {s['chrf']:.1f} |")
+        b = inf["batched"]
+        lines += ["", f"Batched `translate_batch` (64 per batch): greedy {b['beam1']['sentences_per_s']} sentences/s, "
+                      f"beam 5 {b['beam5']['sentences_per_s']} sentences/s. Reference greedy output identical to ours "
+                      f"for {inf['agreement']['reference_greedy_equals_ours']:.0%} of sentences, beam 5 for "
+                      f"{inf['agreement']['reference_beam5_equals_ours']:.0%}."]
+        for note in inf.get("notes", {}).values():
+            lines.append(f"Note: {note}")
+        lines.append("")
+    for device, tr in results.get("training", {}).items():
+        if "speedup" not in tr:
+            lines += [f"**Training on {device}:** {tr.get('skipped') or tr.get('error')}", ""]
+            continue
+        lines += [f"**Training on {device}** ({tr['model']} recipe on {tr['corpus']}, batch {tr['batch_size']}): "
+                  f"{tr['ours_tokens_per_s']:.0f} target tokens/s vs {tr['tutorial_tokens_per_s']:.0f} for the "
+                  f"tutorial batch-of-one loop → **{tr['speedup']:.1f}×**.", ""]
+    ttq = results.get("time_to_quality", {})
+    if ttq.get("record"):
+        r = ttq["record"]
+        lines += [f"**Time to quality ({r['model']}, from its training record):** shipped test chrF "
+                  f"{r.get('test_chrf_greedy')} (greedy) / {r.get('test_chrf_beam5')} (beam 5) are the weights of "
+                  f"epoch {r.get('best_epoch')}, reached after {r.get('seconds_to_shipped_weights')} s of a "
+                  f"{r.get('train_seconds_total')} s run ({r.get('epochs_run')} epochs).", ""]
+    if ttq.get("live"):
+        live = ttq["live"]
+        lines += [f"**Time to quality, live re-run on {live['device']}:** {live['epochs']} epochs in "
+                  f"{live['seconds_to_shipped_epoch']} s; test chrF {live['rerun_test_chrf_greedy']} "
+                  f"(shipped: {live['shipped_test_chrf_greedy']}).", ""]
+    if results.get("toy"):
+        lines += ["| toy task | time to 95 % exact (s) | epochs | test exact |", "|---|---:|---:|---:|"]
+        for task, toy in results["toy"].items():
+            if isinstance(toy, dict) and "reached_95" in toy:
+                lines.append(f"| {task} | {toy['seconds'] if toy['reached_95'] else 'not reached'} | "
+                             f"{toy['epochs'] or toy['epochs_run']} | {toy['test_exact']:.3f} |")
+        lines.append("")
+    app = results.get("app", {})
+    if app:
+        if "browser" in app and "first_heatmap_s" in app["browser"]:
+            b = app["browser"]
+            lines.append(f"**App:** server up in {b['server_ready_s']} s, page ready {b['page_ready_s']} s, first "
+                         f"heatmap {b['first_heatmap_s']} s after `streamlit run`; click → heatmap "
+                         f"{b['interaction_median_ms']} ms (median).")
+        else:
+            lines.append(f"**App (browser):** {json.dumps(app.get('browser', app))}")
+        server = app.get("server", {})
+        if "translate_median_ms" in server:
+            lines.append(f"Server time per translate interaction (AppTest rerun): {server['translate_median_ms']} ms "
+                         f"(first run, model load included: {server['first_run_s']} s).")
+        elif server:
+            lines.append(f"**App (server):** {json.dumps(server)}")
+        lines.append("")
+    if results.get("memory"):
+        mem = results["memory"]
+        lines.append("**Peak resident memory (fresh process):** " + ", ".join(
+            f"{k} {v['peak_rss_mb']} MiB" if "peak_rss_mb" in v else f"{k}: {v.get('error') or v.get('skipped')}"
+            for k, v in mem.items()) + ".")
+        lines.append("")
+    lines += ["| goal | measured | met |", "|---|---|---|"]
+    for g in results.get("goals", []):
+        lines.append(f"| {g['goal']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_table(results: dict) -> str:
+    """The console table (plain text)."""
+    lines = [f"bench: {results['machine_label']}  ({results['date']})"]
+    for device, inf in results.get("inference", {}).items():
+        if "systems" not in inf:
+            lines.append(f"inference [{device}]: {inf.get('skipped') or inf.get('error')}")
+            continue
+        lines.append(f"\ninference [{inf['device']}] {inf['sentences']} sentences × {inf['runs']} runs")
+        lines.append(f"  {'decoder':48} {'median ms':>10} {'p95 ms':>9} {'ms/step':>8} {'chrF':>6}")
+        for name, s in inf["systems"].items():
+            lines.append(f"  {LABELS.get(name, name):48} {s['median_ms']:10.2f} {s['p95_ms']:9.2f} "
+                         f"{s.get('per_step_median_ms', float('nan')):8.3f} {s['chrf']:6.1f}")
+        b = inf["batched"]
+        lines.append(f"  batched greedy {b['beam1']['sentences_per_s']} sent/s, beam 5 "
+                     f"{b['beam5']['sentences_per_s']} sent/s")
+        for note in inf.get("notes", {}).values():
+            lines.append(f"  note: {note}")
+    for device, tr in results.get("training", {}).items():
+        if "speedup" in tr:
+            lines.append(f"\ntraining [{device}] ours {tr['ours_tokens_per_s']:.0f} tok/s, tutorial "
+                         f"{tr['tutorial_tokens_per_s']:.0f} tok/s → {tr['speedup']:.1f}×")
+        else:
+            lines.append(f"\ntraining [{device}]: {tr.get('skipped') or tr.get('error')}")
+    for task, toy in results.get("toy", {}).items():
+        if isinstance(toy, dict) and "reached_95" in toy:
+            lines.append(f"toy {task}: " + (f"95% exact in {toy['seconds']} s (epoch {toy['epochs']})"
+                                            if toy["reached_95"] else f"not reached ({toy['valid_exact']:.1%})"))
+    if results.get("app"):
+        lines.append(f"\napp: {json.dumps(results['app'])}")
+    if results.get("memory"):
+        lines.append("memory: " + json.dumps(results["memory"]))
+    lines.append("\ngoals:")
+    for g in results.get("goals", []):
+        lines.append(f"  [{'met' if g['met'] else 'MISSED'}] {g['goal']}: {g['measured']}")
+    return "\n".join(lines)
+
+
+BEGIN, END = "<!-- bench:figures:begin -->", "<!-- bench:figures:end -->"
+
+
+def update_readme(readme: Path = README, bench_dir: Path = BENCH_DIR) -> bool:
+    """Rewrite the figures block of bench/README.md from every bench/results-*.json."""
+    if not readme.is_file():
+        return False
+    text = readme.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        return False
+    blocks = []
+    for path in sorted(bench_dir.glob("results-*.json")):
+        with contextlib.suppress(ValueError, KeyError, OSError):
+            blocks.append(f"From `bench/{path.name}`:\n\n" + render_markdown(json.loads(path.read_text())))
+    body = "\n".join(blocks) or "No full run has been recorded yet.\n"
+    head, rest = text.split(BEGIN, 1)
+    readme.write_text(f"{head}{BEGIN}\n{body}{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+    return True
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m seq2seq_lab bench", description=__doc__.splitlines()[0])
+    p.add_argument("--model", help=f"model file (default: models/{DEFAULT_MODEL}.safetensors)")
+    p.add_argument("--device", default="auto",
+                   help="cpu, cuda, cpu,cuda or auto (= cpu, plus cuda when there is a GPU)")
+    p.add_argument("--quick", action="store_true", help="a smoke run with tiny settings (seconds to a minute)")
+    p.add_argument("--sentences", type=int, help="HSK test sentences to time (default: all)")
+    p.add_argument("--runs", type=int, help="repetitions per measurement (default 3)")
+    p.add_argument("--skip-app", action="store_true")
+    p.add_argument("--skip-train", action="store_true", help="skip training throughput")
+    p.add_argument("--skip-toy", action="store_true", help="skip the toy tasks' time to 95 %% exact")
+    p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--skip-cn2en", action="store_true")
+    p.add_argument("--time-to-quality", action="store_true",
+                   help="also re-run the model's full recipe until it reaches its shipped test chrF (long)")
+    p.add_argument("--app", default="demo/streamlit_app.py", help="the Streamlit app to start")
+    p.add_argument("--out", help="results file (default bench/results-<machine>.json; bench/tmp/ for --quick)")
+    p.add_argument("--machine", help="machine label for the file name (default: from the CPU/GPU model)")
+    p.add_argument("--no-readme", action="store_true", help="do not refresh the figures in bench/README.md")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--sentence", action="append", help=argparse.SUPPRESS)
+    return p
+
+
+def parse_devices(spec: str) -> list[str]:
+    if spec == "auto":
+        return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    return [d.strip() for d in spec.split(",") if d.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:                      # `python -m seq2seq_lab bench -- --quick …`
+        argv = argv[1:]
+    args = build_parser().parse_args(argv)
+    settings = QUICK if args.quick else Settings()
+    settings = replace(settings, sentences=args.sentences if args.sentences is not None else settings.sentences,
+                       runs=args.runs or settings.runs)
+    model_path = (Path(args.model) if args.model else MODELS_DIR / f"{DEFAULT_MODEL}.safetensors").resolve()
+    if not model_path.is_file():
+        print(f"error: model file {model_path} does not exist; train it (python scripts/train_models.py "
+              f"{DEFAULT_MODEL}) or pass --model", file=sys.stderr)
+        return 2
+    app = (Path(args.app) if Path(args.app).is_absolute() else ROOT / args.app).resolve()
+
+    if args.worker:                                                     # a child process of this bench
+        device = torch.device(parse_devices(args.device)[0])
+        if args.worker == "app-server":
+            out = app_server_worker(app, args.sentence or [p.zh for p in hsk_test_sentences(3)])
+        else:
+            out = memory_worker(args.worker.removeprefix("memory-"), model_path, device, settings)
+        print(json.dumps(out))
+        return 0
+
+    devices = parse_devices(args.device)
+    info = machine_info(devices)
+    label = args.machine or machine_label(info, devices)
+    results: dict = {
+        "schema": 1, "machine_label": label, "machine": info, "quick": settings.quick,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m seq2seq_lab.bench", *argv]),
+        "model": shown(model_path),
+        "settings": asdict(settings), "inference": {}, "training": {}, "time_to_quality": {}, "toy": {},
+        "app": {}, "memory": {}}
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    usable = []
+    for name in devices:
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            why = "no GPU available on this machine (torch.cuda.is_available() is False)"
+            results["inference"][name] = {"skipped": why}
+            results["training"][name] = {"skipped": why}
+            log(f"{name}: {why}")
+        else:
+            usable.append(torch.device(name))
+
+    for device in usable:
+        log(f"inference on {device}")
+        results["inference"][str(device)] = bench_inference(model_path, device, settings,
+                                                            use_cn2en=not args.skip_cn2en)
+        if not args.skip_train:
+            log(f"training throughput on {device}")
+            results["training"][str(device)] = bench_training(model_path, device, settings)
+    results["time_to_quality"]["record"] = time_to_quality_from_record(model_path)
+    if args.time_to_quality:
+        log("time to quality: re-running the recipe")
+        results["time_to_quality"]["live"] = time_to_quality_live(model_path, usable[0] if usable else "cpu")
+    if not args.skip_toy:
+        for task in settings.toy_tasks:
+            log(f"toy task {task}: time to {GOAL_TOY_EXACT:.0%} exact")
+            results["toy"].update(bench_toy(usable[0] if usable else torch.device("cpu"),
+                                            replace(settings, toy_tasks=(task,))))
+    if not args.skip_app:
+        sentences = [p.zh for p in hsk_test_sentences(max(1, settings.app_interactions))]
+        log("app: browser")
+        results["app"]["browser"] = bench_app(app, sentences, settings)
+        if app.is_file():
+            log("app: server time (AppTest)")
+            results["app"]["server"] = run_worker(["--worker", "app-server", "--app", str(app), "--model",
+                                                   str(model_path)] + [a for s in sentences for a in ("--sentence", s)])
+    if not args.skip_memory:
+        for kind in ("baseline", "translate", "train"):
+            for device in usable:
+                log(f"memory: {kind} on {device}")
+                key = kind if device.type == "cpu" else f"{kind}_{device.type}"
+                results["memory"][key] = run_worker(
+                    ["--worker", f"memory-{kind}", "--model", str(model_path), "--device", str(device)]
+                    + (["--quick"] if settings.quick else []))
+                if kind == "baseline":
+                    break
+    with contextlib.suppress(OSError):
+        results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    results["goals"] = goals(results)
+
+    out = Path(args.out) if args.out else (BENCH_DIR / "tmp" if settings.quick else BENCH_DIR) / f"results-{label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(render_table(results))
+    print(f"\nwrote {out}")
+    if not settings.quick and not args.no_readme and out.parent.resolve() == BENCH_DIR.resolve():
+        if update_readme():
+            print(f"updated the figures in {README.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

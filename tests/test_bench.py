@@ -1,0 +1,137 @@
+"""The benchmark code path, run tiny: the reference decoder agrees with ours, the results file has
+its structure, the README block is regenerated. Nothing here asserts a timing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from seq2seq_lab import Translator, bench
+from seq2seq_lab.checkpoint import Checkpoint, save
+from seq2seq_lab.corpus import toy_splits
+from seq2seq_lab.data import build_vocabs, tokenize_pairs
+from seq2seq_lab.model import ModelConfig, Seq2Seq
+
+reference = bench.load_reference()
+
+SOURCES = ["三千零五", "两万零七百一十", "九十九", "一百", "五万四千三百二十一", "零"]
+
+
+@pytest.fixture(scope="module")
+def vocabs():
+    examples = tokenize_pairs(toy_splits("numbers", size=600)["train"], "char", "concat")
+    return build_vocabs(examples)
+
+
+def make_translator(vocabs, *, seed: int, **arch) -> Translator:
+    """A seeded, untrained model: its outputs are arbitrary but fixed, which is all agreement needs."""
+    src_vocab, tgt_vocab = vocabs
+    torch.manual_seed(seed)
+    config = ModelConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), emb_size=16, hidden_size=32,
+                         src_segmenter="char", tgt_detok="concat", dropout=0.0, **arch)
+    return Translator(Checkpoint(Seq2Seq(config), src_vocab, tgt_vocab), device="cpu")
+
+
+ARCHES = [dict(cell="gru", attention="additive"), dict(cell="lstm", attention="none", bidirectional=False),
+          dict(cell="gru", attention="scaled_dot", dec_layers=2), dict(cell="lstm", attention="general")]
+
+
+@pytest.mark.parametrize("arch", ARCHES, ids=lambda a: f"{a['cell']}-{a['attention']}")
+def test_reference_greedy_equals_ours(vocabs, arch):
+    tr = make_translator(vocabs, seed=3, **arch)
+    for text in SOURCES:
+        ours = tr.translate(text, beam_size=1)
+        ref = reference.greedy_decode(tr.model, tr.analyze(text).ids)
+        assert tr.tgt_vocab.decode(ref.ids) == ours.best.tokens
+        assert ref.score == pytest.approx(ours.best.score, abs=1e-4)
+        if ours.best.attention is not None:
+            assert torch.allclose(torch.stack(ref.attention), torch.from_numpy(ours.best.attention), atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ARCHES[:2], ids=lambda a: f"{a['cell']}-{a['attention']}")
+def test_reference_beam_agrees_with_ours(vocabs, arch):
+    tr = make_translator(vocabs, seed=5, **arch)
+    for text in SOURCES:
+        ours = tr.translate(text, beam_size=5)
+        ref = reference.beam_decode(tr.model, tr.analyze(text).ids, beam_size=5)
+        assert ref.score == pytest.approx(ours.best.score, abs=1e-4)
+        assert tr.tgt_vocab.decode(ref.ids) == ours.best.tokens
+
+
+def test_reference_training_loop_learns(vocabs):
+    """The tutorial loop used as the throughput baseline really trains: the loss on its pairs drops."""
+    tr = make_translator(vocabs, seed=1, cell="gru", attention="additive")
+    chosen = toy_splits("numbers", size=600)["train"][:8]
+    pairs = [(tr.analyze(p.zh).ids, tr.tgt_vocab.encode(list(p.en))) for p in chosen]
+
+    def nll() -> float:
+        tr.model.eval()
+        return -sum(tr.score(p.zh, list(p.en)) for p in chosen)
+
+    before = nll()
+    optimizer = torch.optim.Adam(tr.model.parameters(), lr=1e-2)
+    tokens = sum(reference.train_sentences(tr.model, pairs, optimizer) for _ in range(5))
+    assert tokens == 5 * sum(len(p.en) + 1 for p in chosen)
+    assert nll() < 0.8 * before
+
+
+def test_percentile_worked_example():
+    assert bench.percentile([1, 2, 3, 4, 5], 50) == 3
+    assert bench.percentile([1, 2, 3, 4, 5], 95) == pytest.approx(4.8)
+    assert bench.percentile([10.0], 95) == 10.0
+
+
+@pytest.fixture(scope="module")
+def tiny_model(vocabs, tmp_path_factory):
+    tr = make_translator(vocabs, seed=0, cell="gru", attention="additive")
+    record = {"corpus": "toy:numbers", "train_config": {"batch_size": 16, "lr": 1e-3, "label_smoothing": 0.0}}
+    return save(tmp_path_factory.mktemp("bench") / "tiny.safetensors", Checkpoint(tr.model, *vocabs, record))
+
+
+def test_quick_bench_writes_results(tiny_model, tmp_path, capsys):
+    out = tmp_path / "results-test.json"
+    code = bench.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-cn2en", "--device", "cpu",
+                       "--sentences", "3", "--model", str(tiny_model), "--out", str(out), "--machine", "test"])
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert results["machine_label"] == "test" and results["quick"] is True
+    inference = results["inference"]["cpu"]
+    assert set(inference["systems"]) == {"ours_greedy", "ours_greedy_translate", "reference_greedy", "ours_beam5",
+                                         "ours_beam5_translate", "reference_beam5"}
+    for summary in inference["systems"].values():
+        assert summary["sentences"] == 3
+        assert {"median_ms", "p95_ms", "per_step_median_ms", "chrf"} <= set(summary)
+    assert inference["agreement"]["reference_greedy_equals_ours"] == 1.0
+    assert inference["notes"]["cn2en"].startswith("skipped")
+    training = results["training"]["cpu"]
+    assert training["corpus"] == "toy:numbers" and training["batch_size"] == 16
+    assert training["ours_tokens_per_s"] > 0 and training["tutorial_tokens_per_s"] > 0
+    assert {g["goal"].split("]")[0] for g in results["goals"]} == {"[cpu"}
+    assert all(isinstance(g["met"], bool) for g in results["goals"])
+    printed = capsys.readouterr().out
+    assert "tutorial reference greedy" in printed and str(out) in printed
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Bench\n\n{bench.BEGIN}\nold figures\n{bench.END}\n\ntail\n", encoding="utf-8")
+    assert bench.update_readme(readme, tmp_path)
+    text = readme.read_text(encoding="utf-8")
+    assert "old figures" not in text and "### test" in text and "tutorial reference beam 5" in text
+    assert text.endswith("tail\n")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the record made when there is no GPU")
+def test_cuda_without_gpu_is_recorded_not_fatal(tiny_model, tmp_path):
+    out = tmp_path / "r.json"
+    code = bench.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-train", "--skip-cn2en",
+                       "--device", "cuda", "--model", str(tiny_model), "--out", str(out)])
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert "no GPU available" in results["inference"]["cuda"]["skipped"]
+    assert "no GPU available" in results["training"]["cuda"]["skipped"]
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    assert bench.main(["--quick", "--model", str(tmp_path / "nope.safetensors")]) == 2
+    assert "does not exist" in capsys.readouterr().err
