@@ -1,0 +1,149 @@
+"""Background training jobs: progress, stop, the server-wide limit, safe saving."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from seq2seq_lab import jobs
+from seq2seq_lab.checkpoint import read_metadata
+from seq2seq_lab.errors import BusyError, CheckpointError, CorpusError
+from seq2seq_lab.train import TrainConfig
+from seq2seq_lab.translator import Translator
+
+TINY = dict(emb_size=16, hidden_size=32, attention="additive", dropout=0.0)
+
+
+def request(name: str = "tiny", *, epochs: int = 1, data: str = "toy:numbers", **extra) -> jobs.TrainRequest:
+    config = TrainConfig(epochs=epochs, batch_size=64, lr=1e-2, label_smoothing=0.0, char_split_prob=0.0, seed=0,
+                         device="cpu", max_valid=30, probe="三千零五")
+    return jobs.TrainRequest(data=data, name=name, arch=dict(TINY), config=config, **extra)
+
+
+def wait(job: jobs.Job, timeout: float = 300) -> jobs.Job:
+    assert job.wait(timeout), "the job did not end"
+    return job
+
+
+def wait_for_progress(job: jobs.Job, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while job.progress is None and job.active and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_job_trains_reports_progress_and_saves_a_loadable_model(tmp_path):
+    shipped = tmp_path / "models"
+    shipped.mkdir()
+    (shipped / "my_numbers.safetensors").write_bytes(b"a shipped model with the same name")
+    manager = jobs.JobManager(shipped / "user", other_dirs=[shipped], max_running=1)
+    seen = []
+    job = manager.start(request("../../my numbers!", epochs=2))
+    while job.active:
+        if job.progress is not None:
+            seen.append(job.progress.fraction)
+        time.sleep(0.02)
+    assert job.state == jobs.DONE and job.error is None
+    assert job.model_name == "my_numbers_2"                          # sanitised, and not the shipped name
+    assert job.model_path == shipped / "user" / "my_numbers_2.safetensors"
+    assert seen == sorted(seen) and seen                               # the bar only moves forward
+    assert [h["epoch"] for h in job.history] == [1, 2]
+    assert job.probe is not None and job.probe.src_tokens[:4] == ["三", "千", "零", "五"]
+    record = read_metadata(job.model_path)["record"]
+    assert record["corpus"] == "toy:numbers" and record["trained_in_app"] is True
+    assert record["test"]["greedy"]["sentences"] == jobs.MAX_TEST_PAIRS
+    tr = Translator.load(job.model_path, device="cpu")
+    assert tr.translate("三千零五", beam_size=1).src_tokens == ["三", "千", "零", "五", "</s>"]
+    assert not list((shipped / "user").glob(".*.tmp"))                 # the atomic save left no temporary file
+
+
+def test_only_max_running_trainings_at_once(tmp_path):
+    manager = jobs.JobManager(tmp_path, max_running=1)
+    first = manager.start(request("first", epochs=30))
+    try:
+        with pytest.raises(BusyError) as busy:
+            manager.start(request("second"))
+        assert busy.value.code == "busy" and busy.value.details["limit"] == 1
+        assert manager.running() == [first]
+    finally:
+        first.stop()
+        wait(first)
+    second = wait(manager.start(request("second")))                  # free again once the first has ended
+    assert second.state == jobs.DONE
+
+
+def test_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(jobs.MAX_RUNNING_ENV, "3")
+    assert jobs.JobManager("unused").max_running == 3
+    monkeypatch.setenv(jobs.MAX_RUNNING_ENV, "lots")
+    assert jobs.JobManager("unused").max_running == 1
+    monkeypatch.delenv(jobs.MAX_RUNNING_ENV)
+    assert jobs.JobManager("unused").max_running == 1
+
+
+def test_two_allowed_means_two(tmp_path):
+    manager = jobs.JobManager(tmp_path, max_running=2)
+    a, b = manager.start(request("a", epochs=30)), manager.start(request("b", epochs=30))
+    try:
+        with pytest.raises(BusyError):
+            manager.start(request("c"))
+    finally:
+        a.stop()
+        b.stop()
+        wait(a)
+        wait(b)
+    assert {a.model_name, b.model_name} == {"a", "b"}
+
+
+def test_stop_ends_early_and_keeps_the_best_weights(tmp_path):
+    manager = jobs.JobManager(tmp_path, max_running=1)
+    job = manager.start(request("stopped", epochs=30))
+    wait_for_progress(job)
+    job.stop()
+    wait(job)
+    assert job.state == jobs.STOPPED
+    assert len(job.history) < 30
+    assert read_metadata(job.model_path)["record"]["stopped"] is True
+
+
+def test_a_failed_job_reports_and_frees_its_slot(tmp_path):
+    manager = jobs.JobManager(tmp_path, max_running=1)
+    job = wait(manager.start(request("nothing", data="tsv")))         # "tsv" without an upload
+    assert job.state == jobs.FAILED
+    assert isinstance(job.error, CorpusError) and job.error.code == "no_pairs"
+    assert manager.running() == []
+    assert not list(tmp_path.glob("*.safetensors"))
+
+
+def test_a_name_without_letters_is_refused_before_any_work(tmp_path):
+    manager = jobs.JobManager(tmp_path)
+    with pytest.raises(CheckpointError) as error:
+        manager.start(request("../.."))
+    assert error.value.code == "bad_name"
+    assert manager.running() == []
+
+
+def test_uploaded_tsv_files(tmp_path):
+    good = "\n".join(f"I have {i} books\t我有{i}本书" for i in range(30)).encode()
+    pairs = jobs.read_tsv(good, name="books.tsv")
+    assert len(pairs) == 30 and pairs[0].zh == "我有0本书" and pairs[0].en == "I have 0 books"
+    with pytest.raises(CorpusError) as few:
+        jobs.read_tsv("我爱你\tI love you\n".encode(), name="one.tsv")
+    assert few.value.code == "too_few_pairs"
+    with pytest.raises(CorpusError) as malformed:
+        jobs.read_tsv(b"no tabs here\nnone here either", name="bad.tsv")
+    assert malformed.value.code == "no_pairs"
+    with pytest.raises(CorpusError) as large:
+        jobs.read_tsv(b"x" * 6_000_000, name="big.tsv")
+    assert large.value.code == "too_large"
+    with pytest.raises(CorpusError) as binary:
+        jobs.read_tsv(b"\xff\xfe\xfa", name="binary.tsv")
+    assert binary.value.code == "not_utf8"
+
+
+def test_training_on_an_uploaded_file(tmp_path):
+    lines = [f"我有{n}本书\tI have {n} books" for n in range(200)]
+    pairs = jobs.read_tsv("\n".join(lines).encode(), name="books.tsv")
+    job = wait(jobs.JobManager(tmp_path).start(request("books", data="tsv", pairs=pairs, source_name="books.tsv")))
+    assert job.state == jobs.DONE, job.error
+    assert read_metadata(job.model_path)["record"]["corpus"] == "tsv:books.tsv"
