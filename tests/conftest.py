@@ -60,7 +60,7 @@ def seeded():
 def build_translator(attention: str = "additive", *, cell: str = "gru", bidirectional: bool = True,
                      enc_layers: int = 1, dec_layers: int = 1, seed: int = 0, src_words=SRC_WORDS,
                      tgt_words=TGT_WORDS, segmenter: str = "jieba", tgt_detok: str = "english",
-                     emb_size: int = 16, hidden_size: int = 24, sharpen: float = 8.0,
+                     emb_size: int = 16, hidden_size: int = 24, sharpen: float = 3.0,
                      eos_bias: float = 0.0, device: str = "cpu") -> Translator:
     """A random-init translator, the same for the same arguments whatever ran before."""
     src_vocab, tgt_vocab = Vocab(src_words), Vocab(tgt_words)

@@ -1,0 +1,182 @@
+"""The Seq2Seq model: every attention × cell × direction builds, runs and decodes; forward == stepwise."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from seq2seq_lab.attention import ATTENTION_TYPES
+from seq2seq_lab.data import pad
+from seq2seq_lab.model import DecoderState, ModelConfig, Seq2Seq
+
+VARIANTS = list(itertools.product(ATTENTION_TYPES, ("gru", "lstm"), (True, False)))
+VARIANT_IDS = [f"{a}-{c}-{'bi' if b else 'uni'}" for a, c, b in VARIANTS]
+
+SRC = [[4, 5, 6, 7, 3], [8, 9, 3], [10, 3]]              # three sentences, each ending in </s> (id 3)
+TGT_IN = [[2, 4, 5, 6, 7], [2, 8, 9, 0, 0], [2, 10, 0, 0, 0]]   # <s> y_1 …, padded
+
+
+def _batch():
+    src = pad(SRC)
+    lengths = torch.tensor([len(s) for s in SRC])
+    return src, lengths, torch.tensor(TGT_IN)
+
+
+def _model(attention="additive", cell="gru", bidirectional=True, **overrides) -> Seq2Seq:
+    torch.manual_seed(0)
+    config = ModelConfig(src_vocab_size=12, tgt_vocab_size=11, emb_size=8, hidden_size=12, cell=cell,
+                         bidirectional=bidirectional, attention=attention, dropout=0.0, **overrides)
+    return Seq2Seq(config).eval()
+
+
+@pytest.mark.parametrize("attention, cell, bidirectional", VARIANTS, ids=VARIANT_IDS)
+def test_forward_shapes_and_attention_rows(attention, cell, bidirectional):
+    model = _model(attention, cell, bidirectional)
+    src, lengths, tgt_in = _batch()
+    with torch.no_grad():
+        logits, attention_weights = model(src, lengths, tgt_in)
+    assert logits.shape == (3, 5, 11)
+    assert torch.isfinite(logits).all()
+    if attention == "none":
+        assert attention_weights is None
+        return
+    assert attention_weights.shape == (3, 5, 5)                                      # (B, T, S)
+    assert_close(attention_weights.sum(-1), torch.ones(3, 5))
+    padding = (src == 0).unsqueeze(1).expand(-1, 5, -1)
+    assert torch.all(attention_weights[padding] == 0), "padded source positions must get exactly 0"
+
+
+@pytest.mark.parametrize("attention, cell, bidirectional", VARIANTS, ids=VARIANT_IDS)
+def test_step_by_step_equals_teacher_forced_forward(attention, cell, bidirectional):
+    """Calling Decoder.step by hand, feeding the reference tokens, reproduces forward() exactly."""
+    model = _model(attention, cell, bidirectional)
+    src, lengths, tgt_in = _batch()
+    with torch.no_grad():
+        logits, attention_weights = model(src, lengths, tgt_in)
+        encoded = model.encode(src, lengths)
+        memory = model.decoder.prepare(encoded)
+        state = model.decoder.init_state(encoded)
+        for t in range(tgt_in.size(1)):
+            out = model.decoder.step(tgt_in[:, t], state, memory)
+            state = out.state
+            assert_close(out.logits, logits[:, t])
+            if attention == "none":
+                assert out.attention is None
+                assert_close(out.context, encoded.summary)                          # c_t = z at every step
+            else:
+                assert out.attention.shape == (3, 1, 1, 5)
+                assert_close(out.attention[:, 0, 0], attention_weights[:, t])
+
+
+@pytest.mark.parametrize("attention, cell, bidirectional", VARIANTS, ids=VARIANT_IDS)
+def test_a_sentence_gets_the_same_output_alone_and_in_a_padded_batch(attention, cell, bidirectional):
+    """Packing must hide the padding from both RNN directions, and the mask from attention."""
+    model = _model(attention, cell, bidirectional)
+    src, lengths, tgt_in = _batch()
+    with torch.no_grad():
+        logits, attention_weights = model(src, lengths, tgt_in)
+        for b in range(3):
+            n = len(SRC[b])
+            alone, alone_attention = model(src[b:b + 1, :n], lengths[b:b + 1], tgt_in[b:b + 1])
+            assert_close(alone[0], logits[b], rtol=1e-5, atol=1e-5)
+            if attention_weights is not None:
+                assert_close(alone_attention[0], attention_weights[b, :, :n], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("attention, cell, bidirectional", VARIANTS, ids=VARIANT_IDS)
+def test_every_variant_decodes(make_translator, attention, cell, bidirectional):
+    tr = make_translator(attention, cell=cell, bidirectional=bidirectional, eos_bias=2.0)
+    r = tr.translate("我爱学习中文", beam_size=3, n_best=3)
+    assert 1 <= len(r.candidates) <= 3
+    for candidate in r.candidates:
+        assert candidate.tokens and all(t in tr.tgt_vocab for t in candidate.tokens)
+        if attention == "none":
+            assert candidate.attention is None
+        else:
+            assert candidate.attention.shape == (len(candidate.tokens), len(r.src_tokens))
+    greedy = tr.translate("我爱学习中文", beam_size=1)
+    assert greedy.best.tokens
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("attention", ["none", "additive"])
+def test_stacked_layers(attention, cell):
+    model = _model(attention, cell, True, enc_layers=2, dec_layers=2)
+    src, lengths, tgt_in = _batch()
+    with torch.no_grad():
+        encoded = model.encode(src, lengths)
+        state = model.decoder.init_state(encoded)
+        logits, _ = model(src, lengths, tgt_in)
+    assert encoded.states.shape == (3, 5, 24) and encoded.memory.shape == (3, 5, 12)
+    assert state.hidden.shape == (2, 3, 12)
+    assert (state.cell is not None) == (cell == "lstm")
+    assert_close(state.hidden[0], encoded.summary)            # s_0 = z in every decoder layer
+    assert_close(state.hidden[1], encoded.summary)
+    assert logits.shape == (3, 5, 11)
+
+
+def test_encoder_output_shapes_and_mask():
+    model = _model("general", "gru", True)
+    src, lengths, _ = _batch()
+    with torch.no_grad():
+        encoded = model.encode(src, lengths)
+    assert encoded.embedded.shape == (3, 5, 8)
+    assert encoded.states.shape == (3, 5, 24)                 # H · 2 directions
+    assert encoded.memory.shape == (3, 5, 12)
+    assert encoded.summary.shape == (3, 12)
+    assert torch.equal(encoded.mask, src != 0)
+    assert torch.all(encoded.states[~encoded.mask] == 0)      # pad_packed_sequence zero-fills
+    assert encoded.summary.abs().max() <= 1                   # z = tanh(…)
+
+
+def test_decoder_state_index_select_reorders_beams():
+    hidden = torch.arange(2 * 3 * 4, dtype=torch.float).view(2, 3, 4)
+    state = DecoderState(hidden, hidden + 100)
+    picked = state.index_select(torch.tensor([2, 2, 0]))
+    assert torch.equal(picked.hidden[:, 0], hidden[:, 2]) and torch.equal(picked.hidden[:, 2], hidden[:, 0])
+    assert torch.equal(picked.cell, picked.hidden + 100)
+    assert torch.equal(state.query, hidden[-1])
+
+
+def test_dropout_only_in_training_mode():
+    torch.manual_seed(0)
+    config = ModelConfig(src_vocab_size=12, tgt_vocab_size=11, emb_size=8, hidden_size=12, dropout=0.5)
+    model = Seq2Seq(config)
+    src, lengths, tgt_in = _batch()
+    model.eval()
+    with torch.no_grad():
+        a, _ = model(src, lengths, tgt_in)
+        b, _ = model(src, lengths, tgt_in)
+        model.train()
+        c, _ = model(src, lengths, tgt_in)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_scheduled_sampling_feeds_predictions_when_teacher_forcing_is_zero():
+    model = _model("additive")
+    src, lengths, tgt_in = _batch()
+    with torch.no_grad():
+        forced, _ = model(src, lengths, tgt_in, teacher_forcing=1.0)
+        free, _ = model(src, lengths, tgt_in, teacher_forcing=0.0)
+        # With no teacher forcing, step t is fed the argmax of step t − 1: rebuild that by hand.
+        fed = [tgt_in[:, 0]] + [free[:, t].argmax(-1) for t in range(tgt_in.size(1) - 1)]
+        replay, _ = model(src, lengths, torch.stack(fed, dim=1))
+    assert_close(free[:, 0], forced[:, 0])
+    assert_close(replay, free)
+
+
+@pytest.mark.parametrize("field, value", [("cell", "rnn"), ("attention", "luong"), ("enc_layers", 0),
+                                          ("dec_layers", 5), ("src_segmenter", "bpe"), ("tgt_detok", "moses")])
+def test_model_config_validation(field, value):
+    with pytest.raises(ValueError):
+        ModelConfig(src_vocab_size=10, tgt_vocab_size=10, **{field: value})
+
+
+def test_model_config_dict_round_trip_ignores_unknown_keys():
+    config = ModelConfig(src_vocab_size=10, tgt_vocab_size=11, cell="lstm", attention="dot", bidirectional=False)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    assert ModelConfig.from_dict({**config.to_dict(), "added_in_a_later_version": 1}) == config
