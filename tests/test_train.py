@@ -1,0 +1,212 @@
+"""Training: the loss goes down, progress is reported, stopping works, seeds make runs repeatable."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from seq2seq_lab import Translator
+from seq2seq_lab.corpus import Pair, toy_splits
+from seq2seq_lab.train import TrainConfig, corpus_metrics, evaluate, fit
+
+# A very small run for the tests that train themselves (well under a second each).
+SMALL_ARCH = dict(emb_size=16, hidden_size=16, cell="gru", bidirectional=True, attention="dot", dropout=0.0,
+                  src_segmenter="char", tgt_detok="concat")
+
+
+def small_config(**overrides) -> TrainConfig:
+    base = dict(epochs=1, batch_size=32, lr=1e-2, label_smoothing=0.0, char_split_prob=0.0, seed=0, device="cpu",
+                max_valid=8)
+    return TrainConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def small_splits():
+    return toy_splits("numbers", size=200, seed=3)
+
+
+# --- the shared toy run -------------------------------------------------------------------------------------
+
+
+def test_training_lowers_the_loss(toy_training):
+    history = toy_training.result.history
+    assert len(history) == toy_training.config.epochs
+    train_losses = [h["train_loss"] for h in history]
+    valid_losses = [h["valid_loss"] for h in history]
+    assert train_losses == sorted(train_losses, reverse=True), train_losses     # falls every epoch
+    assert valid_losses[-1] < 0.5 * valid_losses[0]
+    first_batch = next(e for e in toy_training.events if e.event == "batch")
+    assert train_losses[-1] < 0.3 * first_batch.loss
+    assert first_batch.loss == pytest.approx(math.log(toy_training.result.checkpoint.config.tgt_vocab_size), rel=0.3)
+
+
+def test_the_trained_model_beats_chance(toy_training):
+    """Not a pinned score: just that it has learnt something a random model cannot do."""
+    tr = toy_training.translator
+    test = toy_training.splits["test"]
+    metrics = evaluate(tr, test, beam_size=1)
+    assert metrics["sentences"] == len(test)
+    assert metrics["chrf"] > 50
+    digit_counts = [len(r.best.text) == len(p.en) for r, p in zip(tr.translate_batch([p.zh for p in test]), test)]
+    assert sum(digit_counts) / len(test) > 0.5          # it has learnt how many digits a numeral has
+
+
+def test_progress_events(toy_training):
+    events, epochs = toy_training.events, toy_training.config.epochs
+    kinds = [e.event for e in events]
+    assert kinds[-1] == "done" and kinds.count("done") == 1
+    assert kinds.count("epoch") == epochs
+    batches_per_epoch = events[0].batches
+    assert kinds.count("batch") == epochs * batches_per_epoch
+    fractions = [e.fraction for e in events if e.event == "batch"]
+    assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] == pytest.approx(1.0)
+    for e in events:
+        assert e.epochs == epochs and 1 <= e.epoch <= epochs
+        assert e.elapsed >= 0 and e.remaining >= 0
+    epoch_events = [e for e in events if e.event == "epoch"]
+    for i, e in enumerate(epoch_events, start=1):
+        assert e.epoch == i
+        assert set(e.valid) >= {"bleu", "chrf", "exact", "loss", "sentences"}
+        assert [h["epoch"] for h in e.history[:i]] == list(range(1, i + 1))
+        assert e.probe is not None and e.probe.source.text == "三千零五"       # TrainConfig.probe
+        assert e.probe.best.tokens
+    assert events[-1].remaining == 0.0
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: every Progress gets the live `history` list, which fit() keeps "
+                                       "appending to, so a stored event (a UI's last progress, a job record) "
+                                       "later shows epochs that had not happened when it was sent")
+def test_progress_history_is_a_snapshot(toy_training):
+    epoch_events = [e for e in toy_training.events if e.event == "epoch"]
+    assert [len(e.history) for e in epoch_events] == list(range(1, len(epoch_events) + 1))
+
+
+def test_result_record(toy_training):
+    result = toy_training.result
+    record = result.checkpoint.record
+    assert record["corpus"] == "toy:numbers"                           # the caller's record is merged in
+    assert record["epochs_run"] == len(result.history) == toy_training.config.epochs
+    assert record["best_epoch"] == result.best_epoch
+    assert record["train_config"]["lr"] == toy_training.config.lr
+    assert record["pairs"] == {"train": len(toy_training.splits["train"]), "valid": len(toy_training.splits["valid"])}
+    best = result.history[result.best_epoch - 1]
+    assert record["valid"]["chrf"] == best["valid_chrf"]
+    assert best["valid_chrf"] == max(h["valid_chrf"] for h in result.history)   # the best epoch is kept
+    assert not result.stopped
+    assert not result.checkpoint.model.training
+
+
+def test_returned_weights_are_the_best_epochs(small_splits):
+    """With lr so high that training gets worse again, the result is the best epoch's model, not the last."""
+    events = []
+    result = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config(epochs=3, lr=0.5),
+                 on_progress=events.append)
+    chrfs = [h["valid_chrf"] for h in result.history]
+    best = result.best_epoch
+    assert chrfs[best - 1] == max(chrfs)
+    assert best < len(chrfs) and chrfs[-1] < chrfs[best - 1], "the last epoch was the best: nothing to check"
+    tr = Translator(result.checkpoint, device="cpu")
+    valid = small_splits["valid"][:8]
+    assert evaluate(tr, valid, beam_size=1)["chrf"] == pytest.approx(chrfs[best - 1])
+
+
+# --- stopping --------------------------------------------------------------------------------------------
+
+
+def test_should_stop_mid_run_returns_a_usable_model(small_splits):
+    calls = {"n": 0}
+    stop_after = 9                           # 168 training pairs / 32 = 6 batches per epoch: stop in epoch 2
+
+    def should_stop():
+        calls["n"] += 1
+        return calls["n"] > stop_after
+
+    events = []
+    result = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config(epochs=5),
+                 on_progress=events.append, should_stop=should_stop)
+    assert result.stopped
+    assert len(result.history) == 1 and result.best_epoch == 1         # epoch 2 never finished
+    assert sum(e.event == "batch" for e in events) == stop_after
+    assert events[-1].event == "done"
+    assert result.checkpoint.record["stopped"] is True
+    r = Translator(result.checkpoint, device="cpu").translate("三千零五", beam_size=2)
+    assert r.best.tokens
+
+
+def test_should_stop_before_the_first_batch_still_returns_a_model(small_splits):
+    events = []
+    result = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config(epochs=3),
+                 on_progress=events.append, should_stop=lambda: True)
+    assert result.stopped
+    assert [e.event for e in events] == ["epoch", "done"]
+    assert len(result.history) == 1
+    r = Translator(result.checkpoint, device="cpu").translate("三千零五", beam_size=2, max_len=5)
+    assert r.best.tokens
+
+
+def test_stop_at_exact_and_patience(small_splits):
+    reached = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH,
+                  small_config(epochs=4, stop_at_exact=0.0))
+    assert len(reached.history) == 1
+    impatient = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH,
+                    small_config(epochs=6, lr=0.5, patience=1))
+    assert len(impatient.history) < 6
+    assert len(impatient.history) - impatient.best_epoch == 1
+
+
+# --- repeatability ------------------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_model(small_splits):
+    config = small_config(epochs=2, char_split_prob=0.0)
+    a = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, config)
+    b = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, config)
+    c = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config(epochs=2, seed=1))
+    state_a, state_b, state_c = (r.checkpoint.model.state_dict() for r in (a, b, c))
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
+    assert not all(torch.equal(state_a[k], state_c[k]) for k in state_a)
+
+
+def test_same_seed_same_model_with_jieba_and_char_split_practice():
+    pairs = [Pair(str(i), zh, en) for i, (zh, en) in enumerate([
+        ("我爱学习", "I love studying."), ("我爱你", "I love you."), ("他学习中文", "He studies Chinese."),
+        ("你好", "Hello."), ("我们学习", "We study."), ("他爱中文", "He loves Chinese.")] * 4)]
+    arch = {**SMALL_ARCH, "src_segmenter": "jieba", "tgt_detok": "english"}
+    config = small_config(epochs=2, batch_size=8, char_split_prob=0.5)
+    a = fit(pairs, pairs[:4], arch, config)
+    b = fit(pairs, pairs[:4], arch, config)
+    assert a.checkpoint.src_vocab.itos == b.checkpoint.src_vocab.itos
+    assert "学" in a.checkpoint.src_vocab and "学习" in a.checkpoint.src_vocab      # characters of words too
+    assert all(torch.equal(x, y) for x, y in zip(a.checkpoint.model.state_dict().values(),
+                                                 b.checkpoint.model.state_dict().values()))
+
+
+def test_empty_validation_set_is_allowed(small_splits):
+    result = fit(small_splits["train"][:40], [], SMALL_ARCH, small_config())
+    assert result.history[0]["valid_chrf"] == 0.0
+    assert Translator(result.checkpoint, device="cpu").translate("五", max_len=3).best.tokens
+
+
+# --- metrics ------------------------------------------------------------------------------------------------------
+
+
+def test_corpus_metrics():
+    refs = ["I love you.", "He is a student."]
+    perfect = corpus_metrics(refs, refs)
+    assert perfect["bleu"] == pytest.approx(100.0) and perfect["chrf"] == pytest.approx(100.0)
+    assert perfect["exact"] == 1.0
+    half = corpus_metrics(["I love you.", "She was a teacher."], refs)
+    assert half["exact"] == 0.5 and 0 < half["chrf"] < 100
+    assert corpus_metrics([], []) == {"bleu": 0.0, "chrf": 0.0, "exact": 0.0}
+
+
+def test_evaluate_scores_the_translations_it_makes(toy_training):
+    tr = toy_training.translator
+    pairs = toy_training.splits["valid"][:20]
+    metrics = evaluate(tr, pairs, beam_size=3)
+    hypotheses = [r.best.text for r in tr.translate_batch([p.zh for p in pairs], beam_size=3)]
+    expected = corpus_metrics(hypotheses, [p.en for p in pairs])
+    assert metrics == {**expected, "sentences": 20}
