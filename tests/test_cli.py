@@ -1,0 +1,258 @@
+"""The command line: translate / evaluate / train on tiny models; bad input → exit code 2 and a message."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from seq2seq_lab import Translator
+from seq2seq_lab.checkpoint import load, read_metadata
+from seq2seq_lab.cli import main, text_heatmap
+from seq2seq_lab.corpus import chinese_number, toy_splits
+from seq2seq_lab.train import evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
+CANDIDATE_LINE = re.compile(r"^\s*(\d+)\s+(-?\d+\.\d{3})\s+(-?\d+\.\d{3})\s\s(.*)$")
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def candidate_lines(out: str) -> list[tuple[int, float, float, str]]:
+    rows = []
+    for line in out.splitlines():
+        match = CANDIDATE_LINE.match(line)
+        if match:
+            rows.append((int(match[1]), float(match[2]), float(match[3]), match[4]))
+    return rows
+
+
+# --- translate --------------------------------------------------------------------------------------------
+
+
+def test_translate_prints_segmentation_candidates_and_heatmap(capsys, tiny_models_dir):
+    model = tiny_models_dir / "tiny_zh_en.safetensors"
+    code, out, err = run_cli(capsys, "translate", "我爱学习", "--model", model, "--beam", 4, "--n-best", 3,
+                             "--device", "cpu")
+    assert code == 0 and err == ""
+    assert "model:        tiny_zh_en (additive attention) on cpu" in out
+    assert "segmentation: 我 / 爱 / 学习" in out
+    assert "model tokens: ['我', '爱', '学习', '</s>']" in out
+    assert "unknown:" not in out
+
+    expected = Translator.load(model, device="cpu").translate("我爱学习", beam_size=4, n_best=3)
+    rows = candidate_lines(out)
+    assert [r[0] for r in rows] == [1, 2, 3]
+    assert [r[3] for r in rows] == [c.text for c in expected.candidates]
+    assert [r[1] for r in rows] == [round(c.score, 3) for c in expected.candidates]
+    assert [r[2] for r in rows] == [round(c.normalized_score, 3) for c in expected.candidates]
+
+    heatmap = out.split("attention of the best translation (rows: output, columns: source)")[1].strip("\n")
+    lines = heatmap.splitlines()
+    assert lines[0].split() == ["我", "爱", "学习", "</s>"]
+    assert [line.split()[0] for line in lines[1:]] == expected.best.tokens
+
+
+def test_translate_reports_unknown_and_split_words(capsys, tiny_models_dir):
+    code, out, _ = run_cli(capsys, "translate", "我爱你😀", "--model", tiny_models_dir / "tiny_zh_en.safetensors",
+                           "--beam", 2, "--device", "cpu")
+    assert code == 0
+    assert "unknown: ['😀']   split into characters: ['我爱你']" in out
+    assert "model tokens: ['我', '爱', '你', '<unk>', '</s>']" in out
+
+
+def test_translate_options_reach_the_search(capsys, tiny_models_dir):
+    model = tiny_models_dir / "tiny_numbers.safetensors"
+    code, out, _ = run_cli(capsys, "translate", "三千零五", "--model", model, "--beam", 3, "--n-best", 2,
+                           "--length-penalty", 1.0, "--max-len", 6, "--prefix", "3", "--device", "cpu")
+    assert code == 0
+    expected = Translator.load(model, device="cpu").translate("三千零五", beam_size=3, n_best=2, length_penalty=1.0,
+                                                              max_len=6, prefix=["3"])
+    rows = candidate_lines(out)
+    assert [r[3] for r in rows] == [c.text for c in expected.candidates]
+    assert all(text.startswith("3") for *_, text in rows)
+    assert [r[2] for r in rows] == [round(c.normalized_score, 3) for c in expected.candidates]
+
+
+def test_translate_with_a_model_without_attention_prints_no_heatmap(capsys, tiny_models_dir):
+    code, out, _ = run_cli(capsys, "translate", "十五", "--model", tiny_models_dir / "tiny_numbers_none.safetensors",
+                           "--beam", 1, "--n-best", 1, "--device", "cpu")
+    assert code == 0
+    assert "(none attention)" in out
+    assert "attention of the best translation" not in out
+    assert len(candidate_lines(out)) == 1
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["translate", ""], "Please type a Chinese sentence"),
+    (["translate", "   "], "Please type a Chinese sentence"),
+    (["translate", "hello"], "no Chinese characters"),
+    (["translate", "我" * 300], "limit is 200"),
+    (["translate", "我爱学习", "--beam", "0"], "beam_size must be between 1 and 64"),
+    (["translate", "我爱学习", "--max-len", "1000"], "max_len must be between 1 and 500"),
+    (["translate", "我爱学习", "--prefix", "zebra"], "zebra"),
+])
+def test_bad_translate_input_exits_2_with_a_message(capsys, tiny_models_dir, argv, needle):
+    code, out, err = run_cli(capsys, *argv, "--model", tiny_models_dir / "tiny_zh_en.safetensors", "--device", "cpu")
+    assert code == 2
+    assert err.startswith("error: ") and needle in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_missing_or_corrupt_model_exits_2(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "translate", "我爱学习", "--model", tmp_path / "absent.safetensors")
+    assert code == 2 and "absent.safetensors" in err and "does not exist" in err
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x00" * 64)
+    code, _, err = run_cli(capsys, "translate", "我爱学习", "--model", broken)
+    assert code == 2 and "broken.safetensors is not a readable model file" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_cuda_without_a_gpu_exits_2(capsys, tiny_models_dir):
+    code, _, err = run_cli(capsys, "translate", "我爱学习", "--model", tiny_models_dir / "tiny_zh_en.safetensors",
+                           "--device", "cuda")
+    assert code == 2 and "no usable GPU" in err
+
+
+def test_module_entry_point_exits_2_without_a_traceback(tiny_models_dir):
+    result = subprocess.run([sys.executable, "-m", "seq2seq_lab", "translate", "",
+                             "--model", str(tiny_models_dir / "tiny_zh_en.safetensors")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: Please type a Chinese sentence to translate."
+    assert "Traceback" not in result.stderr
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["translate"])
+    assert caught.value.code == 2
+    assert "required: text" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        main(["translate", "我", "--beam", "many"])
+    assert caught.value.code == 2
+
+
+# --- evaluate -------------------------------------------------------------------------------------------
+
+
+def test_evaluate_json_matches_the_library(capsys, tiny_models_dir):
+    model = tiny_models_dir / "tiny_numbers.safetensors"
+    code, out, _ = run_cli(capsys, "evaluate", "--model", model, "--split", "valid", "--beam", 2, "--json",
+                           "--device", "cpu")
+    assert code == 0
+    report = json.loads(out)
+    valid = toy_splits("numbers")["valid"]                       # the record says corpus "toy:numbers"
+    assert report["model"] == "tiny_numbers" and report["split"] == "valid" and report["device"] == "cpu"
+    assert set(report) == {"model", "split", "device", "greedy", "beam2"}
+    assert report["greedy"] == evaluate(Translator.load(model, device="cpu"), valid, beam_size=1)
+    assert report["beam2"]["sentences"] == len(valid)
+    for metrics in (report["greedy"], report["beam2"]):
+        assert 0 <= metrics["bleu"] <= 100 and 0 <= metrics["chrf"] <= 100 and 0 <= metrics["exact"] <= 1
+
+
+def test_evaluate_table(capsys, tiny_models_dir):
+    code, out, _ = run_cli(capsys, "evaluate", "--model", tiny_models_dir / "tiny_numbers_none.safetensors",
+                           "--split", "valid", "--beam", 2, "--device", "cpu")
+    assert code == 0
+    lines = out.strip().splitlines()
+    n = len(toy_splits("numbers")["valid"])
+    assert lines[0] == f"tiny_numbers_none on toy:numbers valid ({n} sentences, cpu)"
+    assert re.fullmatch(r"\s+greedy\s+BLEU\s+\d+\.\d\d\s+chrF\s+\d+\.\d\d\s+exact\s+\d\.\d{3}", lines[1])
+    assert lines[2].split()[0] == "beam2"
+
+
+def test_evaluate_missing_model_exits_2(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "evaluate", "--model", tmp_path / "nothing.safetensors")
+    assert code == 2 and "nothing.safetensors" in err
+
+
+# --- train -----------------------------------------------------------------------------------------------
+
+
+def _numbers_tsv(path: Path, n: int = 120, bad_lines: bool = False) -> Path:
+    lines = [f"{chinese_number(k)}\t{k}" for k in range(1, n + 1)]
+    if bad_lines:
+        lines.insert(2, "no tab on this line")
+        lines.insert(5, "hello\tworld")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+TINY_TRAIN = ["--emb", "16", "--hidden", "16", "--epochs", "1", "--batch-size", "16", "--dropout", "0",
+              "--device", "cpu"]
+
+
+def test_train_on_a_tsv_file_saves_a_working_model(capsys, tmp_path):
+    data = _numbers_tsv(tmp_path / "numbers.tsv", bad_lines=True)
+    out_path = tmp_path / "out" / "cli_model.safetensors"
+    code, out, err = run_cli(capsys, "train", "--data", data, "--out", out_path, "--attention", "general",
+                             "--cell", "lstm", *TINY_TRAIN)
+    assert code == 0
+    assert "numbers.tsv:3: skipped: expected 2 or 3 tab-separated columns, found 1" in err
+    assert "numbers.tsv:6: skipped: no Chinese text in the first two columns" in err
+    assert f"saved {out_path}" in out
+    assert re.search(r"test greedy: BLEU \d+\.\d chrF \d+\.\d; beam 5: BLEU \d+\.\d chrF \d+\.\d", out)
+    checkpoint = load(out_path)
+    assert checkpoint.config.attention == "general" and checkpoint.config.cell == "lstm"
+    assert checkpoint.config.hidden_size == 16 and checkpoint.config.src_segmenter == "jieba"
+    record = read_metadata(out_path)["record"]
+    assert record["corpus"] == "numbers.tsv"
+    assert set(record["test"]) == {"greedy", "beam5"}
+    assert Translator(checkpoint, device="cpu").translate("三十五", beam_size=2).best.tokens
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--data", "toy:poetry"], "unknown toy task"),
+])
+def test_bad_training_data_exits_2(capsys, tmp_path, argv, needle):
+    code, _, err = run_cli(capsys, "train", *argv, "--out", tmp_path / "x.safetensors", *TINY_TRAIN)
+    assert code == 2 and needle in err and "Traceback" not in err
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_non_utf8_training_file_exits_2(capsys, tmp_path):
+    data = tmp_path / "gbk.tsv"
+    data.write_bytes("三\t3\n五\t5\n".encode("gbk"))
+    code, _, err = run_cli(capsys, "train", "--data", data, "--out", tmp_path / "x.safetensors", *TINY_TRAIN)
+    assert code == 2 and "gbk.tsv is not UTF-8" in err
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: `train --attention luong` raises ValueError from ModelConfig "
+                                       "(a traceback) instead of exit code 2; --attention has no argparse choices")
+def test_unknown_attention_exits_2(capsys, tmp_path):
+    data = _numbers_tsv(tmp_path / "numbers.tsv", n=30)
+    code, _, err = run_cli(capsys, "train", "--data", data, "--out", tmp_path / "x.safetensors", "--attention",
+                           "luong", *TINY_TRAIN)
+    assert code == 2 and "luong" in err
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: `train --data missing.tsv` raises FileNotFoundError "
+                                       "(a traceback) instead of exit code 2 with a message")
+def test_missing_training_file_exits_2(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "--data", tmp_path / "missing.tsv", "--out", tmp_path / "x.safetensors",
+                           *TINY_TRAIN)
+    assert code == 2 and "missing.tsv" in err
+
+
+# --- the text heatmap --------------------------------------------------------------------------------------
+
+
+def test_text_heatmap_shades():
+    text = text_heatmap(["a", "b"], ["我", "爱"], [[1.0, 0.0], [0.5, 0.5]])
+    header, row_a, row_b = text.splitlines()
+    assert header.split() == ["我", "爱"]
+    assert row_a.startswith("a") and "██" in row_a and "▓" not in row_a
+    assert row_b.startswith("b") and row_b.count("▒▒") == 2
