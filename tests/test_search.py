@@ -413,6 +413,9 @@ def test_beam_steps_form_a_consistent_tree(make_translator, attention):
                 assert node.attention.sum() == pytest.approx(1.0, abs=1e-5)
             probs = [a.prob for a in node.alternatives]
             assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-5
+            for alternative in node.alternatives:       # the same distribution the node's token came from
+                if alternative.token == node.token:
+                    assert alternative.prob == pytest.approx(node.token_prob, rel=1e-5)
         alive_scores = [n.log_prob for n in step.alive]
         for node in step.with_status("pruned"):
             if node.token != "</s>" and alive_scores and len(alive_scores) == K:

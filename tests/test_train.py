@@ -27,6 +27,29 @@ def small_splits():
     return toy_splits("numbers", size=200, seed=3)
 
 
+def test_padding_does_not_count_in_the_loss():
+    """The loss is a mean over real target tokens: batching sentences together changes nothing."""
+    from torch import nn
+
+    from seq2seq_lab.data import build_vocabs, make_batches, tokenize_pairs
+    from seq2seq_lab.model import ModelConfig, Seq2Seq
+    from seq2seq_lab.train import _loss
+
+    pairs = [Pair("a", "三", "3"), Pair("b", "三千零五", "3005"), Pair("c", "九万九千九百九十九", "99999")]
+    examples = tokenize_pairs(pairs, "char", "concat")
+    src_vocab, tgt_vocab = build_vocabs(examples)
+    torch.manual_seed(0)
+    model = Seq2Seq(ModelConfig(len(src_vocab), len(tgt_vocab), emb_size=8, hidden_size=8, dropout=0.0)).eval()
+    criterion = nn.CrossEntropyLoss(ignore_index=0)
+    [together] = make_batches(examples, src_vocab, tgt_vocab, batch_size=3)
+    assert (together.tgt_out == 0).any()                     # there is padding to ignore
+    with torch.no_grad():
+        joint, n_joint = _loss(model, together, criterion)
+        parts = [_loss(model, b, criterion) for b in make_batches(examples, src_vocab, tgt_vocab, batch_size=1)]
+    assert n_joint == sum(n for _, n in parts) == 1 + 4 + 5 + 3      # digits plus one </s> each
+    assert float(joint) * n_joint == pytest.approx(sum(float(loss) * n for loss, n in parts), rel=1e-5)
+
+
 # --- the shared toy run -------------------------------------------------------------------------------------
 
 
@@ -188,6 +211,15 @@ def test_empty_validation_set_is_allowed(small_splits):
     result = fit(small_splits["train"][:40], [], SMALL_ARCH, small_config())
     assert result.history[0]["valid_chrf"] == 0.0
     assert Translator(result.checkpoint, device="cpu").translate("五", max_len=3).best.tokens
+
+
+@pytest.mark.xfail(strict=True, reason="core bug: fit() with no training pairs (e.g. a small TSV whose lines all "
+                                       "hash into valid/test) 'trains' an empty model and reports train_loss 0.0 "
+                                       "instead of raising CorpusError")
+def test_no_training_pairs_is_a_corpus_error(small_splits):
+    from seq2seq_lab.errors import CorpusError
+    with pytest.raises(CorpusError):
+        fit([], small_splits["valid"], SMALL_ARCH, small_config())
 
 
 # --- metrics ------------------------------------------------------------------------------------------------------
