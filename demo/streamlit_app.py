@@ -32,6 +32,25 @@ if str(ROOT) not in sys.path:                     # `streamlit run demo/streamli
 
 import streamlit as st  # noqa: E402
 
+
+@st.cache_resource(show_spinner=False)
+def import_once() -> None:
+    """Import the heavy modules once per server, before any session needs them.
+
+    Thirty students opening the page at once run this script in thirty threads; when
+    several threads import pandas (for st.dataframe) or torch for the first time
+    together, one can be handed a half-initialised module. st.cache_resource lets
+    exactly one thread do the importing while the others wait.
+    """
+    import pandas  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    import seq2seq_lab.figures  # noqa: F401
+    import seq2seq_lab.jobs  # noqa: F401
+
+
+import_once()
+
 from seq2seq_lab import catalog, figures, jobs  # noqa: E402
 from seq2seq_lab.attention import ATTENTION_TYPES  # noqa: E402
 from seq2seq_lab.errors import CheckpointError, LabError  # noqa: E402
@@ -60,9 +79,9 @@ def T(key: str, **values) -> str:
 def show_error(error: Exception, where=st) -> None:
     """A friendly message in the visitor's language, never a traceback."""
     if isinstance(error, LabError):
-        where.error(error_text(error, st.session_state.get("lang", "en")), icon="⚠️")
+        where.error(error_text(error, st.session_state.get("lang", "en")), icon=":material/error:")
     else:
-        where.error(T("error.unexpected", message=f"{type(error).__name__}: {error}"), icon="⚠️")
+        where.error(T("error.unexpected", message=f"{type(error).__name__}: {error}"), icon=":material/error:")
 
 
 # --- shared, read-only resources (one copy per server) -----------------------------------
@@ -598,7 +617,7 @@ def sidebar_training(manager: jobs.JobManager) -> None:
     mine = manager.get(st.session_state.get("job_id"))
     busy_elsewhere = any(job is not mine for job in manager.running())
     if busy_elsewhere and not (mine and mine.active):
-        st.info(T("train.busy_other"), icon="⏳")
+        st.info(T("train.busy_other"), icon=":material/hourglass_top:")
     start_col, stop_col = st.columns(2)
     start = start_col.button(T("train.start"), key="train_start", type="primary",
                              disabled=bool(mine and mine.active), width="stretch")
@@ -653,7 +672,7 @@ def main() -> None:
     models, broken = available_models()
     for info in broken:
         st.warning(T("app.bad_model_files", name=html.escape(info.path.name),
-                     reason=error_text(info.error, st.session_state.lang)), icon="🧩")
+                     reason=error_text(info.error, st.session_state.lang)), icon=":material/broken_image:")
     if not models:
         st.info(T("app.no_models"))
         return
@@ -689,7 +708,7 @@ def main() -> None:
             examples = {e["zh"]: e for e in book["toy"].get(corpus[4:], [])}
         else:
             examples = {e["zh"]: e for e in book["hsk"]}
-        st.pills(T("app.examples"), list(examples), key="example", on_change=on_example,
+        st.pills(T("app.examples"), list(examples), key="example", on_change=on_example, width="stretch",
                  format_func=lambda zh: f"HSK{examples[zh]['level']} · {zh}" if "level" in examples[zh] else zh)
         controls = st.columns([1.2, 1.2, 1, 2], vertical_alignment="bottom")
         translate = controls[0].button(T("app.translate"), key="translate", type="primary", width="stretch")

@@ -317,6 +317,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "error.no_cuda": {"en": "A GPU was asked for, but this machine has none.", "zh": "要求使用 GPU，但这台机器没有可用的 GPU。"},
     "error.unknown_output_word": {"en": "The model does not know the output word(s): {words}. Try another word.",
                                   "zh": "模型不认识这些输出词：{words}。请换一个词。"},
+    "error.special_token": {"en": "Special tokens such as </s> or <unk> cannot be forced into the output; type "
+                                  "ordinary words.",
+                            "zh": "不能强制输出 </s>、<unk> 等特殊符号，请输入普通的词。"},
     "error.bad_option": {"en": "A decoding setting is out of range: {message}", "zh": "解码设置超出范围：{message}"},
     "error.bad_name": {"en": "Not a valid model name: a name may use letters, digits, _ and -, and only models in the "
                              "models folder can be opened.",

@@ -9,10 +9,16 @@ cells, the translation, the n-best table, the beam tree's nodes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -34,17 +40,56 @@ SENTENCE = "我爱学习。"
 # --- tiny models (shared with test_browser.py and test_concurrency.py) ----------------------------
 
 def make_models(folder: Path, attentions=("additive", "dot", "none")) -> Path:
-    """Tiny HSK models (one per attention type), trained for one epoch on 600 pairs, plus a corrupt file."""
+    """Small HSK models, one per attention type, plus a corrupt file, in ``folder``.
+
+    ``hsk_additive`` learns the 500 shortest training sentences for 6 epochs (~5 s): its
+    translations are poor but made of real words. The others get one epoch: they only
+    need to exist for the attention-variants view.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    splits = split_pairs(load_hsk().pairs)
+    train = [p for p in split_pairs(load_hsk().pairs)["train"] if "placeholder" not in p.en.lower()]
+    short = sorted(train, key=lambda p: (len(p.zh), p.id))[:500]
     for attention in attentions:
-        arch = dict(cell="gru", emb_size=16, hidden_size=32, attention=attention, dropout=0.0)
-        config = TrainConfig(epochs=1, batch_size=32, lr=5e-3, seed=0, device="cpu", max_valid=20)
-        result = fit(splits["train"][:600], splits["valid"][:20], arch, config, record={"corpus": "hsk"})
+        arch = dict(cell="gru", emb_size=32, hidden_size=64, attention=attention, dropout=0.0)
+        epochs = 6 if attention == "additive" else 1
+        config = TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, seed=0, device="cpu", max_valid=20,
+                             label_smoothing=0.0)
+        result = fit(short, short[:20], arch, config, record={"corpus": "hsk"})
         result.checkpoint.record["test"] = {"greedy": {"bleu": 0.5}, "beam5": {"bleu": 0.6}}
         save(folder / f"hsk_{attention}.safetensors", result.checkpoint)
     (folder / "broken.safetensors").write_bytes(b"this is not a model file")
     return folder
+
+
+@contextlib.contextmanager
+def streamlit_server(models_dir: Path, **env):
+    """`streamlit run demo/streamlit_app.py` on a free local port (yields its URL), stopped afterwards."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SEQ2SEQ_LAB_MODELS_DIR": str(models_dir), "SEQ2SEQ_LAB_DEVICE": "cpu", **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Streamlit server did not start") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +112,6 @@ def app(models_dir, monkeypatch, tmp_path):
 
 
 def translator(at: AppTest, name: str = "hsk_additive") -> Translator:
-    import os
     return Translator.load(Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"]) / f"{name}.safetensors", device="cpu")
 
 
@@ -301,7 +345,6 @@ def test_model_name_from_the_url_cannot_leave_the_models_folder(models_dir, monk
 
 
 def test_a_model_file_that_breaks_after_listing_gets_a_message(app):
-    import os
     folder = Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"])
     (folder / "hsk_dot.safetensors").write_bytes(b"garbage")           # replaced behind the app's back
     at = app.run()

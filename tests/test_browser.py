@@ -1,0 +1,129 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright, the server started here.
+
+Checks what a student sees: the heatmap's axis labels are the jieba tokens and the
+output words, the beam candidates appear, nothing leaves the machine, and the
+page works in Chinese too. Screenshots go to the test's temporary folder, or to
+``SEQ2SEQ_LAB_SCREENSHOT_DIR`` when it is set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from seq2seq_lab.translator import Translator
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "demo" / "streamlit_app.py"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+SENTENCE = "他是我的老师。"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    from test_streamlit_app import make_models          # the same tiny models as the AppTest suite
+    return make_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def server(models_dir):
+    from test_streamlit_app import streamlit_server
+    with streamlit_server(models_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1500, "height": 1100}, locale="en-US")
+    page = context.new_page()
+    page.requests = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("websocket", lambda ws: page.requests.append(ws.url))
+    yield page
+    context.close()
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("SEQ2SEQ_LAB_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def texts(page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent)")
+
+
+def wait_for_ticks(page, key: str, axis: str, count: int, timeout: float = 90) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ticks = texts(page, f".st-key-{key} .{axis}tick text")
+        if len(ticks) == count:
+            return ticks
+        time.sleep(0.3)
+    raise AssertionError(f"{key}: {axis} ticks {texts(page, f'.st-key-{key} .{axis}tick text')}, wanted {count}")
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(".st-key-translate button", timeout=90_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+
+
+def test_translate_in_the_browser(page, server, models_dir, tmp_path):
+    expected = Translator.load(models_dir / "hsk_additive.safetensors", device="cpu").translate(
+        SENTENCE, beam_size=5, n_best=5)
+    open_app(page, server)
+    page.locator(".st-key-src_text input").fill(SENTENCE)
+    page.locator(".st-key-translate button").click()
+
+    x_ticks = wait_for_ticks(page, "live_heat", "x", len(expected.src_tokens))
+    y_ticks = wait_for_ticks(page, "live_heat", "y", len(expected.best.tokens))
+    assert x_ticks == expected.src_tokens                   # 他 是 我 的 老师 。 </s>: jieba's words, in order
+    assert y_ticks == expected.best.tokens                  # the output words, in the order they were written
+    assert expected.best.text in page.locator("#lab-translation").inner_text()
+    page.screenshot(path=screenshot_dir(tmp_path) / "translate.png", full_page=True)
+
+    page.get_by_role("tab", name="Beam candidates").click()
+    page.wait_for_selector(".st-key-cand_table [role=gridcell]", state="attached", timeout=30_000)
+    cells = texts(page, ".st-key-cand_table [role=gridcell]")
+    for candidate in expected.candidates:
+        assert candidate.text in cells
+    wait_for_ticks(page, "cand_heat", "y", len(expected.best.tokens))
+    page.screenshot(path=screenshot_dir(tmp_path) / "candidates.png", full_page=True)
+
+    foreign = {urlparse(url).hostname for url in page.requests if urlparse(url).scheme in ("http", "https", "ws",
+                                                                                          "wss")} - LOCAL_HOSTS
+    assert not foreign, f"requests left the machine: {foreign}"
+    assert page.requests, "the request log recorded nothing"
+
+
+def test_chinese_interface_and_bad_input_in_the_browser(page, server, tmp_path):
+    open_app(page, server + "/?lang=zh")
+    assert page.locator(".st-key-translate button").inner_text().strip() == "翻译"
+    page.locator(".st-key-src_text input").fill("<script>window.__hacked = 1</script> hello")
+    page.locator(".st-key-translate button").click()
+    page.wait_for_selector("text=这段文字里没有汉字", timeout=60_000)
+    assert page.evaluate("() => window.__hacked === undefined")
+    page.screenshot(path=screenshot_dir(tmp_path) / "bad_input_zh.png", full_page=True)

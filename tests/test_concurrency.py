@@ -1,0 +1,159 @@
+"""Many visitors at once: thirty students translating, and two asking to train.
+
+Thirty students: a real ``streamlit run`` server and thirty browser sessions at
+once, each speaking Streamlit's own websocket protocol (the messages a browser
+sends: "run the script with these widget values"). They share what a server
+shares — the models in ``st.cache_resource`` — and nothing else: every session
+must get its own sentence's translation, with no error and no exception.
+
+Two trainers: two ``AppTest`` sessions in one process share the training-job
+manager; the second is told the server is busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import websockets
+from streamlit.proto.Alert_pb2 import Alert
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from streamlit.testing.v1 import AppTest
+
+from seq2seq_lab.translator import Translator
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "demo" / "streamlit_app.py")
+SENTENCES = ["我爱学习。", "他是我的老师。", "谢谢你的帮助。", "你好", "我们是同学。", "你会说中文吗?"]
+STUDENTS = 30
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    from test_streamlit_app import make_models
+    return make_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def folder(models_dir, tmp_path, monkeypatch) -> Path:
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy)
+    monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(copy))
+    monkeypatch.setenv("SEQ2SEQ_LAB_DEVICE", "cpu")
+    return copy
+
+
+# --- a minimal Streamlit client: what the browser sends, what it gets back ------------------------------
+
+def rerun(states: list[WidgetState] = ()) -> bytes:
+    message = BackMsg()
+    message.rerun_script.query_string = ""
+    message.rerun_script.page_script_hash = ""
+    message.rerun_script.widget_states.widgets.extend(states)
+    return message.SerializeToString()
+
+
+async def run_script(ws) -> list:
+    """Every element the script run drew, until the server says the run finished."""
+    elements = []
+    while True:
+        message = ForwardMsg.FromString(await asyncio.wait_for(ws.recv(), timeout=300))
+        kind = message.WhichOneof("type")
+        if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+            elements.append(message.delta.new_element)
+        elif kind == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            return elements
+
+
+def widget_id(elements: list, kind: str, key: str) -> str:
+    for element in elements:
+        if element.WhichOneof("type") == kind and getattr(element, kind).id.endswith(f"-{key}"):
+            return getattr(element, kind).id
+    raise AssertionError(f"no {kind} with key {key}")
+
+
+async def student(url: str, text: str, beam: int) -> dict:
+    """Open the page, type ``text``, set the beam size, press Translate; report what came back."""
+    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+    async with websockets.connect(ws_url, subprotocols=["streamlit"], origin=url, max_size=None) as ws:
+        await ws.send(rerun())
+        first = await run_script(ws)
+        states = [WidgetState(id=widget_id(first, "text_input", "src_text"), string_value=text),
+                  WidgetState(id=widget_id(first, "number_input", "beam"), int_value=beam),
+                  WidgetState(id=widget_id(first, "button", "translate"), trigger_value=True)]
+        await ws.send(rerun(states))
+        second = await run_script(ws)
+    kinds = [e.WhichOneof("type") for e in second]
+    heat = [json.loads(e.plotly_chart.spec) for e in second
+            if e.WhichOneof("type") == "plotly_chart" and e.plotly_chart.id.endswith("-live_heat")]
+    return {"text": text, "beam": beam,
+            "exceptions": [e.exception.message for e, k in zip(second, kinds) if k == "exception"],
+            "errors": [e.alert.body for e, k in zip(second, kinds) if k == "alert" and e.alert.format == Alert.ERROR],
+            "shown": [e.markdown.body for e, k in zip(second, kinds) if k == "markdown"
+                      and "lab-translation" in e.markdown.body],
+            "heat": heat[-1] if heat else None}
+
+
+async def classroom(url: str) -> list[dict]:
+    return await asyncio.gather(*(student(url, SENTENCES[i % len(SENTENCES)], 1 + i % 3) for i in range(STUDENTS)))
+
+
+def test_thirty_students_translate_at_once(models_dir):
+    from test_streamlit_app import streamlit_server
+    tr = Translator.load(models_dir / "hsk_additive.safetensors", device="cpu")
+    with streamlit_server(models_dir) as url:
+        started = time.monotonic()
+        pages = asyncio.run(classroom(url))
+        elapsed = time.monotonic() - started
+    assert len(pages) == STUDENTS
+    for page in pages:
+        assert not page["exceptions"] and not page["errors"], page
+        expected = tr.translate(page["text"], beam_size=page["beam"], n_best=page["beam"])
+        assert len(page["shown"]) == 1 and html.escape(expected.best.text) in page["shown"][0], page
+        assert page["heat"] is not None
+        assert page["heat"]["layout"]["xaxis"]["ticktext"] == [html.escape(t, quote=False) for t in expected.src_tokens]
+        assert page["heat"]["layout"]["yaxis"]["ticktext"] == [html.escape(t, quote=False)
+                                                               for t in expected.best.tokens]
+    print(f"{STUDENTS} concurrent sessions translated in {elapsed:.1f} s")
+
+
+def visitor() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    return at
+
+
+def test_a_second_training_is_refused_with_a_busy_message(folder):
+    first, second = visitor(), visitor()
+    first.selectbox(key="train_data").set_value("toy:numbers").run()
+    first.slider(key="train_epochs").set_value(30)
+    first.select_slider(key="train_emb").set_value(16)
+    first.select_slider(key="train_hidden").set_value(32)
+    first.button(key="train_start").click().run()
+    try:
+        assert not first.exception and not first.error
+        second.run()
+        assert any("another training is running" in i.value for i in second.info)
+        second.button(key="train_start").click().run()
+        assert not second.exception
+        assert any(e.value.startswith("Busy: 1 training(s) already running") for e in second.error)
+        assert not first.button(key="train_stop").disabled                # the first one is unaffected
+    finally:
+        first.button(key="train_stop").click().run()
+    for _ in range(600):
+        first.run()
+        if first.button(key="train_stop").disabled:
+            break
+        time.sleep(0.5)
+    assert any("Stopped" in s.value for s in first.success)
+    second.run()
+    assert not any("another training is running" in i.value for i in second.info)
