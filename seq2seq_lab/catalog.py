@@ -18,7 +18,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "hsk_additive"           # the shipped default: HSK corpus, additive attention
 VARIANT_MODELS = {name: f"hsk_{name}" for name in ("none", "dot", "general", "additive", "scaled_dot")}
 SUFFIX = ".safetensors"
-_SAFE = re.compile(r"[^A-Za-z0-9_\-]+")
+_SAFE = re.compile(r"[^\w\-]+")
 
 
 @dataclass
@@ -47,7 +47,7 @@ class ModelInfo:
 
 
 def sanitize_name(name: str, *, max_length: int = 48) -> str:
-    """A file-system-safe model name: letters, digits, ``_`` and ``-`` only."""
+    """A file-system-safe model name: letters (any script), digits, ``_`` and ``-`` only."""
     cleaned = _SAFE.sub("_", name.strip()).strip("_-.")[:max_length]
     if not cleaned:
         raise CheckpointError("bad_name", "A model name needs at least one letter or digit.")
@@ -57,7 +57,8 @@ def sanitize_name(name: str, *, max_length: int = 48) -> str:
 def resolve_model(name: str, models_dir: Path | str = MODELS_DIR) -> Path:
     """The path of model ``name`` inside ``models_dir``; refuses names that leave the folder."""
     models_dir = Path(models_dir).resolve()
-    if not name or name != Path(name).name or name in (".", "..") or "/" in name or "\\" in name:
+    if (not isinstance(name, str) or not name or "\x00" in name or name != Path(name).name
+            or name in (".", "..") or "/" in name or "\\" in name):
         raise CheckpointError("bad_name", f"{name!r} is not a model name.")
     stem = name[:-len(SUFFIX)] if name.endswith(SUFFIX) else name
     path = (models_dir / f"{stem}{SUFFIX}").resolve()

@@ -80,6 +80,8 @@ def read_metadata(path: str | Path) -> dict:
         meta = json.loads(raw)
     except json.JSONDecodeError:
         raise CheckpointError("corrupt", f"{path.name} has unreadable metadata", path=str(path)) from None
+    if not isinstance(meta, dict):
+        raise CheckpointError("corrupt", f"{path.name} has unreadable metadata", path=str(path))
     if meta.get("format") != FORMAT:
         raise CheckpointError("foreign", f"{path.name} has format {meta.get('format')!r}, expected {FORMAT}",
                               path=str(path))

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from .attention import ATTENTION_TYPES
 from .catalog import DEFAULT_MODEL, MODELS_DIR
 from .errors import LabError
 
@@ -158,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="hsk", help="'hsk', 'toy:numbers|dates_iso|dates_en' or a TSV file")
     p.add_argument("--out", required=True)
     p.add_argument("--cell", default="gru", choices=["gru", "lstm"])
-    p.add_argument("--attention", default="additive")
+    p.add_argument("--attention", default="additive", choices=list(ATTENTION_TYPES))
     p.add_argument("--emb", type=int, default=128)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=1)
@@ -194,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except LabError as error:
         print(f"error: {error.message}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
         return 2
 
 

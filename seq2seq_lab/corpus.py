@@ -66,7 +66,8 @@ _BRACKET_NOTE = re.compile(r"\s*[(\[][^)\]]*[)\]]")
 def load_hsk() -> CorpusReport:
     """The HSK corpus, cleaned.
 
-    Dropped: records whose English contains Chinese characters (a half-translated
+    Dropped: records whose English is a placeholder ("placeholder", "placeholder-p1"),
+    records whose English contains Chinese characters (a half-translated
     sentence is no target to learn from), records without English, and repeats of
     a Chinese sentence seen before (the first one is kept, so its split is stable).
     Cleaned: translator's notes in brackets, e.g. "They (women) are all students."
@@ -81,6 +82,9 @@ def load_hsk() -> CorpusReport:
         if not en or not re.search("[A-Za-z]", en):
             report.dropped["no English translation"] += 1
             continue
+        if re.fullmatch(r"placeholder(-\w+)?", en, re.IGNORECASE):
+            report.dropped["placeholder instead of a translation"] += 1
+            continue
         if has_chinese(en):
             report.dropped["English contains Chinese characters"] += 1
             continue
@@ -93,6 +97,30 @@ def load_hsk() -> CorpusReport:
             report.changed["bracketed note removed"] += 1
         report.pairs.append(Pair(record["id"], zh, cleaned))
     return report
+
+
+def hsk_glossary(record_ids: set[str]) -> list[Pair]:
+    """Word → gloss pairs (学习 → "to learn") from the word glosses of the given HSK records.
+
+    The package annotates every sentence word by word with CC-CEDICT glosses. Taking the
+    first sense of each gloss (short, no brackets, no Chinese) gives a small dictionary
+    that teaches the model words it sees in too few sentences. Pass the *training*
+    records' ids only, so nothing of the test sentences leaks in.
+    """
+    from hsk_sentences_audio import load_sentences
+
+    glossary: dict[str, str] = {}
+    for record in load_sentences():
+        if record["id"] not in record_ids:
+            continue
+        for token in record.get("tokens", []):
+            word = normalize_zh(token.get("word", ""))
+            sense = _BRACKET_NOTE.sub("", token.get("gloss_en", "").split(";")[0]).strip()
+            sense = re.sub(r"^(CL|abbr\.|variant of|surname)\b.*", "", sense).strip(" ,.")
+            if (word and has_chinese(word) and word not in glossary and sense and not has_chinese(sense)
+                    and len(sense.split()) <= 4 and re.fullmatch(r"[A-Za-z' -]+", sense)):
+                glossary[word] = sense
+    return [Pair(f"gloss:{word}", word, sense) for word, sense in glossary.items()]
 
 
 def parse_tsv(data: bytes | str, *, name: str = "upload", max_bytes: int = 5_000_000,

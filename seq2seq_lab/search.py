@@ -143,11 +143,12 @@ def _banned_tokens(history: list[int], n: int) -> set[int]:
     return {history[i + n - 1] for i in range(len(history) - n + 1) if tuple(history[i:i + n - 1]) == tail}
 
 
-def _constrain(log_probs: torch.Tensor, t: int, histories: list[list[int]], options: SearchOptions,
-               max_len: int) -> torch.Tensor:
+def _constrain(log_probs: torch.Tensor, t: int, histories: list[list[int]], options: SearchOptions
+               ) -> torch.Tensor:
     """Apply the forced prefix, forbidden specials and n-gram blocking to (N, V) log-probs."""
     log_probs[:, Vocab.pad_id] = -math.inf
     log_probs[:, Vocab.bos_id] = -math.inf
+    log_probs[:, Vocab.unk_id] = -math.inf                              # never write "<unk>"
     if t < len(options.prefix):
         forced = log_probs[:, options.prefix[t]].clone()
         log_probs.fill_(-math.inf)
@@ -172,17 +173,17 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
     """Pick the single most probable next token at every step, for a batch of B sentences."""
     B = memory.mask.size(0)
     device = memory.mask.device
-    max_len = options.resolved_max_len(int(src_lengths.max()))
+    max_lens = [options.resolved_max_len(int(n)) for n in src_lengths]        # per sentence, as if alone
     prev = torch.full((B,), vocab.bos_id, dtype=torch.long, device=device)   # (B,)
     histories: list[list[int]] = [[] for _ in range(B)]
     token_log_probs: list[list[float]] = [[] for _ in range(B)]
     attention_rows: list[list[np.ndarray]] = [[] for _ in range(B)]
-    done = [False] * B
+    done, ended = [False] * B, [False] * B
     node_ids = [0] * B
-    for t in range(max_len):
+    for t in range(max(max_lens)):
         out = model.decoder.step(prev, state, memory)
         state = out.state
-        log_probs = _constrain(torch.log_softmax(out.logits.float(), dim=-1), t, histories, options, max_len)
+        log_probs = _constrain(torch.log_softmax(out.logits.float(), dim=-1), t, histories, options)
         best_log_prob, best = log_probs.max(dim=-1)                         # (B,), (B,)
         attention = None if out.attention is None else out.attention.float().cpu().numpy()  # (B, L, h, S)
         best_ids, best_lps = best.tolist(), best_log_prob.tolist()
@@ -197,8 +198,8 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
             token_log_probs[b].append(best_lps[b])
             if attention is not None:
                 attention_rows[b].append(attention[b, -1].mean(0))
-            finished = best_ids[b] == vocab.eos_id
-            done[b] = finished
+            finished = ended[b] = best_ids[b] == vocab.eos_id
+            done[b] = finished or t + 1 >= max_lens[b]
             if options.record:
                 score = sum(token_log_probs[b])
                 nodes = [Node(id=t + 1, parent=node_ids[b], step=t, token=vocab.itos[best_ids[b]],
@@ -221,7 +222,7 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
         score = float(sum(token_log_probs[b]))
         results.append([Hypothesis(histories[b], score,
                                    normalized_score(score, len(histories[b]), attention, options),
-                                   token_log_probs[b], attention, done[b])])
+                                   token_log_probs[b], attention, ended[b])])
     return results
 
 
@@ -232,7 +233,7 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
     K = options.beam_size
     V = model.config.tgt_vocab_size
     device = memory.mask.device
-    max_len = options.resolved_max_len(int(src_lengths.max()))
+    max_lens = [options.resolved_max_len(int(n)) for n in src_lengths]        # per sentence, as if alone
     n_best = min(max(options.n_best, 1), K)
 
     flat = torch.arange(B, device=device).repeat_interleave(K)                # (B·K,) sentence of each beam
@@ -260,17 +261,16 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
         finished[b].append(Hypothesis(ids, total, normalized_score(total, len(ids), attention, options),
                                       lps, attention, is_eos))
 
-    for t in range(max_len):
+    for t in range(max(max_lens)):
         out = model.decoder.step(prev, state, memory)
         log_probs = torch.log_softmax(out.logits.float(), dim=-1)            # (B·K, V)
-        log_probs = _constrain(log_probs, t, history.tolist() if options.no_repeat_ngram_size else [],
-                               options, max_len)
+        log_probs = _constrain(log_probs, t, history.tolist() if options.no_repeat_ngram_size else [], options)
         step_attn = None if out.attention is None else out.attention[:, -1].mean(1).float()  # (B·K, S)
         candidates = (scores.unsqueeze(1) + log_probs).view(B, K * V)         # (B, K·V)
         top_scores, top_index = candidates.topk(2 * K, dim=1)                 # (B, 2K)
         top_beam, top_token = top_index // V, top_index % V                   # (B, 2K)
         is_eos = top_token == vocab.eos_id
-        last_step = t == max_len - 1
+        last_step = [t == n - 1 for n in max_lens]                            # per sentence
 
         # Finished: </s> among the K best candidates.
         rank = torch.arange(2 * K, device=device).unsqueeze(0)
@@ -302,7 +302,7 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
                     row = b * K + int(beams_np[b, k])
                     token = int(tokens_np[b, k])
                     if (b, k) in chosen:
-                        status = FINISHED if token == vocab.eos_id else (FINISHED if last_step else ALIVE)
+                        status = FINISHED if token == vocab.eos_id or last_step[b] else ALIVE
                     else:
                         status = PRUNED
                     ids = history_list[row] + [token]
@@ -338,12 +338,9 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
             node_ids = torch.tensor([id_at.get((b, k), 0) for b in range(B) for k in alive_pos[b].tolist()])
 
         for b in range(B):
-            if not done[b] and len(finished[b]) >= K:
-                done[b] = True
-        if last_step:
-            for b in range(B):
-                if done[b]:
-                    continue
+            if done[b]:
+                continue
+            if last_step[b]:                                                 # max_len: keep what is alive
                 for k in range(K):
                     row = b * K + k
                     if math.isfinite(float(scores[row])):
@@ -353,8 +350,7 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
                         finished[b].append(Hypothesis(ids, total, normalized_score(total, len(ids), attention,
                                                                                    options),
                                                       history_lp[row].tolist(), attention, False))
-                done[b] = True
-        for b in range(B):
+            done[b] = last_step[b] or len(finished[b]) >= K
             if done[b]:
                 scores[b * K:(b + 1) * K] = -math.inf
         if options.record:

@@ -24,7 +24,14 @@ UNK = "<unk>"
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff〇]")
 _SPACES = re.compile(r"\s+")
-_EN_TOKEN = re.compile(r"n't|'s|'re|'ve|'ll|'d|'m|[a-z0-9]+(?:[-.][a-z0-9]+)*|[^\sa-z0-9]", re.IGNORECASE)
+_EN_TOKEN = re.compile(r"""
+      o'clock
+    | [^\W_]+(?=n't\b)            # do|n't, ca|n't
+    | n't\b | '(?:s|re|ve|ll|d|m)\b
+    | \d+(?:[.,:]\d+)+            # 100,000  3.5  10:30
+    | [^\W_]+(?:-[^\W_]+)*         # words (any script), hyphenated words
+    | \S                           # any other symbol
+""", re.IGNORECASE | re.VERBOSE)
 _NO_SPACE_BEFORE = {".", ",", "!", "?", ";", ":", "%", ")", "]", "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"}
 _NO_SPACE_AFTER = {"(", "[", "$"}
 
@@ -110,10 +117,24 @@ def map_to_vocab(words: list[str], known) -> list[SourceToken]:
 
 
 def tokenize_en(text: str) -> list[str]:
-    """Lower-case English and split it into words, contractions and punctuation."""
+    """Split English into words, contractions and punctuation ("Don't go." → do n't go .).
+
+    Case is kept, so names stay names ("Beijing"), except that each sentence's first
+    word is lower-cased ("He" → "he", "I" → "i"): its capital says nothing about the
+    word, and :func:`detokenize_en` puts it back (the two mirror each other).
+    """
     text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
     text = text.replace("“", '"').replace("”", '"')
-    return [token.lower() for token in _EN_TOKEN.findall(text)]
+    tokens = _EN_TOKEN.findall(text)
+    sentence_start = True
+    for i, token in enumerate(tokens):
+        if sentence_start and token[:1].isalpha():
+            if not (len(token) > 1 and token.isupper()):                 # keep acronyms: "DVD"
+                tokens[i] = token.lower()
+            sentence_start = False
+        elif token in {".", "!", "?"}:
+            sentence_start = True
+    return tokens
 
 
 def tokenize_target(text: str, style: str) -> list[str]:
@@ -129,11 +150,11 @@ def detokenize_target(tokens: list[str], style: str) -> str:
 
 
 def detokenize_en(tokens: list[str]) -> str:
-    """Glue tokens into a readable sentence: punctuation attached, sentence case, "I"."""
+    """Glue tokens into a readable sentence: punctuation attached, sentence case."""
     pieces: list[str] = []
     capitalize_next = True
     for token in tokens:
-        word = "I" if token == "i" else token
+        word = token
         if capitalize_next and word[:1].isalpha():
             word = word[0].upper() + word[1:]
             capitalize_next = False

@@ -25,6 +25,7 @@ from torch import nn
 
 from .checkpoint import Checkpoint
 from .corpus import Pair
+from .errors import CorpusError
 from .data import Example, build_vocabs, make_batches, tokenize_pairs
 from .model import ModelConfig, Seq2Seq
 from .translator import Translation, Translator, resolve_device
@@ -105,6 +106,9 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None, record: dict | None = None) -> TrainResult:
     """Build vocabularies and a model from ``arch`` (ModelConfig fields) and train it."""
+    if not train_pairs:
+        raise CorpusError("no_pairs", "There are no training pairs (a small file may have all its lines in "
+                          "the validation/test split).")
     started = time.perf_counter()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -149,7 +153,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
                 elapsed = time.perf_counter() - started
                 done = (epoch - 1) * total_batches + i
                 on_progress(Progress("batch", epoch, config.epochs, i, total_batches, loss_sum / token_sum, elapsed,
-                                     elapsed / done * (config.epochs * total_batches - done), history=history))
+                                     elapsed / done * (config.epochs * total_batches - done), history=list(history)))
         if stopped and best_state is not None:
             break
 
@@ -182,7 +186,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         if on_progress is not None:
             on_progress(Progress("epoch", epoch, config.epochs, total_batches, total_batches, entry["train_loss"],
                                  elapsed, elapsed / epoch * (config.epochs - epoch), valid=metrics, probe=probe,
-                                 history=history))
+                                 history=list(history)))
         if stopped:
             break
         if config.stop_at_exact is not None and metrics["exact"] >= config.stop_at_exact:
@@ -204,6 +208,6 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     if on_progress is not None:
         on_progress(Progress("done", len(history), config.epochs, total_batches or 0, total_batches or 0,
                              best.get("train_loss", float("nan")), elapsed, 0.0, valid=full_record["valid"],
-                             history=history))
+                             history=list(history)))
     return TrainResult(Checkpoint(model.cpu() if device.type != "cpu" else model, src_vocab, tgt_vocab,
                                   full_record), history, best_epoch, stopped, elapsed)

@@ -23,7 +23,7 @@ from .data import pad
 from .errors import InputError
 from .search import SearchOptions, Step, beam_search, greedy_search, run
 from .text import SourceToken, detokenize_target, has_chinese, map_to_vocab, normalize_zh, segment_zh, tokenize_target
-from .vocab import EOS, Vocab
+from .vocab import EOS, SPECIALS, Vocab
 
 MAX_CHARS = 200  # the models were trained on sentences of at most ~40 characters
 
@@ -172,6 +172,9 @@ class Translator:
     def _target_ids(self, tokens: Sequence[str] | str) -> list[int]:
         if isinstance(tokens, str):
             tokens = tokenize_target(tokens, self.config.tgt_detok)
+        special = [t for t in tokens if t in SPECIALS]
+        if special:
+            raise InputError("special_token", f"{special[0]} is a special token and cannot be forced into the output")
         unknown = [t for t in tokens if t not in self.tgt_vocab]
         if unknown:
             raise InputError("unknown_output_word", f"The model does not know the output word(s): "

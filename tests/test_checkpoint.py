@@ -143,9 +143,6 @@ def test_bad_files_give_a_checkpoint_error_naming_the_file(tmp_path, good_bytes,
 
 
 @pytest.mark.parametrize("metadata", ["[1, 2]", "null", "3", '"a string"'])
-@pytest.mark.xfail(strict=True, reason="core bug: checkpoint.read_metadata calls meta.get() on any JSON value, so "
-                                       "metadata that is valid JSON but not an object raises AttributeError "
-                                       "(and catalog.list_models crashes on that one file)")
 def test_metadata_that_is_not_a_json_object_is_a_checkpoint_error(tmp_path, metadata):
     path = tmp_path / "odd.safetensors"
     save_file({"w": torch.zeros(3)}, str(path), metadata={ckpt.META_KEY: metadata})
@@ -203,8 +200,6 @@ def test_resolve_model_refuses_names_that_leave_the_folder(tmp_path, name):
         assert caught.value.code == "bad_name"
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: catalog.resolve_model('a\\x00b') raises ValueError "
-                                       "('embedded null byte') from pathlib instead of CheckpointError")
 def test_resolve_model_refuses_a_nul_byte(tmp_path):
     with pytest.raises(CheckpointError):
         catalog.resolve_model("a\x00b", tmp_path)

@@ -230,17 +230,14 @@ def test_non_utf8_training_file_exits_2(capsys, tmp_path):
     assert code == 2 and "gbk.tsv is not UTF-8" in err
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: `train --attention luong` raises ValueError from ModelConfig "
-                                       "(a traceback) instead of exit code 2; --attention has no argparse choices")
 def test_unknown_attention_exits_2(capsys, tmp_path):
     data = _numbers_tsv(tmp_path / "numbers.tsv", n=30)
-    code, _, err = run_cli(capsys, "train", "--data", data, "--out", tmp_path / "x.safetensors", "--attention",
-                           "luong", *TINY_TRAIN)
-    assert code == 2 and "luong" in err
+    with pytest.raises(SystemExit) as exited:                            # argparse rejects the choice
+        run_cli(capsys, "train", "--data", data, "--out", tmp_path / "x.safetensors", "--attention", "luong",
+                *TINY_TRAIN)
+    assert exited.value.code == 2 and "luong" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: `train --data missing.tsv` raises FileNotFoundError "
-                                       "(a traceback) instead of exit code 2 with a message")
 def test_missing_training_file_exits_2(capsys, tmp_path):
     code, _, err = run_cli(capsys, "train", "--data", tmp_path / "missing.tsv", "--out", tmp_path / "x.safetensors",
                            *TINY_TRAIN)

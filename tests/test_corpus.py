@@ -63,8 +63,6 @@ def test_hsk_changed_count_is_the_number_of_notes_removed(hsk, hsk_raw):
     assert hsk.changed.get("bracketed note removed", 0) == with_notes
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: load_hsk keeps 80 records whose English is a placeholder "
-                                       "('placeholder', 'placeholder-p1', …), so models learn to say 'placeholder'")
 def test_hsk_drops_placeholder_translations(hsk):
     placeholders = [p for p in hsk.pairs if re.fullmatch(r"placeholder(-\w+)?", p.en.strip().lower())]
     assert placeholders == []

@@ -159,9 +159,6 @@ def test_batched_search_equals_search_per_sentence(make_translator, attention, c
                 assert_allclose(b.attention, a.attention, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: without max_len, search uses 2·S+10 of the *longest* source in "
-                                       "the batch for every sentence, so a short sentence decoded in a batch may "
-                                       "run longer (and come out different) than decoded alone")
 def test_batched_search_equals_search_per_sentence_with_default_max_len(make_translator):
     tr = make_translator("additive")               # no eos bias: outputs run to max_len
     batch = tr.translate_batch(EXAMPLE_SENTENCES, beam_size=3)

@@ -103,7 +103,7 @@ def test_source_token_to_dict():
     ("I'm here; you're there.", ["i", "'m", "here", ";", "you", "'re", "there", "."]),
     ("A well-known 3.14 100%", ["a", "well-known", "3.14", "100", "%"]),
     ("It’s “fine”.", ["it", "'s", '"', "fine", '"', "."]),     # curly quotes are normalised
-    ("ＡＢＣ", ["abc"]),
+    ("ＡＢＣ", ["ABC"]),   # NFKC; an acronym keeps its capitals
 ])
 def test_tokenize_en_worked_examples(text, tokens):
     assert tokenize_en(text) == tokens
@@ -112,7 +112,7 @@ def test_tokenize_en_worked_examples(text, tokens):
 @pytest.mark.parametrize("tokens, text", [
     (["i", "love", "studying", "."], "I love studying."),
     (["it", "'s", "5", "."], "It's 5."),
-    (["what", "?", "i", "think", "i", "can", "."], "What? I think I can."),     # "i" → "I", sentence case
+    (["what", "?", "I", "think", "I", "can", "."], "What? I think I can."),     # sentence case after "?"
     (["hello", ",", "world", "!", "how", "are", "you", "?"], "Hello, world! How are you?"),
     (["it", "costs", "$", "5", "(", "five", "dollars", ")", "."], "It costs $5 (five dollars)."),
     (["i", "'m", "fine", ";", "you", "'re", "not", ":", "100", "%"], "I'm fine; you're not: 100%"),
@@ -131,26 +131,14 @@ def test_english_round_trips_through_tokens(text):
     assert detokenize_en(tokenize_en(text)) == text
 
 
-CORE_BUG_NT = ("core bug: text._EN_TOKEN matches [a-z0-9]+ before n't, so \"don't\" is tokenised "
-               "['don', \"'\", 't'] and shown as \"don ' t\" (160 HSK targets are affected)")
-
-
 @pytest.mark.parametrize("text", [
-    pytest.param("I don't know.", marks=pytest.mark.xfail(strict=True, reason=CORE_BUG_NT)),
-    pytest.param("He isn't here, and they can't come.", marks=pytest.mark.xfail(strict=True, reason=CORE_BUG_NT)),
-    pytest.param("It's 5 o'clock.", marks=pytest.mark.xfail(
-        strict=True, reason="core bug: \"o'clock\" is tokenised ['o', \"'\", 'clock'] and shown as \"o ' clock\"")),
-    pytest.param("Prepare your résumé at the café.", marks=pytest.mark.xfail(
-        strict=True, reason="core bug: _EN_TOKEN is ASCII-only, so 'résumé' becomes r / é / sum / é "
-                            "and is shown as 'r é sum é'")),
-    pytest.param("This county has 100,000 households.", marks=pytest.mark.xfail(
-        strict=True, reason="core bug: '100,000' is split at the comma and shown as '100, 000'")),
+    "I don't know.", "He isn't here, and they can't come.", "It's 5 o'clock.", "Prepare your résumé at the café.",
+    "This county has 100,000 households.",
 ])
 def test_english_round_trip_of_contractions_and_words_with_marks(text):
     assert detokenize_en(tokenize_en(text)) == text
 
 
-@pytest.mark.xfail(strict=True, reason=CORE_BUG_NT)
 def test_contractions_are_split_into_word_and_clitic():
     tokens = tokenize_en("I don't know.")
     # Whatever the split, the clitic must be one token the detokeniser glues back.

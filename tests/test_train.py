@@ -98,9 +98,6 @@ def test_progress_events(toy_training):
     assert events[-1].remaining == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: every Progress gets the live `history` list, which fit() keeps "
-                                       "appending to, so a stored event (a UI's last progress, a job record) "
-                                       "later shows epochs that had not happened when it was sent")
 def test_progress_history_is_a_snapshot(toy_training):
     epoch_events = [e for e in toy_training.events if e.event == "epoch"]
     assert [len(e.history) for e in epoch_events] == list(range(1, len(epoch_events) + 1))
@@ -213,9 +210,6 @@ def test_empty_validation_set_is_allowed(small_splits):
     assert Translator(result.checkpoint, device="cpu").translate("五", max_len=3).best.tokens
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: fit() with no training pairs (e.g. a small TSV whose lines all "
-                                       "hash into valid/test) 'trains' an empty model and reports train_loss 0.0 "
-                                       "instead of raising CorpusError")
 def test_no_training_pairs_is_a_corpus_error(small_splits):
     from seq2seq_lab.errors import CorpusError
     with pytest.raises(CorpusError):

@@ -153,9 +153,6 @@ def test_options_are_validated(tr):
     assert caught.value.details == {"words": ["zebra"]}
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a prefix may contain special tokens. ['<s>'] or ['<pad>'] crash beam "
-                                       "search with IndexError (greedy returns '<pad>' with score -inf); ['</s>'] "
-                                       "gives an empty translation; ['i', '</s>', 'love'] silently drops 'love'")
 @pytest.mark.parametrize("beam_size", [1, 3])
 @pytest.mark.parametrize("prefix", [["<pad>"], ["<s>"], ["</s>"], ["i", "</s>", "love"]])
 def test_prefix_with_special_tokens_is_an_input_error(tr, prefix, beam_size):
