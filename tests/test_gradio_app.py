@@ -1,0 +1,408 @@
+"""The Gradio app: its JSON API through ``gradio_client`` and its page functions called directly.
+
+The app runs on the session's tiny trained models (``tiny_models_dir`` in conftest.py), copied
+into a temporary models folder that also holds a corrupt file; ``SEQ2SEQ_LAB_MODELS_DIR`` points
+the app there. Every check compares the app's answer with what the core computes for the same
+model and sentence, or with an invariant (attention rows sum to 1, score == teacher-forced score).
+While the server runs, every socket connection and DNS lookup in this process is recorded, so the
+last test can check that nothing left the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import importlib.util
+import math
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from seq2seq_lab.i18n import t
+from seq2seq_lab.translator import Translator
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "demo" / "gradio_app.py"
+NUMBERS = "三千零五"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+pytestmark = pytest.mark.slow
+
+
+def load_app():
+    """Import demo/gradio_app.py as a module (it is a script, not part of the package)."""
+    if "gradio_app" in sys.modules:
+        return sys.modules["gradio_app"]
+    spec = importlib.util.spec_from_file_location("gradio_app", APP)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gradio_app"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def hosts_contacted():
+    """Every host this process connects to or looks up while the module's tests run."""
+    seen: set[str] = set()
+    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def connect(sock, address):
+        if isinstance(address, tuple):
+            seen.add(str(address[0]))
+        return real_connect(sock, address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        seen.add(host.decode() if isinstance(host, bytes) else str(host))
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", connect)
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield seen
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, tiny_models_dir):
+    """A models folder: tiny_numbers, tiny_numbers_none, tiny_zh_en and a corrupt broken.safetensors."""
+    folder = tmp_path_factory.mktemp("gradio_models")
+    for path in tiny_models_dir.glob("*.safetensors"):
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.safetensors").write_bytes(b"this is not a model file")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app(models, hosts_contacted):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(models))
+        patch.setenv("SEQ2SEQ_LAB_DEVICE", "cpu")
+        yield load_app()
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    port = free_port()
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield url
+    finally:
+        app.demo.close()
+    with pytest.raises(httpx.ConnectError):             # closed means closed
+        httpx.get(url, timeout=5)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, analytics_enabled=False, verbose=False, download_files=False)
+
+
+def translator(models, name: str) -> Translator:
+    return Translator.load(models / f"{name}.safetensors", device="cpu")
+
+
+def app_error(client, *args, api_name: str) -> str:
+    """The message gradio_client raises for a call that must fail."""
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as caught:
+        client.predict(*args, api_name=api_name)
+    return str(caught.value)
+
+
+# --- the API through gradio_client ------------------------------------------------------------------
+
+def test_api_has_the_four_named_endpoints_and_hides_the_page_events(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/translate", "/segment", "/score", "/models"} <= set(endpoints)
+    assert not [name for name in endpoints if name.startswith("/ui_")]
+    params = [p["parameter_name"] for p in endpoints["/translate"]["parameters"]]
+    assert params == ["text", "model", "beam_size", "length_penalty", "coverage_penalty", "n_best", "max_len",
+                      "no_repeat_ngram_size", "prefix"]
+
+
+def test_models_lists_each_file_with_its_metrics_and_the_broken_one_with_its_error(client, models):
+    listed = {entry["name"]: entry for entry in client.predict(api_name="/models")}
+    assert set(listed) == {"tiny_numbers", "tiny_numbers_none", "tiny_zh_en", "broken"}
+    numbers = listed["tiny_numbers"]
+    assert numbers["ok"] and numbers["attention"] == "additive" and numbers["corpus"] == "toy:numbers"
+    assert numbers["architecture"]["hidden_size"] == 64 and numbers["architecture"]["src_segmenter"] == "char"
+    assert numbers["test"] == translator(models, "tiny_numbers").record.get("test", {})
+    assert listed["tiny_numbers_none"]["attention"] == "none"
+    broken = listed["broken"]
+    assert broken["ok"] is False and broken["error"]["code"] in {"corrupt", "foreign"} and broken["error"]["message"]
+
+
+def test_translate_returns_the_models_own_nbest_with_attention_rows_summing_to_one(client, models):
+    result = client.predict(NUMBERS, "tiny_numbers", 4, 0.0, 0.0, 4, 0, 0, "", api_name="/translate")
+    direct = translator(models, "tiny_numbers").translate(NUMBERS, beam_size=4, n_best=4)
+    assert result["model"] == "tiny_numbers" and result["device"] == "cpu"
+    assert result["src_tokens"] == direct.src_tokens == ["三", "千", "零", "五", "</s>"]
+    assert result["strategy"] == "beam 4"
+    assert [c["tokens"] for c in result["candidates"]] == [c.tokens for c in direct.candidates]
+    scores = [c["normalized_score"] for c in result["candidates"]]
+    assert scores == sorted(scores, reverse=True)
+    for got, want in zip(result["candidates"], direct.candidates):
+        assert got["text"] == want.text
+        assert got["score"] == pytest.approx(want.score, abs=1e-5)
+        assert got["score"] == pytest.approx(sum(got["token_log_probs"]), abs=1e-4)
+        assert got["length"] == len(got["tokens"])
+        attention = np.array(got["attention"])
+        assert attention.shape == (len(got["tokens"]), len(result["src_tokens"]))
+        np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-4)
+        np.testing.assert_allclose(attention, want.attention, atol=1e-6)
+
+
+def test_score_agrees_with_the_candidates_score(client):
+    result = client.predict(NUMBERS, "tiny_numbers", 3, 0.0, 0.0, 3, 0, 0, "", api_name="/translate")
+    for candidate in result["candidates"]:
+        if not candidate["finished"]:
+            continue
+        scored = client.predict(NUMBERS, candidate["tokens"], "tiny_numbers", api_name="/score")
+        assert scored["tokens"][-1] == "</s>"
+        assert scored["log_prob"] == pytest.approx(candidate["score"], abs=1e-4)
+
+
+def test_score_takes_an_english_sentence_too(client, models):
+    tr = translator(models, "tiny_zh_en")
+    best = tr.translate("我爱学习", beam_size=1).best
+    scored = client.predict("我爱学习", best.text, "tiny_zh_en", api_name="/score")
+    assert scored["log_prob"] == pytest.approx(tr.score("我爱学习", best.text), abs=1e-5)
+    assert scored["log_prob"] == pytest.approx(best.score, abs=1e-4)
+
+
+def test_segment_marks_known_split_and_unknown_tokens_with_their_ids(client, models):
+    tr = translator(models, "tiny_zh_en")
+    text = "我爱学习饕餮"                               # 饕餮: characters no short HSK sentence has
+    result = client.predict(text, "tiny_zh_en", api_name="/segment")
+    direct = tr.analyze(text)
+    assert result["words"] == direct.words
+    assert [tok["id"] for tok in result["tokens"]] == direct.ids
+    assert result["unknown"] == direct.unknown and any("饕" in word for word in result["unknown"])
+    for token in result["tokens"]:
+        assert token["id"] == tr.src_vocab.encode([token["model_token"]])[0]
+        if token["kind"] == "word":
+            assert token["text"] in tr.src_vocab
+        elif token["kind"] == "char":
+            assert len(token["text"]) == 1 and token["word"] not in tr.src_vocab
+        elif token["kind"] == "unk":
+            assert token["model_token"] == "<unk>" and token["text"] not in tr.src_vocab
+        else:
+            assert token["kind"] == "eos" and token["text"] == "</s>"
+    assert result["tokens"][-1]["kind"] == "eos"
+
+
+def test_model_without_attention_gives_null_attention(client):
+    result = client.predict(NUMBERS, "tiny_numbers_none", 2, 0.0, 0.0, 2, 0, 0, "", api_name="/translate")
+    assert result["candidates"] and all(c["attention"] is None for c in result["candidates"])
+
+
+def test_prefix_forces_the_first_tokens(client):
+    free = client.predict(NUMBERS, "tiny_numbers", 3, 0.0, 0.0, 3, 0, 0, "", api_name="/translate")
+    first = free["candidates"][0]["tokens"][0]
+    forced_token = "9" if first != "9" else "8"
+    forced = client.predict(NUMBERS, "tiny_numbers", 3, 0.0, 0.0, 3, 0, 0, forced_token, api_name="/translate")
+    assert all(c["tokens"][0] == forced_token for c in forced["candidates"])
+    assert forced["candidates"][0]["score"] < free["candidates"][0]["score"]
+
+
+def test_default_model_and_keyword_call(client):
+    result = client.predict(text=NUMBERS, model="tiny_numbers", beam_size=1, api_name="/translate")
+    assert result["strategy"] == "greedy" and len(result["candidates"]) == 1
+    assert client.predict(NUMBERS, api_name="/segment")["model"] in {"tiny_numbers", "tiny_numbers_none",
+                                                                      "tiny_zh_en"}
+
+
+@pytest.mark.parametrize(("text", "model", "code"), [
+    ("", "tiny_numbers", "empty"),
+    (None, "tiny_numbers", "empty"),
+    ("   ", "tiny_numbers", "empty"),
+    ("hello world", "tiny_numbers", "no_chinese"),
+    ("三" * 5000, "tiny_numbers", "too_long"),
+    ("😀🎉", "tiny_numbers", "no_chinese"),
+    ("<script>alert(1)</script>", "tiny_numbers", "no_chinese"),
+    (NUMBERS, "../../x", "bad_name"),
+    (NUMBERS, "user/../../x", "bad_name"),
+    (NUMBERS, "no_such_model", "missing"),
+    (NUMBERS, "broken", None),
+])
+def test_bad_input_gives_a_readable_error(client, text, model, code):
+    message = app_error(client, text, model, api_name="/translate")
+    assert message.startswith("[") and "Traceback" not in message and "upstream Gradio app" not in message
+    if code is not None:
+        assert message.startswith(f"[{code}]")
+    else:
+        assert message.split("]")[0].strip("[") in {"corrupt", "foreign", "incompatible"}
+        assert "broken.safetensors" in message
+
+
+def test_bad_options_and_unknown_prefix_give_readable_errors(client):
+    assert app_error(client, NUMBERS, "tiny_numbers", 0, api_name="/translate").startswith("[bad_option]")
+    assert "length_penalty" in app_error(client, NUMBERS, "tiny_numbers", 5, 99.0, api_name="/translate")
+    assert "beam_size" in app_error(client, NUMBERS, "tiny_numbers", "many", api_name="/translate")
+    message = app_error(client, "我爱学习", "tiny_zh_en", 3, 0.0, 0.0, 3, 0, 0, "zebra", api_name="/translate")
+    assert message.startswith("[unknown_output_word]") and "zebra" in message
+    assert app_error(client, NUMBERS, [], "tiny_numbers", api_name="/score").startswith("[bad_option]")
+    assert app_error(client, "hello", ["3"], "tiny_numbers", api_name="/score").startswith("[no_chinese]")
+    assert app_error(client, "", "../x", api_name="/segment").startswith("[bad_name]")
+
+
+# --- the page's functions, called directly -----------------------------------------------------------
+
+def test_live_stream_grows_the_heatmap_one_row_per_step_then_fills_the_page(app, models, monkeypatch):
+    monkeypatch.setitem(app.SPEEDS, "test", 1e-4)
+    updates = list(app.translate_stream(NUMBERS, "tiny_numbers", 1, 0.0, 0.0, 0, 0, "test", "en"))
+    direct = translator(models, "tiny_numbers").translate(NUMBERS, beam_size=1)
+    frames, final = updates[:-1], updates[-1]
+    assert len(frames) == len(direct.best.tokens) - 1          # the last step comes with the full page
+    for row_count, frame in enumerate(frames, start=1):
+        z = np.array(frame["live_plot"].data[0].z)
+        assert z.shape == (row_count, len(direct.src_tokens))
+        np.testing.assert_allclose(z, direct.best.attention[:row_count], atol=1e-6)
+    assert final["state"]["final"].best.tokens == direct.best.tokens
+    np.testing.assert_allclose(np.array(final["live_plot"].data[0].z), direct.best.attention, atol=1e-6)
+    assert direct.best.text in final["result"] and "cpu" in final["meta"]
+
+
+def test_instant_speed_sends_only_the_finished_page(app):
+    updates = list(app.translate_stream(NUMBERS, "tiny_numbers", 3, 0.0, 0.0, 0, 0, "instant", "en"))
+    assert len(updates) == 1 and "state" in updates[0]
+
+
+def test_live_frames_follow_the_leading_beam_and_end_on_the_final_translation(app, models):
+    tr = translator(models, "tiny_numbers")
+    frames = list(app.live_frames(tr, NUMBERS, app.decoding_options(beam_size=3)))
+    for tokens, attention, _ in frames:
+        assert attention.shape == (len(tokens), 5)
+        np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-4)
+    final = frames[-1][2].final
+    assert final is not None and final.best.tokens == tr.translate(NUMBERS, beam_size=3).best.tokens
+
+
+@pytest.mark.parametrize(("text", "model", "lang", "key"), [
+    ("hello", "tiny_numbers", "zh", "error.no_chinese"),
+    ("", "tiny_numbers", "en", "error.empty"),
+    (None, "tiny_numbers", "zh", "error.empty"),
+    ("三" * 5000, "tiny_numbers", "en", None),
+    (NUMBERS, "../../x", "zh", "error.bad_name"),
+])
+def test_bad_input_on_the_page_is_a_message_in_the_current_language(app, text, model, lang, key):
+    with pytest.warns(UserWarning) as toasts:          # gr.Warning outside a request = warnings.warn
+        updates = list(app.translate_stream(text, model, 3, 0.0, 0.0, 0, 0, "instant", lang))
+    assert len(updates) == 1 and set(updates[0]) == {"message"}
+    shown = updates[0]["message"]["value"]
+    assert any(str(toast.message) in shown for toast in toasts)
+    assert updates[0]["message"]["visible"] is True
+    if key is not None:
+        assert t(key, lang) in shown
+    else:
+        assert "5000" in shown and "200" in shown
+
+
+def test_corrupt_model_on_the_page_is_a_message_naming_the_file(app):
+    with pytest.warns(UserWarning, match="broken.safetensors"):
+        updates = list(app.translate_stream(NUMBERS, "broken", 3, 0.0, 0.0, 0, 0, "instant", "en"))
+    assert "broken.safetensors" in updates[0]["message"]["value"]
+
+
+def test_greedy_vs_beam_and_candidates_are_drawn_from_the_models_output(app, models):
+    result = app.decode("tiny_zh_en", "我爱学习", app.decoding_options(beam_size=1))
+    tr = translator(models, "tiny_zh_en")
+    assert result["greedy"].best.tokens == tr.translate("我爱学习", beam_size=1).best.tokens
+    assert result["beam_k"] == app.COMPARE_BEAM
+    assert result["beam"].best.tokens == tr.translate("我爱学习", beam_size=app.COMPARE_BEAM).best.tokens
+    page = app.render(result, "en")
+    assert t("cmp.beam1", "en") in page["compare_note"]
+    greedy_z = np.array(page["greedy_plot"].data[0].z)
+    np.testing.assert_allclose(greedy_z, result["greedy"].best.attention, atol=1e-6)
+    table = page["candidates"]
+    assert len(table) == len(result["final"].candidates) == 1
+    assert list(table.columns)[:2] == [t("cand.rank", "en"), t("cand.text", "en")]
+
+
+def test_beam_page_tree_and_candidate_pick(app):
+    result = app.decode("tiny_numbers", NUMBERS, app.decoding_options(beam_size=4, n_best=4))
+    page = app.render(result, "zh", show_pruned=False, pick=2)
+    final = result["final"]
+    assert list(page["candidates"][t("cand.text", "zh")]) == [c.text for c in final.candidates]
+    if len(final.candidates) >= 2:
+        z = np.array(page["candidate_plot"].data[0].z)
+        np.testing.assert_allclose(z, final.candidates[1].attention, atol=1e-6)
+    tree_points = sum(len(trace.x) for trace in page["tree_plot"].data if trace.mode == "markers+text")
+    kept = sum(1 for step in result["steps"] for node in step.nodes if node.status != "pruned")
+    assert tree_points == kept + 1                               # + the root <s>
+    with_pruned = app.tree_figure(result, True, "zh")
+    assert sum(len(tr.x) for tr in with_pruned.data if tr.mode == "markers+text") >= tree_points
+    assert t("strategy.beam", "zh", k=4) in page["meta"]
+
+
+def test_segmentation_html_escapes_and_marks_kinds(app, models):
+    tr = translator(models, "tiny_zh_en")
+    source = tr.analyze("我爱学习<b>饕餮</b>")
+    shown = app.segmentation_html(source, "jieba", "en")
+    assert "<b>饕" not in shown and "&lt;" in shown            # the user's markup is text
+    assert shown.count("<span title=") == len(source.tokens)
+    assert "饕" in shown and html.escape(t("pipe.legend_unk", "en")) in shown
+
+
+def test_model_list_and_card_show_the_broken_file_with_its_error(app, models):
+    keys = [key for _, key in app.model_choices("en")]
+    assert sorted(keys) == ["tiny_numbers", "tiny_numbers_none", "tiny_zh_en"]
+    card = app.model_card("tiny_numbers", "zh")
+    assert "tiny_numbers" in card and "additive" in card and "broken.safetensors" in card
+    assert app.examples_for("tiny_numbers")[0] == ["三千零五"]
+    assert ["我爱学习。"] in app.examples_for("tiny_zh_en")
+
+
+def test_models_are_loaded_once_and_reloaded_when_the_file_changes(app, models):
+    key, first = app.open_model("tiny_numbers")
+    assert key == "tiny_numbers"
+    assert app.open_model("tiny_numbers")[1] is first
+    path = models / "tiny_numbers.safetensors"
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 10))
+    try:
+        assert app.open_model("tiny_numbers")[1] is not first
+    finally:
+        os.utime(path, (stat.st_atime, stat.st_mtime))
+
+
+def test_rerender_switches_the_language_of_text_and_figures(app):
+    result = app.decode("tiny_numbers", NUMBERS, app.decoding_options(beam_size=2))
+    en, zh = app.rerender(result, "en", True, 1), app.rerender(result, "zh", True, 1)
+    assert t("strategy.beam", "en", k=2) in en["meta"] and t("strategy.beam", "zh", k=2) in zh["meta"]
+    assert en["live_plot"].layout.xaxis.title.text == t("fig.source_axis", "en")
+    assert zh["live_plot"].layout.xaxis.title.text == t("fig.source_axis", "zh")
+    assert app.rerender(None, "zh", True, 1) == {}
+
+
+def test_decoding_options_validate_what_the_api_may_send(app):
+    assert app.decoding_options(beam_size="3", max_len=None, prefix=None)["beam_size"] == 3
+    assert app.decoding_options(max_len=0)["max_len"] is None
+    for bad in ({"beam_size": 2.5}, {"beam_size": math.inf}, {"length_penalty": -1}, {"no_repeat_ngram_size": 99},
+                {"prefix": 5}, {"max_len": "ten"}):
+        with pytest.raises(app.InputError) as caught:
+            app.decoding_options(**bad)
+        assert caught.value.code == "bad_option"
+
+
+def test_nothing_but_this_machine_was_contacted(client, hosts_contacted):
+    client.predict(NUMBERS, "tiny_numbers", api_name="/segment")      # at least one real round trip
+    assert hosts_contacted, "the recorder saw no connection at all"
+    assert hosts_contacted <= LOOPBACK, f"outbound connections: {hosts_contacted - LOOPBACK}"
+    assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"
+    with contextlib.suppress(AttributeError):
+        assert load_app().demo.analytics_enabled is False
