@@ -16,7 +16,7 @@ written:
 * training updates the weights after every single sentence pair, adding the loss
   of one target position at a time.
 
-Because it runs the same weights with the same rules (no ``<pad>``/``<s>`` output,
+Because it runs the same weights with the same rules (no ``<pad>``/``<s>``/``<unk>`` output,
 no ``</s>`` as the first token, a hypothesis ends at ``</s>``, the same ``max_len``),
 its greedy output must equal :class:`seq2seq_lab.Translator`'s; ``tests/test_bench.py``
 checks that. Its beam search follows the same rules as :func:`seq2seq_lab.search.beam_search`
@@ -40,7 +40,8 @@ class ReferenceOutput:
     ids: list[int]                 # output token ids, ending with </s> when finished
     score: float                   # Σ log p(token)
     attention: list[torch.Tensor]  # one (S,) row per output token; empty without attention
-    steps: int                     # decoder steps taken (calls to the decoder for greedy)
+    steps: int                     # search steps (output positions tried)
+    decoder_calls: int             # calls to the decoder: = steps for greedy, up to K per step for beam
 
 
 def init_hidden(model: Seq2Seq, summary: torch.Tensor):
@@ -79,10 +80,11 @@ def decoder_forward(model: Seq2Seq, decoder_input: torch.Tensor, hidden, encoder
 
 
 def _forbid(log_probs: torch.Tensor, step: int) -> torch.Tensor:
-    """The output rules shared with seq2seq_lab.search: never <pad> or <s>; no empty translation."""
+    """The output rules shared with seq2seq_lab.search: never <pad>, <s> or <unk>; no empty translation."""
     log_probs = log_probs.clone()
     log_probs[0, Vocab.pad_id] = -math.inf
     log_probs[0, Vocab.bos_id] = -math.inf
+    log_probs[0, Vocab.unk_id] = -math.inf
     if step == 0:
         log_probs[0, Vocab.eos_id] = -math.inf
     return log_probs
@@ -113,7 +115,7 @@ def greedy_decode(model: Seq2Seq, src_ids: list[int], *, max_len: int | None = N
         if token == Vocab.eos_id:
             break
         decoder_input = torch.tensor([[token]], device=model.device)                     # a new tensor per token
-    return ReferenceOutput(ids, score, attention, len(ids))
+    return ReferenceOutput(ids, score, attention, len(ids), len(ids))
 
 
 @dataclass
@@ -139,14 +141,14 @@ def beam_decode(model: Seq2Seq, src_ids: list[int], *, beam_size: int = 5,
     beams = [_Beam(0.0, [], init_hidden(model, summary), [])]
     finished: list[_Beam] = []
     limit = max_len or max_length(len(src_ids))
-    steps = 0
+    calls = 0
     for step in range(limit):
         proposals = []                                                 # (score, beam, token, hidden, weights)
         for beam in beams:
             decoder_input = torch.tensor([[beam.ids[-1] if beam.ids else Vocab.bos_id]], device=model.device)
             log_probs, hidden, weights = decoder_forward(model, decoder_input, beam.hidden, encoder_outputs,
                                                          mask, summary)
-            steps += 1
+            calls += 1
             log_probs = _forbid(log_probs, step)
             topv, topi = log_probs.topk(min(2 * K, log_probs.size(1)))
             for value, token in zip(topv[0].tolist(), topi[0].tolist()):
@@ -169,7 +171,7 @@ def beam_decode(model: Seq2Seq, src_ids: list[int], *, beam_size: int = 5,
         if step == limit - 1:
             finished.extend(beams)                                     # cut off by max_len
     best = max(finished, key=lambda b: b.score)
-    return ReferenceOutput(best.ids, best.score, best.attention, steps)
+    return ReferenceOutput(best.ids, best.score, best.attention, step + 1, calls)
 
 
 def train_sentences(model: Seq2Seq, pairs: list[tuple[list[int], list[int]]], optimizer: torch.optim.Optimizer,
