@@ -102,6 +102,9 @@ EXTRA_STRINGS: dict[str, dict[str, str]] = {
     "gr.unknown": {"en": "Unknown to the model (seen as <unk>): {words}", "zh": "模型不认识（当作 <unk>）：{words}"},
     "gr.split": {"en": "Not in the vocabulary, fed as characters: {words}", "zh": "不在词表中，按单字输入：{words}"},
     "gr.live_done": {"en": "Done: {steps} steps.", "zh": "完成：共 {steps} 步。"},
+    "gr.step_caption": {"en": "Step {step}: the model wrote “{token}” (probability {prob:.1%}).",
+                        "zh": "第 {step} 步：模型写出“{token}”（概率 {prob:.1%}）。"},
+    "gr.tab_pipeline": {"en": "② Inside the model", "zh": "② 模型内部"},
     "gr.message_title": {"en": "Cannot translate this", "zh": "无法翻译"},
     "gr.api": {"en": "API", "zh": "API"},
     "gr.model_device": {"en": "Runs on: {device}", "zh": "运行设备：{device}"},
@@ -333,14 +336,24 @@ def api_models() -> list[dict]:
 
 # --- decoding for the page ---------------------------------------------------------------------------
 
-def live_frames(translator: Translator, text: str, options: dict) -> Iterator[tuple[list[str], np.ndarray | None, Any]]:
+def live_frames(translator: Translator, text: str, options: dict, clock: dict | None = None
+                ) -> Iterator[tuple[list[str], np.ndarray | None, Any]]:
     """(tokens so far, attention rows so far (t, S) or None, step) after every decoding step.
 
     With beam search the frame follows the hypothesis leading at that step; the last
-    step's ``.final`` holds the finished :class:`Translation`.
+    step's ``.final`` holds the finished :class:`Translation`. ``clock["ms"]`` adds up the
+    time spent decoding (without the time the caller spends between steps).
     """
+    clock = {} if clock is None else clock
+    clock["ms"] = 0.0
     by_id: dict = {}
-    for step in translator.steps(text, **options):
+    steps = translator.steps(text, **options)
+    while True:
+        started = time.perf_counter()
+        step = next(steps, None)
+        clock["ms"] += (time.perf_counter() - started) * 1000
+        if step is None:
+            return
         by_id.update((node.id, node) for node in step.nodes)
         leader = figures.leading_node(step)
         path = figures.path_to(leader, by_id)
@@ -358,20 +371,27 @@ def compare_translations(translator: Translator, text: str, options: dict, final
     return final, beam, COMPARE_BEAM
 
 
-def make_result(key: str, translator: Translator, text: str, options: dict, steps: list) -> dict:
-    """What one translation leaves in the visitor's gr.State."""
+def make_result(key: str, translator: Translator, text: str, options: dict, steps: list,
+                decode_ms: float | None = None) -> dict:
+    """What one translation leaves in the visitor's gr.State (``decode_ms``: time spent decoding)."""
     final = steps[-1].final
+    if decode_ms is not None:
+        final.elapsed_ms = decode_ms            # Translator.steps also counts the pauses of the animation
     greedy, beam, k = compare_translations(translator, text, options, final)
+    config = translator.config
     return {"key": key, "text": text, "options": options, "steps": steps, "final": final,
-            "greedy": greedy, "beam": beam, "beam_k": k, "segmenter": translator.config.src_segmenter}
+            "greedy": greedy, "beam": beam, "beam_k": k, "encoding": translator.encode(text),
+            "segmenter": config.src_segmenter, "cell": config.cell, "bidirectional": config.bidirectional,
+            "vocab_size": len(translator.src_vocab)}
 
 
 def decode(key: str | None, text: Any, options: dict) -> dict:
     """Translate without animation and return the page's result (used by tests and the language switch)."""
     key, translator = open_model(key)
     text = check_text(text)
-    steps = [step for _, _, step in live_frames(translator, text, options)]
-    return make_result(key, translator, text, options, steps)
+    clock: dict = {}
+    steps = [step for _, _, step in live_frames(translator, text, options, clock)]
+    return make_result(key, translator, text, options, steps, clock["ms"])
 
 
 # --- drawing a result (pure: result + language → values for the page) ---------------------------
@@ -409,11 +429,13 @@ def output_html(text: str, small: bool = False) -> str:
             f"overflow-wrap:anywhere'>{html.escape(text)}</div>")
 
 
-def candidates_frame(translation: Translation, lang: str) -> pd.DataFrame:
-    return pd.DataFrame([{T("cand.rank", lang): rank, T("cand.text", lang): c.text,
-                          T("cand.logprob", lang): round(c.score, 3), T("cand.norm", lang): round(c.normalized_score, 3),
-                          T("cand.length", lang): c.length, T("cand.finished", lang): "✓" if c.finished else "…"}
-                         for rank, c in enumerate(translation.candidates, start=1)])
+def candidates_frame(translation: Translation | None, lang: str) -> pd.DataFrame:
+    """The n-best table (an empty one with its headers when there is no translation)."""
+    columns = [T(key, lang) for key in ("cand.rank", "cand.text", "cand.logprob", "cand.norm", "cand.length",
+                                        "cand.finished")]
+    rows = [(rank, c.text, round(c.score, 3), round(c.normalized_score, 3), c.length, "✓" if c.finished else "…")
+            for rank, c in enumerate(translation.candidates if translation is not None else [], start=1)]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def candidate_figure(result: dict, rank: Any, lang: str):
@@ -426,8 +448,8 @@ def candidate_figure(result: dict, rank: Any, lang: str):
     chosen = final.candidates[index]
     if chosen.attention is None:
         return None, T("live.no_attention", lang)
-    return heatmap(final.src_tokens, chosen.tokens, chosen.attention, lang,
-                   title=T("cand.heatmap_title", lang, rank=index + 1, text=chosen.text)), ""
+    caption = "**" + html.escape(T("cand.heatmap_title", lang, rank=index + 1, text=chosen.text)) + "**"
+    return heatmap(final.src_tokens, chosen.tokens, chosen.attention, lang), caption
 
 
 def tree_figure(result: dict, show_pruned: bool, lang: str):
@@ -438,7 +460,22 @@ def tree_figure(result: dict, show_pruned: bool, lang: str):
 
 
 def live_caption(step_number: int, token: str, prob: float, lang: str) -> str:
-    return T("live.step_caption", lang, step=step_number, steps="…", token=html.escape(token), prob=prob)
+    return T("gr.step_caption", lang, step=step_number, token=html.escape(token), prob=prob)
+
+
+def pipeline(result: dict, lang: str) -> dict[str, Any]:
+    """The encoder's side of the translation: ids, embeddings, encoder states, the decoder's start vector."""
+    encoding = result["encoding"]
+    tokens = encoding.source.src_tokens
+    direction = T("pipe.both_ways" if result["bidirectional"] else "pipe.one_way", lang)
+    return {"pipe_ids": f"#### {T('pipe.ids', lang)}\n\n{T('pipe.ids_help', lang, size=result['vocab_size'])}",
+            "pipe_emb": f"#### {T('pipe.emb', lang)}\n\n{T('pipe.emb_help', lang, dim=encoding.embeddings.shape[1])}",
+            "emb_plot": figures.vector_heatmap(tokens, encoding.embeddings, lang=lang),
+            "pipe_enc": f"#### {T('pipe.enc', lang)}\n\n" + T("pipe.enc_help", lang, cell=result["cell"].upper(),
+                                                               dim=encoding.states.shape[1], direction=direction),
+            "enc_plot": figures.vector_heatmap(tokens, encoding.states, lang=lang),
+            "pipe_ctx": f"#### {T('pipe.ctx', lang)}\n\n{T('pipe.ctx_help', lang, dim=encoding.summary.shape[0])}",
+            "ctx_plot": figures.vector_heatmap(["z"], encoding.summary[None, :], lang=lang)}
 
 
 def render(result: dict, lang: str, *, show_pruned: bool = True, pick: Any = 1) -> dict[str, Any]:
@@ -452,14 +489,14 @@ def render(result: dict, lang: str, *, show_pruned: bool = True, pick: Any = 1) 
     if not best.finished:
         meta += "\n\n" + T("app.not_finished", lang)
     out: dict[str, Any] = {"result": output_html(best.text), "meta": meta,
-                           "segmentation": segmentation_html(final.source, result["segmenter"], lang)}
+                           "segmentation": segmentation_html(final.source, result["segmenter"], lang),
+                           **pipeline(result, lang)}
     if best.attention is None:
         out["live_plot"] = None
         out["live_caption"] = T("live.no_attention", lang) + "\n\n" + T("live.output_so_far", lang,
                                                                          text=html.escape(" ".join(best.tokens)))
     else:
-        out["live_plot"] = heatmap(final.src_tokens, best.tokens, best.attention, lang,
-                                   title=T("live.heatmap_title", lang))
+        out["live_plot"] = heatmap(final.src_tokens, best.tokens, best.attention, lang)
         out["live_caption"] = T("gr.live_done", lang, steps=len(result["steps"]))
         if final.options.beam_size > 1:
             out["live_caption"] += " " + T("live.beam_note", lang)
@@ -470,9 +507,9 @@ def render(result: dict, lang: str, *, show_pruned: bool = True, pick: Any = 1) 
     if final.options.beam_size == 1:
         note = T("cmp.beam1", lang) + "\n\n" + note
     if split is None:
-        note += "\n\n✅ " + T("cmp.same", lang)
+        note += "\n\n✓ " + T("cmp.same", lang)
     else:
-        note += "\n\n⚠️ " + T("cmp.diverge", lang, step=split + 1,
+        note += "\n\n⚠ " + T("cmp.diverge", lang, step=split + 1,
                               greedy=html.escape(greedy.tokens[split]) if split < len(greedy.tokens) else "–",
                               beam=html.escape(beam.tokens[split]) if split < len(beam.tokens) else "–")
     out["compare_note"] = note
@@ -530,7 +567,7 @@ def model_card(key: str | None, lang: str) -> str:
     elif not good:
         lines.append(T("app.no_models", lang))
     for info in bad:
-        lines.append("⚠️ " + T("app.bad_model_files", lang, name=html.escape(info.path.name),
+        lines.append("⚠ " + T("app.bad_model_files", lang, name=html.escape(info.path.name),
                                reason=html.escape(error_message(info.error, lang))))
     return "\n\n".join(lines)
 
@@ -564,12 +601,25 @@ def friendly(error: Exception, lang: str) -> str:
     message = error_message(error, lang)
     if not isinstance(error, LabError):
         log.exception("unexpected error in the page")
-    gr.Warning(html.escape(message))
-    return f"⚠️ **{html.escape(T('gr.message_title', lang))}:** {html.escape(message)}"
+    gr.Warning(html.escape(message), title=T("gr.message_title", lang))
+    return f"⚠ **{html.escape(T('gr.message_title', lang))}:** {html.escape(message)}"
 
 
-def on_model_change(key: str | None, lang: str):
-    return gr.Dataset(samples=examples_for(key)), model_card(key, lang)
+def all_examples() -> set[str]:
+    book = example_book()
+    return {e["zh"] for e in book.get("hsk", [])} | {e["zh"] for task in book.get("toy", {}).values() for e in task}
+
+
+def text_for_model(text: str | None, key: str | None) -> str:
+    """Keep what the visitor typed; swap an example (or nothing) for one that suits the new model."""
+    suited = [sample[0] for sample in examples_for(key)]
+    if text and (text in suited or text not in all_examples() | {"我爱学习。"}):
+        return text
+    return suited[0]
+
+
+def on_model_change(key: str | None, text: str | None, lang: str):
+    return gr.Dataset(samples=examples_for(key)), model_card(key, lang), text_for_model(text, key)
 
 
 def on_refresh(key: str | None, lang: str):
@@ -594,8 +644,8 @@ def translate_stream(text: Any, key: str | None, beam_size: Any, length_penalty:
         key, translator = open_model(key)
         text = check_text(text)
         src_tokens = translator.analyze(text).src_tokens          # bad input: a message before any drawing
-        steps = []
-        for tokens, attention, step in live_frames(translator, text, options):
+        steps, clock = [], {}
+        for tokens, attention, step in live_frames(translator, text, options, clock):
             steps.append(step)
             if delay and step.final is None:
                 leader = figures.leading_node(step)
@@ -605,15 +655,23 @@ def translate_stream(text: Any, key: str | None, beam_size: Any, length_penalty:
                     frame["live_caption"] += "\n\n" + T("live.output_so_far", lang, text=html.escape(" ".join(tokens)))
                     frame["live_plot"] = None
                 else:
-                    frame["live_plot"] = heatmap(src_tokens, tokens, attention, lang,
-                                                 title=T("live.heatmap_title", lang), highlight_row=len(tokens) - 1)
+                    frame["live_plot"] = heatmap(src_tokens, tokens, attention, lang, highlight_row=len(tokens) - 1)
                 yield frame
                 time.sleep(delay)
-        result = make_result(key, translator, text, options, steps)
+        result = make_result(key, translator, text, options, steps, clock["ms"])
     except Exception as error:  # noqa: BLE001 — bad input is a message, never a traceback
-        yield {"message": gr.update(value=friendly(error, lang), visible=True)}
+        yield {**EMPTY_PAGE, "candidates": candidates_frame(None, lang), "pick": gr.update(choices=[1], value=1),
+               "message": gr.update(value=friendly(error, lang), visible=True)}
         return
     yield {**render(result, lang, show_pruned=show_pruned), "state": result, "message": gr.update(visible=False)}
+
+
+EMPTY_PAGE: dict[str, Any] = {  # what the page shows after bad input: no stale result from an earlier sentence
+    **dict.fromkeys(("result", "meta", "segmentation", "live_caption", "compare_note", "greedy_text", "beam_text",
+                     "candidate_caption", "tree_caption", "pipe_ids", "pipe_emb", "pipe_enc", "pipe_ctx"), ""),
+    **dict.fromkeys(("live_plot", "greedy_plot", "beam_plot", "candidate_plot", "tree_plot", "emb_plot", "enc_plot",
+                     "ctx_plot", "state"), None),
+}
 
 
 def rerender(result: dict | None, lang: str, show_pruned: bool, pick: Any) -> dict[str, Any]:
@@ -631,7 +689,7 @@ def on_load(request: gr.Request):
     keys = [value for _, value in choices]
     model = params.get("model")
     model = model if model in keys else default_model(keys)
-    text = params.get("text") or "我爱学习。"
+    text = params.get("text") or examples_for(model)[0][0]
     return (lang, gr.Dropdown(choices=choices, value=model), text, gr.Dataset(samples=examples_for(model)),
             model_card(model, lang))
 
@@ -654,8 +712,9 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                               label=T("app.language", L), scale=0, min_width=200)
     with gr.Row():
         with gr.Column(scale=3):
-            text_box = gr.Textbox(value="我爱学习。", label=T("app.input", L), placeholder=T("app.input_placeholder", L),
-                                  info=T("app.input_help", L), lines=1, max_lines=4)
+            text_box = gr.Textbox(value=examples_for(_first_model)[0][0], label=T("app.input", L),
+                                  placeholder=T("app.input_placeholder", L), info=T("app.input_help", L), lines=1,
+                                  max_lines=4)
             examples = gr.Dataset(components=[text_box], samples=examples_for(_first_model),
                                   label=T("app.examples", L), samples_per_page=14)
             with gr.Row():
@@ -686,6 +745,15 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
             live_md = gr.Markdown(T("live.intro", L))
             live_caption_md = gr.Markdown()
             live_plot = gr.Plot(show_label=False)
+        with gr.Tab(T("gr.tab_pipeline", L)) as tab_pipeline:
+            pipe_md = gr.Markdown(T("pipe.intro", L))
+            pipe_ids = gr.Markdown()
+            pipe_emb = gr.Markdown()
+            emb_plot = gr.Plot(show_label=False)
+            pipe_enc = gr.Markdown()
+            enc_plot = gr.Plot(show_label=False)
+            pipe_ctx = gr.Markdown()
+            ctx_plot = gr.Plot(show_label=False)
         with gr.Tab(T("tab.compare", L)) as tab_compare:
             compare_note = gr.Markdown()
             with gr.Row():
@@ -711,7 +779,8 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                "greedy_text": greedy_text, "greedy_plot": greedy_plot, "beam_text": beam_text, "beam_plot": beam_plot,
                "candidates": candidates, "pick": pick_input, "candidate_plot": candidate_plot,
                "candidate_caption": candidate_caption, "tree_caption": tree_caption, "tree_plot": tree_plot,
-               "state": state}
+               "pipe_ids": pipe_ids, "pipe_emb": pipe_emb, "emb_plot": emb_plot, "pipe_enc": pipe_enc,
+               "enc_plot": enc_plot, "pipe_ctx": pipe_ctx, "ctx_plot": ctx_plot, "state": state}
 
     def to_components(named: dict[str, Any]) -> dict:
         return {OUTPUTS[name]: value for name, value in named.items()}
@@ -733,6 +802,7 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         (max_len_input, {"label": "app.max_len", "info": "app.max_len_help"}),
         (no_repeat_input, {"label": "app.no_repeat", "info": "app.no_repeat_help"}),
         (tab_live, {"label": "tab.live"}), (live_md, {"value": "live.intro"}), (tab_compare, {"label": "tab.compare"}),
+        (tab_pipeline, {"label": "gr.tab_pipeline"}), (pipe_md, {"value": "pipe.intro"}),
         (tab_candidates, {"label": "tab.candidates"}), (cand_md, {"value": "cand.intro"}),
         (show_pruned_input, {"label": "tree.pruned"}),
     ]
@@ -762,18 +832,24 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
     translate_inputs = [text_box, model_box, beam_input, length_penalty_input, coverage_penalty_input, max_len_input,
                         no_repeat_input, speed_input, lang_radio, show_pruned_input]
     gr.on([translate_btn.click, text_box.submit], ui_translate, inputs=translate_inputs,
-          outputs=list(OUTPUTS.values()), api_name="ui_translate", api_visibility="private", concurrency_limit=8)
+          outputs=list(OUTPUTS.values()), api_name="ui_translate", api_visibility="private", concurrency_limit=8,
+          show_progress="minimal")
     examples.click(lambda sample: sample[0], inputs=examples, outputs=text_box, api_name="ui_example",
                    api_visibility="private", queue=False).then(
         ui_translate, inputs=translate_inputs, outputs=list(OUTPUTS.values()), api_name="ui_example_translate",
-        api_visibility="private", concurrency_limit=8)
-    model_box.change(on_model_change, inputs=[model_box, lang_radio], outputs=[examples, model_info],
+        api_visibility="private", concurrency_limit=8, show_progress="minimal")
+    model_box.change(on_model_change, inputs=[model_box, text_box, lang_radio],
+                     outputs=[examples, model_info, text_box],
                      api_name="ui_model", api_visibility="private")
     refresh_btn.click(on_refresh, inputs=[model_box, lang_radio], outputs=[model_box, model_info],
                       api_name="ui_refresh", api_visibility="private")
     lang_radio.change(ui_language, inputs=[lang_radio, model_box, state, show_pruned_input, pick_input],
                       outputs=[c for c, _ in LABELS] + [header, tree_title, model_info] + list(OUTPUTS.values()),
                       api_name="ui_language", api_visibility="private")
+    def ui_row(event: gr.SelectData):
+        return event.index[0] + 1 if isinstance(event.index, (list, tuple)) else gr.skip()
+
+    candidates.select(ui_row, inputs=None, outputs=pick_input, api_name="ui_row", api_visibility="private")
     pick_input.change(ui_pick, inputs=[state, pick_input, lang_radio], outputs=[candidate_plot, candidate_caption],
                       api_name="ui_pick", api_visibility="private")
     show_pruned_input.change(ui_tree, inputs=[state, show_pruned_input, lang_radio], outputs=tree_plot,

@@ -302,7 +302,8 @@ def test_live_frames_follow_the_leading_beam_and_end_on_the_final_translation(ap
 def test_bad_input_on_the_page_is_a_message_in_the_current_language(app, text, model, lang, key):
     with pytest.warns(UserWarning) as toasts:          # gr.Warning outside a request = warnings.warn
         updates = list(app.translate_stream(text, model, 3, 0.0, 0.0, 0, 0, "instant", lang))
-    assert len(updates) == 1 and set(updates[0]) == {"message"}
+    assert len(updates) == 1 and updates[0]["state"] is None and updates[0]["result"] == ""
+    assert updates[0]["candidates"].empty and t("cand.text", lang) in updates[0]["candidates"].columns
     shown = updates[0]["message"]["value"]
     assert any(str(toast.message) in shown for toast in toasts)
     assert updates[0]["message"]["visible"] is True
@@ -310,6 +311,12 @@ def test_bad_input_on_the_page_is_a_message_in_the_current_language(app, text, m
         assert t(key, lang) in shown
     else:
         assert "5000" in shown and "200" in shown
+
+
+def test_bad_input_clears_every_output_of_the_earlier_result(app):
+    result = app.decode("tiny_numbers", NUMBERS, app.decoding_options(beam_size=2))
+    drawn = set(app.render(result, "en"))
+    assert drawn - {"pick", "candidates"} == set(app.EMPTY_PAGE) - {"state"}
 
 
 def test_corrupt_model_on_the_page_is_a_message_naming_the_file(app):
