@@ -174,7 +174,7 @@ def machine_info(devices: list[str]) -> dict:
 
 def machine_label(info: dict, devices: list[str]) -> str:
     """A file-name-safe label: cpu model and core count, plus the GPU when one was measured."""
-    cpu = re.sub(r"\((r|tm)\)|cpu|processor|@.*$|\d+-core", "", info["cpu"], flags=re.I)
+    cpu = re.sub(r"\((r|tm)\)|cpu|processor|@.*$|\d+-core", "", info["cpu"], flags=re.IGNORECASE)
     label = f"{cpu.strip()}-{info['cpu_count']}cpu"
     if info.get("gpu") and any(d.startswith("cuda") for d in devices):
         label += "-" + info["gpu"]
@@ -223,7 +223,7 @@ def load_cn2en(device: torch.device):
     cn2en_model.device = device          # the package picks its device in a module global
     try:
         peer = cn2en_model.Model()
-    except Exception as error:  # a broken install must not end the bench
+    except Exception as error:  # noqa: BLE001  a broken third-party install must not end the bench
         return None, f"cn2en failed to load: {type(error).__name__}: {error}"
     return peer, None
 
@@ -309,7 +309,10 @@ def bench_inference(model_path: Path, device: torch.device, settings: Settings, 
         entry["cpu_median_ms"] = round(statistics.median(statistics.median(ts) for ts in cpu_times[name]) * 1000, 3)
         entry["chrf"] = round(corpus_metrics([o[0] for o in outputs[name]], references)["chrf"], 2)
         result["systems"][name] = entry
-    same = lambda a, b: sum(outputs[a][i][1] == outputs[b][i][1] for i in range(len(texts))) / len(texts)  # noqa: E731
+    def same(a: str, b: str) -> float:
+        """The share of sentences where two systems wrote the same tokens."""
+        return sum(outputs[a][i][1] == outputs[b][i][1] for i in range(len(texts))) / len(texts)
+
     result["agreement"] = {"reference_greedy_equals_ours": round(same("reference_greedy", "ours_greedy"), 4),
                            "reference_beam5_equals_ours": round(same("reference_beam5", "ours_beam5"), 4)}
 
@@ -563,10 +566,10 @@ def bench_app(app: Path, sentences: list[str], settings: Settings) -> dict:
             while time.perf_counter() < deadline:
                 if server.poll() is not None:
                     return {**result, "error": f"streamlit exited with {server.returncode}; see {log_path}"}
-                with contextlib.suppress(OSError):
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
+                with contextlib.suppress(OSError), \
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
                 time.sleep(0.1)
             else:
                 return {**result, "error": "the server did not answer within 120 s"}
@@ -577,7 +580,7 @@ def bench_app(app: Path, sentences: list[str], settings: Settings) -> dict:
                     result.update(_drive_app(browser, f"http://127.0.0.1:{port}/", sentences, started, settings))
                 finally:
                     browser.close()
-        except Exception as error:  # the app is someone else's: report, do not crash the bench
+        except Exception as error:  # noqa: BLE001  whatever the app or browser does: report it, go on
             result["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         finally:
             server.terminate()
@@ -647,7 +650,7 @@ def _by_key_or_label(widgets, key: str, label: str | None = None):
             return widget
     if label:
         for widget in widgets:
-            if re.search(label, str(getattr(widget, "label", "")), re.I):
+            if re.search(label, str(getattr(widget, "label", "")), re.IGNORECASE):
                 return widget
     return widgets[0] if widgets else None
 
@@ -691,6 +694,13 @@ def app_server_worker(app: Path, sentences: list[str]) -> dict:
 
 
 def memory_worker(kind: str, model_path: Path, device: torch.device, settings: Settings) -> dict:
+    out = _memory_work(kind, model_path, device, settings)
+    if device.type == "cuda":
+        out["cuda_peak_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)
+    return out
+
+
+def _memory_work(kind: str, model_path: Path, device: torch.device, settings: Settings) -> dict:
     if kind == "baseline":
         from . import translator  # noqa: F401  (torch + the package, no model)
         return {"peak_rss_mb": peak_rss_mb()}
@@ -716,7 +726,7 @@ def run_worker(args: list[str], timeout: float = 900) -> dict:
     """Run ``python -m seq2seq_lab.bench --worker …`` and read the JSON on its last line."""
     command = [sys.executable, "-m", "seq2seq_lab.bench", *args]
     try:
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -773,27 +783,27 @@ def render_markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"### {results['machine_label']}",
              "",
-             f"{m['cpu']}, {m['cpu_count']} CPUs, {m.get('memory_gib', '?')} GiB, torch {m['torch']} "
+             (f"{m['cpu']}, {m['cpu_count']} CPUs, {m.get('memory_gib', '?')} GiB, torch {m['torch']} "
              f"({m['torch_threads']} threads), Python {m['python']}; GPU: {m['gpu'] or 'none'}. "
              f"Run {results['date']}{' (quick smoke run)' if results['quick'] else ''}; load average at start "
-             f"{m.get('load_average_start')}, at end {m.get('load_average_end')}.",
+             f"{m.get('load_average_start')}, at end {m.get('load_average_end')}."),
              f"Command: `{results['command']}`", ""]
     for device, inf in results.get("inference", {}).items():
         if "systems" not in inf:
             lines += [f"**Inference on {device}:** {inf.get('skipped') or inf.get('error')}", ""]
             continue
-        lines += [f"**Inference on {inf['device']}** — {inf['sentences']} HSK test sentences, model "
-                  f"`{inf['model']}`, median of {inf['runs']} runs per sentence, jieba included", "",
+        lines += [(f"**Inference on {inf['device']}** — {inf['sentences']} HSK test sentences, model "
+                  f"`{inf['model']}`, median of {inf['runs']} runs per sentence, jieba included"), "",
                   "| decoder | median ms | p95 ms | ms / step | CPU ms | chrF |", "|---|---:|---:|---:|---:|---:|"]
         for name, s in inf["systems"].items():
             lines.append(f"| {LABELS.get(name, name)} | {s['median_ms']:.2f} | {s['p95_ms']:.2f} | "
                          f"{s.get('per_step_median_ms', float('nan')):.3f} | {s['cpu_median_ms']:.2f} | "
                          f"{s['chrf']:.1f} |")
         b = inf["batched"]
-        lines += ["", f"Batched `translate_batch` (64 per batch): greedy {b['beam1']['sentences_per_s']} sentences/s, "
+        lines += ["", (f"Batched `translate_batch` (64 per batch): greedy {b['beam1']['sentences_per_s']} sentences/s, "
                       f"beam 5 {b['beam5']['sentences_per_s']} sentences/s. Reference greedy output identical to ours "
                       f"for {inf['agreement']['reference_greedy_equals_ours']:.0%} of sentences, beam 5 for "
-                      f"{inf['agreement']['reference_beam5_equals_ours']:.0%}."]
+                      f"{inf['agreement']['reference_beam5_equals_ours']:.0%}.")]
         for note in inf.get("notes", {}).values():
             lines.append(f"Note: {note}")
         lines.append("")
@@ -801,21 +811,21 @@ def render_markdown(results: dict) -> str:
         if "speedup" not in tr:
             lines += [f"**Training on {device}:** {tr.get('skipped') or tr.get('error')}", ""]
             continue
-        lines += [f"**Training on {device}** ({tr['model']} recipe on {tr['corpus']}, batch {tr['batch_size']}): "
+        lines += [(f"**Training on {device}** ({tr['model']} recipe on {tr['corpus']}, batch {tr['batch_size']}): "
                   f"{tr['ours_tokens_per_s']:.0f} target tokens/s vs {tr['tutorial_tokens_per_s']:.0f} for the "
-                  f"tutorial batch-of-one loop → **{tr['speedup']:.1f}×**.", ""]
+                  f"tutorial batch-of-one loop → **{tr['speedup']:.1f}×**."), ""]
     ttq = results.get("time_to_quality", {})
     if ttq.get("record"):
         r = ttq["record"]
-        lines += [f"**Time to quality ({r['model']}, from its training record):** shipped test chrF "
+        lines += [(f"**Time to quality ({r['model']}, from its training record):** shipped test chrF "
                   f"{r.get('test_chrf_greedy')} (greedy) / {r.get('test_chrf_beam5')} (beam 5) are the weights of "
                   f"epoch {r.get('best_epoch')}, reached after {r.get('seconds_to_shipped_weights')} s of a "
-                  f"{r.get('train_seconds_total')} s run ({r.get('epochs_run')} epochs).", ""]
+                  f"{r.get('train_seconds_total')} s run ({r.get('epochs_run')} epochs)."), ""]
     if ttq.get("live"):
         live = ttq["live"]
-        lines += [f"**Time to quality, live re-run on {live['device']}:** {live['epochs']} epochs in "
+        lines += [(f"**Time to quality, live re-run on {live['device']}:** {live['epochs']} epochs in "
                   f"{live['seconds_to_shipped_epoch']} s; test chrF {live['rerun_test_chrf_greedy']} "
-                  f"(shipped: {live['shipped_test_chrf_greedy']}).", ""]
+                  f"(shipped: {live['shipped_test_chrf_greedy']})."), ""]
     if results.get("toy"):
         lines += ["| toy task | time to 95 % exact (s) | epochs | test exact |", "|---|---:|---:|---:|"]
         for task, toy in results["toy"].items():
@@ -975,7 +985,7 @@ def main(argv: list[str] | None = None) -> int:
     label = args.machine or machine_label(info, devices)
     results: dict = {
         "schema": 1, "machine_label": label, "machine": info, "quick": settings.quick,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python -m seq2seq_lab.bench", *argv]),
         "model": shown(model_path),
         "settings": asdict(settings), "inference": {}, "training": {}, "time_to_quality": {}, "toy": {},
@@ -1040,9 +1050,9 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(render_table(results))
     print(f"\nwrote {out}")
-    if not settings.quick and not args.no_readme and out.parent.resolve() == BENCH_DIR.resolve():
-        if update_readme():
-            print(f"updated the figures in {README.relative_to(ROOT)}")
+    refresh = not settings.quick and not args.no_readme and out.parent.resolve() == BENCH_DIR.resolve()
+    if refresh and update_readme():
+        print(f"updated the figures in {README.relative_to(ROOT)}")
     return 0
 
 

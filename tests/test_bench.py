@@ -34,8 +34,8 @@ def make_translator(vocabs, *, seed: int, **arch) -> Translator:
     return Translator(Checkpoint(Seq2Seq(config), src_vocab, tgt_vocab), device="cpu")
 
 
-ARCHES = [dict(cell="gru", attention="additive"), dict(cell="lstm", attention="none", bidirectional=False),
-          dict(cell="gru", attention="scaled_dot", dec_layers=2), dict(cell="lstm", attention="general")]
+ARCHES = [{"cell": "gru", "attention": "additive"}, {"cell": "lstm", "attention": "none", "bidirectional": False},
+          {"cell": "gru", "attention": "scaled_dot", "dec_layers": 2}, {"cell": "lstm", "attention": "general"}]
 
 
 @pytest.mark.parametrize("arch", ARCHES, ids=lambda a: f"{a['cell']}-{a['attention']}")
@@ -90,6 +90,7 @@ def tiny_model(vocabs, tmp_path_factory):
     return save(tmp_path_factory.mktemp("bench") / "tiny.safetensors", Checkpoint(tr.model, *vocabs, record))
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_results(tiny_model, tmp_path, capsys):
     out = tmp_path / "results-test.json"
     code = bench.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-cn2en", "--device", "cpu",
@@ -135,3 +136,29 @@ def test_cuda_without_gpu_is_recorded_not_fatal(tiny_model, tmp_path):
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert bench.main(["--quick", "--model", str(tmp_path / "nope.safetensors")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_time_to_quality_rerun_stops_at_the_shipped_epoch(vocabs, tmp_path):
+    """The live re-run trains the recorded recipe up to the recorded best epoch, then checks test chrF."""
+    tr = make_translator(vocabs, seed=0, cell="gru", attention="additive")
+    arch_record = {"corpus": "toy:numbers", "best_epoch": 1, "test": {"greedy": {"chrf": 0.0}},
+                   "train_config": {"epochs": 3, "batch_size": 256, "lr": 1e-2, "label_smoothing": 0.0,
+                                    "max_valid": 20}}
+    path = save(tmp_path / "ttq.safetensors", Checkpoint(tr.model, *vocabs, arch_record))
+    live = bench.time_to_quality_live(path, torch.device("cpu"))
+    assert live["epochs"] == 1                      # stopped after the shipped epoch, not all 3
+    assert live["seconds_to_shipped_epoch"] > 0
+    assert live["reached"] is True and live["rerun_test_chrf_greedy"] >= 0.0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_quick_bench_on_cpu_and_gpu(tiny_model, tmp_path):
+    out = tmp_path / "gpu.json"
+    assert bench.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-cn2en", "--device", "cpu,cuda",
+                       "--sentences", "2", "--model", str(tiny_model), "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert set(results["inference"]) == {"cpu", "cuda"} and set(results["training"]) == {"cpu", "cuda"}
+    assert results["inference"]["cuda"]["device"].startswith("cuda")
+    assert results["inference"]["cuda"]["agreement"]["reference_greedy_equals_ours"] == 1.0
