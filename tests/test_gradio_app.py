@@ -226,6 +226,18 @@ def test_default_model_and_keyword_call(client):
                                                                       "tiny_zh_en"}
 
 
+def test_concurrent_requests_on_the_shared_model_each_get_their_own_answer(client, models):
+    requests = [("三千零五", 1), ("两万零七百一十", 2), ("九十九", 3), ("三千零五", 4), ("一百", 2), ("七", 5)]
+    jobs = [client.submit(text, "tiny_numbers", beam, 0.0, 0.0, beam, 0, 0, "", api_name="/translate")
+            for text, beam in requests]
+    tr = translator(models, "tiny_numbers")
+    for (text, beam), job in zip(requests, jobs):
+        got = job.result(timeout=120)
+        want = tr.translate(text, beam_size=beam, n_best=beam)
+        assert got["src_tokens"] == want.src_tokens
+        assert [c["tokens"] for c in got["candidates"]] == [c.tokens for c in want.candidates]
+
+
 @pytest.mark.parametrize(("text", "model", "code"), [
     ("", "tiny_numbers", "empty"),
     (None, "tiny_numbers", "empty"),
@@ -275,6 +287,17 @@ def test_live_stream_grows_the_heatmap_one_row_per_step_then_fills_the_page(app,
     assert final["state"]["final"].best.tokens == direct.best.tokens
     np.testing.assert_allclose(np.array(final["live_plot"].data[0].z), direct.best.attention, atol=1e-6)
     assert direct.best.text in final["result"] and "cpu" in final["meta"]
+
+
+def test_live_stream_of_a_model_without_attention_shows_the_words_instead(app, monkeypatch):
+    monkeypatch.setitem(app.SPEEDS, "test", 1e-4)
+    updates = list(app.translate_stream(NUMBERS, "tiny_numbers_none", 1, 0.0, 0.0, 0, 0, "test", "zh"))
+    final = updates[-1]["state"]["final"].best
+    for count, frame in enumerate(updates[:-1], start=1):
+        assert frame["live_plot"] is None
+        assert t("live.output_so_far", "zh", text=" ".join(final.tokens[:count])) in frame["live_caption"]
+    assert updates[-1]["live_plot"] is None and updates[-1]["greedy_plot"] is None
+    assert t("live.no_attention", "zh") in updates[-1]["live_caption"]
 
 
 def test_instant_speed_sends_only_the_finished_page(app):
