@@ -36,8 +36,9 @@ word the vocabulary lacks), ``unk`` (unknown: the model sees ``<unk>``) and ``eo
 Σ log p(tokens + ``</s>`` | text); ``tokens`` is a list of output tokens (a candidate's ``tokens``) or an English
 sentence.
 
-``/models()`` → one entry per model file: ``{"name", "ok", "attention", "corpus", "test", "architecture",
-"error"}``; an unreadable file has ``ok: false`` and ``error: {"code", "message"}``.
+``/models()`` → one entry per model file: ``{"name", "file", "ok", "default", "attention", "corpus", "test",
+"architecture", "error"}`` (``test``: the checkpoint's test-split metrics, e.g. ``{"greedy": {"bleu", "chrf",
+"exact"}, "beam5": {…}}``); an unreadable file has ``ok: false`` and ``error: {"code", "message"}``.
 
 Errors: bad input never returns a traceback. ``gradio_client`` raises ``AppError`` whose message reads
 ``"[code] explanation"``, e.g. ``"[no_chinese] The text has no Chinese characters; …"``; the code is stable
@@ -659,11 +660,12 @@ def translate_stream(text: Any, key: str | None, beam_size: Any, length_penalty:
                 yield frame
                 time.sleep(delay)
         result = make_result(key, translator, text, options, steps, clock["ms"])
+        page = render(result, lang, show_pruned=show_pruned)
     except Exception as error:  # noqa: BLE001 — bad input is a message, never a traceback
         yield {**EMPTY_PAGE, "candidates": candidates_frame(None, lang), "pick": gr.update(choices=[1], value=1),
                "message": gr.update(value=friendly(error, lang), visible=True)}
         return
-    yield {**render(result, lang, show_pruned=show_pruned), "state": result, "message": gr.update(visible=False)}
+    yield {**page, "state": result, "message": gr.update(visible=False)}
 
 
 EMPTY_PAGE: dict[str, Any] = {  # what the page shows after bad input: no stale result from an earlier sentence
