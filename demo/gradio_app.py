@@ -13,7 +13,7 @@ in the address works too).
 The API (also listed under "Use via API" at the foot of the page)::
 
     from gradio_client import Client
-    client = Client("http://127.0.0.1:7860/")
+    client = Client("http://127.0.0.1:7860/", analytics_enabled=False)   # False: no telemetry from the client
     client.predict(api_name="/models")
     client.predict("我爱学习", "hsk_additive", api_name="/segment")
     result = client.predict("我爱学习", "hsk_additive", 5, 0.0, 0.0, 5, 0, 0, "", api_name="/translate")
