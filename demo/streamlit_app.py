@@ -193,15 +193,6 @@ def init_state() -> None:
     state.presenter = False
     state.export_fmt = "png"
     state.src_text = params.get("text", "我爱学习。")
-    state.speed = "normal"
-    state.beam = 5
-    state.length_penalty = 0.0
-    state.coverage_penalty = 0.0
-    state.max_len = 0
-    state.no_repeat = 0
-    state.tree_pruned = True
-    state.variants_on = False
-    state.whatif_prefix = ""
     state.train_data = DEFAULT_TRAIN_DATA
     state.train_name = "my_" + DEFAULT_TRAIN_DATA.replace("toy:", "")
     state.train_probe = DEFAULT_PROBES[DEFAULT_TRAIN_DATA]
@@ -270,10 +261,10 @@ def plot(fig, key: str, where=None, filename: str | None = None) -> None:
     (where or st).plotly_chart(fig, key=key, config=config, width="stretch")
 
 
-def heatmap(src_tokens, out_tokens, attention, *, title=None, highlight_row=None, height=None):
+def heatmap(src_tokens, out_tokens, attention, *, title=None, highlight_row=None, compact=False):
     return figures.attention_heatmap(src_tokens, out_tokens, attention, title=title,
                                      lang=st.session_state.get("lang", "en"), highlight_row=highlight_row,
-                                     font_size=font_size(), height=height)
+                                     font_size=font_size(), compact=compact)
 
 
 # --- live decoding -----------------------------------------------------------------------
@@ -319,8 +310,14 @@ def animate(tr: Translator, text: str, options: tuple, slots: dict) -> list:
     """Decode with the model, redrawing the heatmap after every step; returns the step records."""
     delay = SPEEDS.get(st.session_state.get("speed", "normal"), 0.3)
     src_tokens = tr.analyze(text).src_tokens
-    steps, by_id = [], {}
-    for step in tr.steps(text, **dict(options)):
+    steps, by_id, compute = [], {}, 0.0
+    decoding = tr.steps(text, **dict(options))
+    while True:
+        started = time.perf_counter()
+        step = next(decoding, None)
+        compute += time.perf_counter() - started
+        if step is None:
+            break
         steps.append(step)
         by_id.update((n.id, n) for n in step.nodes)
         leader = figures.leading_node(step)
@@ -333,6 +330,7 @@ def animate(tr: Translator, text: str, options: tuple, slots: dict) -> list:
         if delay and step.final is None:
             time.sleep(delay)
     slots["status"].empty()
+    steps[-1].final.elapsed_ms = compute * 1000            # the model's time, not the animation's pauses
     return steps
 
 
@@ -358,7 +356,7 @@ def pipeline_tab(tr: Translator, path: str, mtime: float, text: str) -> None:
     source = encoding.source
     lang = st.session_state.get("lang", "en")
     with st.container(border=True):
-        st.subheader(T("pipe.seg"))
+        st.markdown(f"##### {T('pipe.seg')}")
         if tr.config.src_segmenter == "char":
             st.caption(T("pipe.seg_char_model"))
         else:
@@ -368,23 +366,23 @@ def pipeline_tab(tr: Translator, path: str, mtime: float, text: str) -> None:
         st.markdown(figures.legend_chips_html([("word", T("pipe.legend_word")), ("char", T("pipe.legend_char")),
                                                ("unk", T("pipe.legend_unk"))]), unsafe_allow_html=True)
     with st.container(border=True):
-        st.subheader(T("pipe.ids"))
+        st.markdown(f"##### {T('pipe.ids')}")
         st.caption(T("pipe.ids_help", size=len(tr.src_vocab)))
         st.markdown(figures.token_chips_html(source.tokens, source.ids, font_size=font_size() + 2),
                     unsafe_allow_html=True)
     with st.container(border=True):
-        st.subheader(T("pipe.emb"))
+        st.markdown(f"##### {T('pipe.emb')}")
         st.caption(T("pipe.emb_help", dim=encoding.embeddings.shape[1]))
         plot(figures.vector_heatmap(source.src_tokens, encoding.embeddings, lang=lang, font_size=font_size()),
              key="pipe_emb", filename="embeddings")
     with st.container(border=True):
-        st.subheader(T("pipe.enc"))
+        st.markdown(f"##### {T('pipe.enc')}")
         st.caption(T("pipe.enc_help", cell=tr.config.cell.upper(), dim=encoding.states.shape[1],
                      direction=T("pipe.both_ways") if tr.config.bidirectional else T("pipe.one_way")))
         plot(figures.vector_heatmap(source.src_tokens, encoding.states, lang=lang, font_size=font_size()),
              key="pipe_enc", filename="encoder_states")
     with st.container(border=True):
-        st.subheader(T("pipe.ctx"))
+        st.markdown(f"##### {T('pipe.ctx')}")
         st.caption(T("pipe.ctx_help", dim=encoding.summary.shape[0]))
         plot(figures.vector_heatmap(["z"], encoding.summary[None, :], lang=lang, font_size=font_size()),
              key="pipe_ctx", filename="decoder_start_vector")
@@ -450,7 +448,7 @@ def candidates_tab(result: dict) -> None:
         st.info(T("live.no_attention"))
     st.subheader(T("tree.title"))
     st.caption(T("tree.intro", k=k))
-    show_pruned = st.toggle(T("tree.pruned"), key="tree_pruned")
+    show_pruned = st.toggle(T("tree.pruned"), value=True, key="tree_pruned")
     steps = result["steps"]
     if not show_pruned:
         steps = [type(s)(s.index, [n for n in s.nodes if n.status != "pruned"]) for s in steps]
@@ -461,8 +459,9 @@ def candidates_tab(result: dict) -> None:
 def whatif_tab(path: str, mtime: float, text: str, options: tuple, result: dict) -> None:
     st.caption(T("whatif.intro"))
     first = result["steps"][0].nodes[0].alternatives if result["steps"] else []
-    choices = [a.token for a in first if a.token not in ("</s>", "<unk>")]
-    st.pills(T("whatif.pick"), choices, key="whatif_pick", on_change=on_whatif_pick)
+    probability = {a.token: a.prob for a in first if a.token not in ("</s>", "<unk>")}
+    st.pills(T("whatif.pick"), list(probability), key="whatif_pick", on_change=on_whatif_pick,
+             format_func=labels({token: f"{token} · {p:.0%}" for token, p in probability.items()}))
     prefix = st.text_input(T("whatif.prefix"), key="whatif_prefix", help=T("whatif.prefix_help")).strip()
     if not prefix:
         st.info(T("whatif.empty"))
@@ -520,7 +519,8 @@ def variants_tab(models: dict, text: str, options: tuple) -> None:
                 if best.attention is None:
                     st.info(T("live.no_attention"))
                 else:
-                    plot(heatmap(translation.src_tokens, best.tokens, best.attention), key=f"variant_{attention}",
+                    plot(heatmap(translation.src_tokens, best.tokens, best.attention, compact=True),
+                         key=f"variant_{attention}",
                          filename=f"attention_{attention}")
 
 
@@ -603,12 +603,12 @@ def sidebar_training(manager: jobs.JobManager) -> None:
         st.toggle(T("train.bidirectional"), value=True, key="train_bi")
         st.selectbox(T("train.attention"), ATTENTION_TYPES, index=ATTENTION_TYPES.index("additive"),
                      key="train_attention")
-        st.select_slider(T("train.emb"), [16, 32, 64, 128, 256], value=32, key="train_emb")
-        st.select_slider(T("train.hidden"), [32, 64, 128, 256, 512], value=64, key="train_hidden")
+        st.select_slider(T("train.emb"), [16, 32, 64, 128, 256], value=64, key="train_emb")
+        st.select_slider(T("train.hidden"), [32, 64, 128, 256, 512], value=128, key="train_hidden")
     with st.expander(T("train.settings")):
         st.slider(T("train.epochs"), 1, 30, 4, key="train_epochs")
         st.select_slider(T("train.batch"), [16, 32, 64, 128], value=64, key="train_batch")
-        st.select_slider(T("train.lr"), [0.0003, 0.001, 0.002, 0.003, 0.005, 0.01], value=0.005, key="train_lr")
+        st.select_slider(T("train.lr"), [0.0003, 0.001, 0.002, 0.003, 0.005, 0.01], value=0.003, key="train_lr")
         st.slider(T("train.tf"), 0.0, 1.0, 1.0, 0.1, key="train_tf", help=T("train.tf_help"))
         st.slider(T("train.dropout"), 0.0, 0.5, 0.1, 0.05, key="train_dropout")
         st.number_input(T("train.seed"), 0, 10_000, 0, key="train_seed")
@@ -686,12 +686,12 @@ def main() -> None:
                            help=T("app.model_help"))
         st.caption(model_card(key, models[key]))
         with st.expander(T("app.decoding"), expanded=False):
-            st.slider(T("app.length_penalty"), 0.0, 2.0, step=0.1, key="length_penalty",
+            st.slider(T("app.length_penalty"), 0.0, 2.0, 0.0, step=0.1, key="length_penalty",
                       help=T("app.length_penalty_help"))
-            st.slider(T("app.coverage_penalty"), 0.0, 1.0, step=0.1, key="coverage_penalty",
+            st.slider(T("app.coverage_penalty"), 0.0, 1.0, 0.0, step=0.1, key="coverage_penalty",
                       help=T("app.coverage_penalty_help"))
-            st.number_input(T("app.max_len"), 0, 200, step=1, key="max_len", help=T("app.max_len_help"))
-            st.number_input(T("app.no_repeat"), 0, 4, step=1, key="no_repeat", help=T("app.no_repeat_help"))
+            st.number_input(T("app.max_len"), 0, 200, 0, step=1, key="max_len", help=T("app.max_len_help"))
+            st.number_input(T("app.no_repeat"), 0, 4, 0, step=1, key="no_repeat", help=T("app.no_repeat_help"))
     try:
         tr, path, mtime = open_model(key)
     except LabError as error:
@@ -714,8 +714,8 @@ def main() -> None:
         translate = controls[0].button(T("app.translate"), key="translate", type="primary", width="stretch")
         one_step = controls[1].button(T("live.one_step"), key="one_step", help=T("live.one_step_help"),
                                       width="stretch")
-        controls[2].number_input(T("app.beam"), 1, 10, step=1, key="beam", help=T("app.beam_help"))
-        controls[3].select_slider(T("live.speed"), list(SPEEDS), key="speed",
+        controls[2].number_input(T("app.beam"), 1, 10, 5, step=1, key="beam", help=T("app.beam_help"))
+        controls[3].select_slider(T("live.speed"), list(SPEEDS), value="normal", key="speed",
                                   format_func=labels({s: T(f"live.speed_{s}") for s in SPEEDS}))
 
     text = st.session_state.src_text or ""

@@ -61,13 +61,14 @@ def _layout(fig: go.Figure, *, title: str | None, height: int, font_size: int) -
 
 def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], attention: np.ndarray | None, *,
                       title: str | None = None, lang: str = "en", highlight_row: int | None = None,
-                      show_values: bool | None = None, font_size: int = 14, height: int | None = None
-                      ) -> go.Figure:
+                      show_values: bool | None = None, font_size: int = 14, height: int | None = None,
+                      compact: bool = False) -> go.Figure:
     """The attention matrix (T, S): one row per output token, one column per source token.
 
     ``attention`` may have fewer rows than ``out_tokens`` while the decoding is still
     running (the heatmap grows row by row). ``highlight_row`` outlines one row
-    (the step being inspected, or where two decodings part ways).
+    (the step being inspected, or where two decodings part ways). ``compact`` drops
+    the axis titles, colour bar and cell values, for small multiples side by side.
     """
     src_tokens, out_tokens = list(src_tokens), list(out_tokens)
     S, T = len(src_tokens), len(out_tokens)
@@ -77,26 +78,28 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
     src_labels = [label(tok) for tok in src_tokens]
     custom = np.array([[[out_labels[i], src_labels[j]] for j in range(S)] for i in range(rows)], dtype=object)
     if show_values is None:
-        show_values = rows * S <= 160
+        show_values = rows * S <= 160 and not compact
     heatmap = go.Heatmap(
         z=weights, x=list(range(S)), y=list(range(rows)), zmin=0.0, zmax=1.0, colorscale=ATTENTION_SCALE,
         customdata=custom if rows else None, xgap=1, ygap=1,
-        colorbar=dict(title=dict(text=t("fig.weight", lang)), thickness=12, len=0.9),
+        colorbar=dict(title=dict(text=t("fig.weight", lang)), thickness=12, len=0.9), showscale=not compact,
         hovertemplate=(f"{t('fig.output', lang)}: %{{customdata[0]}}<br>{t('fig.source', lang)}: "
                        f"%{{customdata[1]}}<br>{t('fig.weight', lang)}: %{{z:.3f}}<extra></extra>"),
         texttemplate="%{z:.2f}" if show_values else None, textfont=dict(size=max(9, font_size - 4)))
     fig = go.Figure(heatmap)
     fig.update_xaxes(tickmode="array", tickvals=list(range(S)), ticktext=src_labels, side="top",
-                     range=[-0.5, S - 0.5], title=dict(text=t("fig.source_axis", lang)), tickangle=0,
+                     range=[-0.5, S - 0.5], title=dict(text=None if compact else t("fig.source_axis", lang)),
+                     tickangle=0,
                      showgrid=False, zeroline=False, automargin=True)
     fig.update_yaxes(tickmode="array", tickvals=list(range(rows)), ticktext=out_labels,
-                     range=[max(rows, 1) - 0.5, -0.5], title=dict(text=t("fig.output_axis", lang)),
+                     range=[max(rows, 1) - 0.5, -0.5],
+                     title=dict(text=None if compact else t("fig.output_axis", lang)),
                      showgrid=False, zeroline=False, automargin=True)
     if highlight_row is not None and 0 <= highlight_row < rows:
         fig.add_shape(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_row - 0.5, y1=highlight_row + 0.5,
                       line=dict(color=COLORS["best"], width=3), fillcolor="rgba(0,0,0,0)")
     if height is None:
-        height = 130 + 34 * max(rows, 3)
+        height = (90 if compact else 130) + (28 if compact else 34) * max(rows, 3)
     return _layout(fig, title=title, height=height, font_size=font_size)
 
 
@@ -228,7 +231,8 @@ def beam_tree(steps: Sequence, *, best_tokens: Sequence[str] | None = None, titl
     fig.update_xaxes(title=dict(text=t("fig.step", lang)), range=[-0.8, depth + 1.2], dtick=1, zeroline=False)
     fig.update_yaxes(visible=False, autorange="reversed")
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
-    return _layout(fig, title=title, height=int(min(1600, 140 + 22 * leaves)), font_size=font_size)
+    return _layout(fig, title=title, height=int(min(1100, 140 + (14 + font_size // 2) * leaves)),
+                   font_size=font_size)
 
 
 def training_curves(history: Sequence[dict], *, lang: str = "en", font_size: int = 14) -> go.Figure:

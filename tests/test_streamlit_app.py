@@ -255,9 +255,9 @@ def test_settings_change_updates_results_without_pressing_translate(app):
 
 def test_what_if_forces_the_first_word(app):
     at = translate(app, SENTENCE, beam=1)
-    first_choices = at.pills(key="whatif_pick").options
-    assert first_choices
-    second = first_choices[1]
+    first_choices = at.pills(key="whatif_pick").options                  # shown as "word · 12%"
+    assert first_choices and all(" · " in choice and choice.endswith("%") for choice in first_choices)
+    second = first_choices[1].split(" · ")[0]
     at.pills(key="whatif_pick").set_value(second).run()
     assert at.text_input(key="whatif_prefix").value == second
     _, y, _ = heatmap_axes(chart(at, "whatif_forced"))
