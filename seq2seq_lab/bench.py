@@ -938,7 +938,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-cn2en", action="store_true")
     p.add_argument("--time-to-quality", action="store_true",
-                   help="also re-run the model's full recipe until it reaches its shipped test chrF (long)")
+                   help="also re-train the model's recipe up to the epoch of its shipped weights and check its "
+                        "test chrF (long: the whole training run)")
     p.add_argument("--app", default="demo/streamlit_app.py", help="the Streamlit app to start")
     p.add_argument("--out", help="results file (default bench/results-<machine>.json; bench/tmp/ for --quick)")
     p.add_argument("--machine", help="machine label for the file name (default: from the CPU/GPU model)")
@@ -982,7 +983,7 @@ def main(argv: list[str] | None = None) -> int:
 
     devices = parse_devices(args.device)
     info = machine_info(devices)
-    label = args.machine or machine_label(info, devices)
+    label = args.machine or machine_label(info, devices) + (f"-{args.threads}thread" if args.threads else "")
     results: dict = {
         "schema": 1, "machine_label": label, "machine": info, "quick": settings.quick,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
