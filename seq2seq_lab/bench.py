@@ -463,7 +463,8 @@ def time_to_quality_from_record(model_path: Path) -> dict:
            "train_seconds_total": record.get("train_seconds", record.get("elapsed_s")),
            "train_config": record.get("train_config"), "trained_on": record.get("date")}
     if best_epoch and len(history) >= best_epoch:
-        out["seconds_to_shipped_weights"] = history[best_epoch - 1].get("elapsed")
+        elapsed = history[best_epoch - 1].get("elapsed")
+        out["seconds_to_shipped_weights"] = None if elapsed is None else round(elapsed, 1)
     return out
 
 
