@@ -15,6 +15,16 @@ Writing the translation, one token per step (the decoder, :meth:`Decoder.step`):
     s_t = RNN([E'[y_{t−1}]; c_t], s_{t−1})  new decoder state   (s_0 = z)
     p(y_t | y_<t, x) = softmax(W_o tanh(W_p [s_t; c_t; E'[y_{t−1}]]))
 
+With ``lexical=True`` (Nguyen & Chiang 2018, "Improving Lexical Choice in NMT") the
+attention also averages the source *embeddings*, and that goes straight to the output,
+so a word can be translated by "looking it up" without passing through the RNNs::
+
+    f_t = tanh(Σ_j α_tj e_j)                  lexical context           (B, emb)
+    h_t = tanh(W_f f_t) + f_t
+    p(y_t | …) = softmax(W_o tanh(W_p […]) + W_ℓ h_t)
+
+This helps small corpora most, where many words are seen only a few times.
+
 Without attention (``attention="none"``) the context is the fixed summary,
 c_t = z at every step: the whole sentence must squeeze through one vector.
 
@@ -52,6 +62,7 @@ class ModelConfig:
     dropout: float = 0.2         # on embeddings, between layers and before the output layer
     src_segmenter: str = "jieba" # how Chinese is cut: "jieba" words or single "char"s
     tgt_detok: str = "english"   # how output tokens are joined: "english" or "concat" (digits)
+    lexical: bool = False        # add a lexical shortcut from attended source embeddings to the output
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -92,10 +103,11 @@ class Memory:
     values: torch.Tensor | None  # (B, S, H) attention values
     mask: torch.Tensor           # (B, S)
     summary: torch.Tensor        # (B, H)
+    embedded: torch.Tensor | None = None  # (B, S, emb) source embeddings, for the lexical shortcut
 
     def index_select(self, index: torch.Tensor) -> Memory:
         pick = (lambda t: None if t is None else t.index_select(0, index))
-        return Memory(pick(self.keys), pick(self.values), pick(self.mask), pick(self.summary))
+        return Memory(pick(self.keys), pick(self.values), pick(self.mask), pick(self.summary), pick(self.embedded))
 
 
 @dataclass
@@ -125,6 +137,17 @@ class StepOutput:
     state: DecoderState              # the new decoder state s_t
     attention: torch.Tensor | None   # (B, layers, heads, S); (B, 1, 1, S) for an RNN decoder
     context: torch.Tensor            # (B, H) c_t
+
+
+@dataclass
+class Recurrence:
+    """What one decoder step computes before its output layer."""
+
+    output: torch.Tensor             # (B, H) s_t, the top RNN layer's output
+    context: torch.Tensor            # (B, H) c_t
+    embedded: torch.Tensor           # (B, emb) E'[y_{t−1}]
+    weights: torch.Tensor | None     # (B, S) α_t
+    state: DecoderState
 
 
 class Encoder(nn.Module):
@@ -169,19 +192,23 @@ class Decoder(nn.Module):
         self.generator = nn.Linear(H, c.tgt_vocab_size)
         self.dropout = nn.Dropout(c.dropout)
         self.config = c
+        if c.lexical and self.attention is not None:
+            self.lexical_ffn = nn.Linear(c.emb_size, c.emb_size, bias=False)
+            self.lexical_out = nn.Linear(c.emb_size, c.tgt_vocab_size)
 
     def prepare(self, encoded: EncoderOutput) -> Memory:
         """Project the attention keys once per sentence (they do not depend on the step)."""
         keys, values = (None, None) if self.attention is None else self.attention.prepare(encoded.memory)
-        return Memory(keys, values, encoded.mask, encoded.summary)
+        lexical = self.config.lexical and self.attention is not None
+        return Memory(keys, values, encoded.mask, encoded.summary, encoded.embedded if lexical else None)
 
     def init_state(self, encoded: EncoderOutput) -> DecoderState:
         """s_0 = z in every decoder layer (and a zero cell for an LSTM)."""
         hidden = encoded.summary.unsqueeze(0).repeat(self.config.dec_layers, 1, 1).contiguous()  # (L, B, H)
         return DecoderState(hidden, torch.zeros_like(hidden) if self.config.cell == "lstm" else None)
 
-    def step(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory) -> StepOutput:
-        """One decoding step for a batch: y_{t−1} (B,) and s_{t−1} → logits for y_t."""
+    def advance(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory) -> Recurrence:
+        """Attention and the RNN for one step: y_{t−1} (B,) and s_{t−1} → c_t, α_t, s_t."""
         embedded = self.dropout(self.embedding(prev_tokens))             # (B, emb)  E'[y_{t−1}]
         if self.attention is None:
             context, weights = memory.summary, None                      # (B, H)    c_t = z
@@ -190,13 +217,29 @@ class Decoder(nn.Module):
             #                                                            # (B, H), (B, S)
         rnn_input = torch.cat([embedded, context], dim=-1).unsqueeze(1)  # (B, 1, emb+H)
         output, rnn_state = self.rnn(rnn_input, state.rnn_state())       # (B, 1, H)  s_t
-        output = output.squeeze(1)                                       # (B, H)
         new_state = (DecoderState(*rnn_state) if isinstance(rnn_state, tuple)
                      else DecoderState(rnn_state))
-        features = torch.tanh(self.pre_output(torch.cat([output, context, embedded], dim=-1)))  # (B, H)
-        logits = self.generator(self.dropout(features))                  # (B, V)
-        attention = None if weights is None else weights[:, None, None, :]  # (B, 1, 1, S)
-        return StepOutput(logits, new_state, attention, context)
+        return Recurrence(output.squeeze(1), context, embedded, weights, new_state)
+
+    def output_layer(self, output: torch.Tensor, context: torch.Tensor, embedded: torch.Tensor,
+                     weights: torch.Tensor | None, memory: Memory) -> torch.Tensor:
+        """Next-token logits, position by position: (B, T, ·) → (B, T, V)."""
+        features = torch.tanh(self.pre_output(torch.cat([output, context, embedded], dim=-1)))  # (B, T, H)
+        logits = self.generator(self.dropout(features))                  # (B, T, V)
+        if memory.embedded is not None:                                  # the lexical shortcut
+            f = torch.tanh(torch.bmm(weights, memory.embedded))          # (B, T, emb) f_t = tanh(Σ_j α_tj e_j)
+            h = torch.tanh(self.lexical_ffn(f)) + f                      # (B, T, emb) h_t
+            logits = logits + self.lexical_out(self.dropout(h))          # (B, T, V)   + W_ℓ h_t
+        return logits
+
+    def step(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory) -> StepOutput:
+        """One decoding step for a batch: y_{t−1} (B,) and s_{t−1} → logits for y_t."""
+        r = self.advance(prev_tokens, state, memory)
+        weights = None if r.weights is None else r.weights.unsqueeze(1)  # (B, 1, S)
+        logits = self.output_layer(r.output.unsqueeze(1), r.context.unsqueeze(1), r.embedded.unsqueeze(1),
+                                   weights, memory).squeeze(1)          # (B, V)
+        attention = None if r.weights is None else r.weights[:, None, None, :]  # (B, 1, 1, S)
+        return StepOutput(logits, r.state, attention, r.context)
 
 
 class Seq2Seq(nn.Module):
@@ -227,6 +270,19 @@ class Seq2Seq(nn.Module):
         memory = self.decoder.prepare(encoded)
         state = self.decoder.init_state(encoded)
         rng = rng or random
+        if teacher_forcing >= 1.0:
+            # Every input token is known in advance: run the recurrence step by step, then the
+            # output layer once over all steps (the same arithmetic as step(), in one batch).
+            steps = []
+            for t in range(tgt_in.size(1)):
+                r = self.decoder.advance(tgt_in[:, t], state, memory)
+                state = r.state
+                steps.append(r)
+            stack = (lambda name: torch.stack([getattr(r, name) for r in steps], dim=1))  # (B, T, ·)
+            attention = None if steps[0].weights is None else stack("weights")            # (B, T, S)
+            logits = self.decoder.output_layer(stack("output"), stack("context"), stack("embedded"), attention,
+                                               memory)                                    # (B, T, V)
+            return logits, attention
         prev = tgt_in[:, 0]                                              # (B,) <s>
         all_logits, all_attention = [], []
         for t in range(tgt_in.size(1)):
@@ -236,7 +292,7 @@ class Seq2Seq(nn.Module):
             if out.attention is not None:
                 all_attention.append(out.attention[:, -1].mean(1))       # (B, S) last layer, mean of heads
             if t + 1 < tgt_in.size(1):
-                use_reference = teacher_forcing >= 1.0 or rng.random() < teacher_forcing
+                use_reference = rng.random() < teacher_forcing
                 prev = tgt_in[:, t + 1] if use_reference else out.logits.argmax(-1)
         logits = torch.stack(all_logits, dim=1)                          # (B, T, V)
         attention = torch.stack(all_attention, dim=1) if all_attention else None  # (B, T, S)

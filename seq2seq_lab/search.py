@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .model import Memory, Seq2Seq
+from .model import Memory, Seq2Seq, StepOutput
 from .vocab import Vocab
 
 ALIVE, FINISHED, PRUNED = "alive", "finished", "pruned"
@@ -164,8 +164,8 @@ def _constrain(log_probs: torch.Tensor, t: int, histories: list[list[int]], opti
     return log_probs
 
 
-def _alternatives(probs_row: np.ndarray, top_ids: np.ndarray, vocab: Vocab) -> list[Alternative]:
-    return [Alternative(vocab.itos[i], float(probs_row[i])) for i in top_ids]
+def _alternatives(top_probs: np.ndarray, top_ids: np.ndarray, vocab: Vocab) -> list[Alternative]:
+    return [Alternative(vocab.itos[i], float(p)) for i, p in zip(top_ids, top_probs)]
 
 
 def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor, vocab: Vocab,
@@ -187,9 +187,9 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
         best_log_prob, best = log_probs.max(dim=-1)                         # (B,), (B,)
         attention = None if out.attention is None else out.attention.float().cpu().numpy()  # (B, L, h, S)
         best_ids, best_lps = best.tolist(), best_log_prob.tolist()
-        if options.record:
-            probs = log_probs.exp().cpu().numpy()
-            top = np.argsort(-probs, axis=1)[:, :max(options.alternatives, 2)]
+        if options.record:                                                  # the few best, not a full sort
+            top_log_probs, top_ids = log_probs.topk(options.alternatives, dim=-1)   # (B, A)
+            top_probs, top_ids = top_log_probs.exp().cpu().numpy(), top_ids.cpu().numpy()
         steps = []
         for b in range(B):
             if done[b]:
@@ -208,7 +208,7 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
                               status=FINISHED if finished else ALIVE,
                               attention=None if attention is None else attention[b, -1].mean(0),
                               attention_heads=None if attention is None else attention[b],
-                              alternatives=_alternatives(probs[b], top[b, :options.alternatives], vocab))]
+                              alternatives=_alternatives(top_probs[b], top_ids[b], vocab))]
                 node_ids[b] = t + 1
                 steps.append(Step(t, nodes))
         if options.record:
@@ -235,10 +235,12 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
     device = memory.mask.device
     max_lens = [options.resolved_max_len(int(n)) for n in src_lengths]        # per sentence, as if alone
     n_best = min(max(options.n_best, 1), K)
+    # Without length or coverage penalties a hypothesis' score only falls as it grows, so once the
+    # n-th best finished one beats every live beam, the n-best list cannot change any more.
+    can_stop_early = options.length_penalty == 0.0 and options.coverage_penalty == 0.0
 
     flat = torch.arange(B, device=device).repeat_interleave(K)                # (B·K,) sentence of each beam
-    memory = memory.index_select(flat)
-    state = state.index_select(flat)
+    first_memory, memory = memory, memory.index_select(flat)
     scores = torch.full((B, K), -math.inf, device=device)
     scores[:, 0] = 0.0                                                         # [0, −∞, …]: one live beam
     scores = scores.view(-1)                                                   # (B·K,)
@@ -262,7 +264,13 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
                                       lps, attention, is_eos))
 
     for t in range(max(max_lens)):
-        out = model.decoder.step(prev, state, memory)
+        if t == 0:                      # one live beam per sentence: decode B rows, then copy them K times
+            out = model.decoder.step(prev[::K], state, first_memory)
+            out = StepOutput(out.logits.index_select(0, flat), out.state.index_select(flat),
+                             None if out.attention is None else out.attention.index_select(0, flat),
+                             out.context.index_select(0, flat))
+        else:
+            out = model.decoder.step(prev, state, memory)
         log_probs = torch.log_softmax(out.logits.float(), dim=-1)            # (B·K, V)
         log_probs = _constrain(log_probs, t, history.tolist() if options.no_repeat_ngram_size else [], options)
         step_attn = None if out.attention is None else out.attention[:, -1].mean(1).float()  # (B·K, S)
@@ -350,7 +358,9 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
                         finished[b].append(Hypothesis(ids, total, normalized_score(total, len(ids), attention,
                                                                                    options),
                                                       history_lp[row].tolist(), attention, False))
-            done[b] = last_step[b] or len(finished[b]) >= K
+            done[b] = last_step[b] or len(finished[b]) >= K or (
+                can_stop_early and len(finished[b]) >= n_best
+                and sorted(h.score for h in finished[b])[-n_best] >= float(alive_scores[b].max()))
             if done[b]:
                 scores[b * K:(b + 1) * K] = -math.inf
         if options.record:

@@ -121,7 +121,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     valid_pairs = valid_pairs[:config.max_valid]
     valid_batches = make_batches(tokenize_pairs(valid_pairs, segmenter, tgt_style), src_vocab, tgt_vocab,
                                  batch_size=128, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)   # fused: one kernel for all params
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2)
     criterion = nn.CrossEntropyLoss(ignore_index=0, label_smoothing=config.label_smoothing)
     nll = nn.CrossEntropyLoss(ignore_index=0, reduction="sum")

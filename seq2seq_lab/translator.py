@@ -221,21 +221,22 @@ class Translator:
         """Decode live: one :class:`~.search.Step` per decoding step; the last carries ``.final``."""
         analysis = self.analyze(text)
         search_options = self._options(**options, record=True)
-        started = time.perf_counter()
         search = self._search([analysis], search_options)
-        last, count = None, 0
+        last, count, decoding_seconds = None, 0, 0.0          # time spent decoding, not waiting on the caller
         while True:
+            started = time.perf_counter()
             try:
                 steps = next(search)
             except StopIteration as done:
                 results = done.value
+                decoding_seconds += time.perf_counter() - started
                 break
+            decoding_seconds += time.perf_counter() - started
             if last is not None:
                 yield last
             last, count = steps[0], count + 1
         translation = Translation(analysis, [self._candidate(h, len(analysis.ids)) for h in results[0]],
-                                  self.device_label, search_options,
-                                  (time.perf_counter() - started) * 1000, count)
+                                  self.device_label, search_options, decoding_seconds * 1000, count)
         last.final = translation
         yield last
 
