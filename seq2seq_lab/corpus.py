@@ -33,6 +33,7 @@ class Pair:
     id: str
     zh: str
     en: str
+    tag: str = ""   # a kind of data other than sentences, e.g. "dict"; the model sees it as a first token <dict>
 
 
 @dataclass
@@ -104,7 +105,9 @@ def hsk_glossary(record_ids: set[str]) -> list[Pair]:
 
     The package annotates every sentence word by word with CC-CEDICT glosses. Taking the
     first sense of each gloss (short, no brackets, no Chinese) gives a small dictionary
-    that teaches the model words it sees in too few sentences. Pass the *training*
+    that teaches the model words it sees in too few sentences. The pairs are tagged
+    ``dict``: the model reads a ``<dict>`` token before the word, so it learns dictionary
+    style ("to learn") apart from sentence style ("I love studying."). Pass the *training*
     records' ids only, so nothing of the test sentences leaks in.
     """
     from hsk_sentences_audio import load_sentences
@@ -120,7 +123,7 @@ def hsk_glossary(record_ids: set[str]) -> list[Pair]:
             if (word and has_chinese(word) and word not in glossary and sense and not has_chinese(sense)
                     and len(sense.split()) <= 4 and re.fullmatch(r"[A-Za-z' -]+", sense)):
                 glossary[word] = sense
-    return [Pair(f"gloss:{word}", word, sense) for word, sense in glossary.items()]
+    return [Pair(f"gloss:{word}", word, sense, tag="dict") for word, sense in glossary.items()]
 
 
 def parse_tsv(data: bytes | str, *, name: str = "upload", max_bytes: int = 5_000_000,

@@ -13,6 +13,11 @@ from .text import segment_zh, tokenize_target
 from .vocab import Vocab
 
 
+def is_tag(token: str) -> bool:
+    """Tag tokens such as ``<dict>`` are atomic: never split into characters."""
+    return token.startswith("<") and token.endswith(">") and len(token) > 2
+
+
 @dataclass
 class Example:
     """One pair as the model trains on it."""
@@ -23,7 +28,9 @@ class Example:
 
 
 def tokenize_pairs(pairs: list[Pair], segmenter: str, tgt_style: str = "english") -> list[Example]:
-    return [Example(segment_zh(p.zh, mode=segmenter), tokenize_target(p.en, tgt_style), p.en) for p in pairs]
+    """Segment and tokenise; a tagged pair (``Pair.tag``) starts with its tag token, e.g. ``<dict>``."""
+    return [Example(([f"<{p.tag}>"] if p.tag else []) + segment_zh(p.zh, mode=segmenter),
+                    tokenize_target(p.en, tgt_style), p.en) for p in pairs]
 
 
 def build_vocabs(examples: list[Example], *, min_freq: int = 1) -> tuple[Vocab, Vocab]:
@@ -32,7 +39,7 @@ def build_vocabs(examples: list[Example], *, min_freq: int = 1) -> tuple[Vocab, 
     for example in examples:
         for word in example.src_words:
             src_counts[word] += 1
-            if len(word) > 1:
+            if len(word) > 1 and not is_tag(word):
                 src_counts.update(word)
         tgt_counts.update(example.tgt_tokens)
     return Vocab.build(src_counts, min_freq=min_freq), Vocab.build(tgt_counts, min_freq=min_freq)
@@ -44,7 +51,9 @@ def source_ids(words: list[str], vocab: Vocab, *, rng: random.Random | None = No
     model also learns the characters it falls back to for words it has never seen."""
     tokens: list[str] = []
     for word in words:
-        if word not in vocab or (rng is not None and len(word) > 1 and rng.random() < char_split_prob):
+        if is_tag(word):
+            tokens.append(word)
+        elif word not in vocab or (rng is not None and len(word) > 1 and rng.random() < char_split_prob):
             tokens.extend(word if len(word) > 1 and any(ch in vocab for ch in word) else [word])
         else:
             tokens.append(word)
