@@ -169,6 +169,7 @@ def test_first_page_lists_models_and_reports_the_corrupt_file(app):
     assert any("broken.safetensors" in w.value for w in app.warning)      # a clear message, app keeps going
     assert any("Model runs on: cpu" in c.value for c in app.caption)
     assert app.button(key="translate").label == "Translate"
+    assert "live_heat" in chart_keys(app)                                 # the default sentence, already translated
 
 
 def test_translate_greedy_draws_the_models_own_attention(app):
