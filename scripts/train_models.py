@@ -18,14 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from seq2seq_lab.checkpoint import save  # noqa: E402
-from seq2seq_lab.corpus import HSK_ATTRIBUTION, TOY_TASKS, load_hsk, split_pairs, toy_splits  # noqa: E402
+from seq2seq_lab.corpus import HSK_ATTRIBUTION, TOY_TASKS, hsk_glossary, load_hsk, split_pairs, toy_splits  # noqa: E402
 from seq2seq_lab.train import TrainConfig, evaluate, fit  # noqa: E402
 from seq2seq_lab.translator import Translator  # noqa: E402
 
 HSK_ARCH = dict(cell="gru", emb_size=256, hidden_size=256, enc_layers=1, dec_layers=1, bidirectional=True,
-                dropout=0.3)
+                dropout=0.3, lexical=True)
 HSK_TRAIN = TrainConfig(epochs=30, batch_size=32, lr=2e-3, label_smoothing=0.1, char_split_prob=0.1, seed=0,
-                        patience=8, probe="我爱学习")
+                        patience=6, probe="我爱学习")
 TOY_ARCH = dict(cell="gru", emb_size=64, hidden_size=128, bidirectional=True, dropout=0.1, src_segmenter="char",
                 attention="additive")
 TOY_TRAIN = TrainConfig(epochs=15, batch_size=64, lr=3e-3, label_smoothing=0.0, char_split_prob=0.0, seed=0,
@@ -43,7 +43,9 @@ def train_one(name: str, corpus: str, arch: dict, config: TrainConfig) -> dict:
     if corpus == "hsk":
         report = load_hsk()
         splits = split_pairs(report.pairs)
-        record = {"corpus": "hsk", "attribution": HSK_ATTRIBUTION, "cleaning": dict(report.dropped)}
+        glossary = hsk_glossary({p.id for p in splits["train"]})      # from the training records only
+        record = {"corpus": "hsk", "attribution": HSK_ATTRIBUTION, "cleaning": dict(report.dropped),
+                  "glossary_pairs": len(glossary)}
     else:
         splits = toy_splits(corpus[4:])
         record = {"corpus": corpus, "task": TOY_TASKS[corpus[4:]].title}
@@ -55,7 +57,8 @@ def train_one(name: str, corpus: str, arch: dict, config: TrainConfig) -> dict:
             print(f"  {name} epoch {p.epoch:2d}  loss {p.loss:.3f}  valid chrF {p.valid['chrf']:.1f} "
                   f"BLEU {p.valid['bleu']:.1f} exact {p.valid['exact']:.3f}  ({p.elapsed:.0f} s)", flush=True)
 
-    result = fit(splits["train"], splits["valid"], arch, config, on_progress=progress, record=record)
+    train_pairs = splits["train"] + (glossary if corpus == "hsk" else [])
+    result = fit(train_pairs, splits["valid"], arch, config, on_progress=progress, record=record)
     train_seconds = time.perf_counter() - started
     tr = Translator(result.checkpoint, device="cpu")
     test = {"greedy": evaluate(tr, splits["test"], beam_size=1), "beam5": evaluate(tr, splits["test"], beam_size=5)}
