@@ -65,7 +65,7 @@ import_once()
 
 from seq2seq_lab import catalog, figures, jobs  # noqa: E402
 from seq2seq_lab.attention import ATTENTION_TYPES  # noqa: E402
-from seq2seq_lab.errors import CheckpointError, LabError  # noqa: E402
+from seq2seq_lab.errors import LabError  # noqa: E402
 from seq2seq_lab.i18n import LANGUAGES, error_text, t  # noqa: E402
 from seq2seq_lab.train import TrainConfig  # noqa: E402
 from seq2seq_lab.translator import Translator  # noqa: E402
@@ -182,7 +182,8 @@ def model_label(key: str, info: catalog.ModelInfo) -> str:
 def model_card(key: str, info: catalog.ModelInfo) -> str:
     c = info.config
     arch = (f"{str(c.get('cell', '?')).upper()} ×{c.get('enc_layers', '?')}"
-            f"{' bi' if c.get('bidirectional') else ''} · emb {c.get('emb_size', '?')} · hidden {c.get('hidden_size', '?')}")
+            f"{' bi' if c.get('bidirectional') else ''} · emb {c.get('emb_size', '?')}"
+            f" · hidden {c.get('hidden_size', '?')}")
     card = T("app.model_card", name=html.escape(info.name), attention=info.attention, corpus=info.corpus, arch=arch)
     test = info.test_metrics
     if test:
@@ -512,28 +513,27 @@ def variants_tab(models: dict, text: str, options: tuple) -> None:
         return
     columns = st.columns(3)
     for index, (attention, name) in enumerate(catalog.VARIANT_MODELS.items()):
-        with columns[index % 3]:
-            with st.container(border=True):
-                st.markdown(f"**{name}** · {T(f'var.formula.{attention}')}")
-                if name not in models:
-                    st.caption(T("var.missing", name=name))
-                    continue
-                try:
-                    _, path, mtime = open_model(name)
-                    translation = translate_cached(path, mtime, text, options)
-                except LabError as error:
-                    show_error(error)
-                    continue
-                best = translation.best
-                st.markdown(f"<div class='lab-output lab-small'>{html.escape(best.text)}</div>",
-                            unsafe_allow_html=True)
-                st.caption(score_line(best))
-                if best.attention is None:
-                    st.info(T("live.no_attention"))
-                else:
-                    plot(heatmap(translation.src_tokens, best.tokens, best.attention, compact=True),
-                         key=f"variant_{attention}",
-                         filename=f"attention_{attention}")
+        with columns[index % 3], st.container(border=True):
+            st.markdown(f"**{name}** · {T(f'var.formula.{attention}')}")
+            if name not in models:
+                st.caption(T("var.missing", name=name))
+                continue
+            try:
+                _, path, mtime = open_model(name)
+                translation = translate_cached(path, mtime, text, options)
+            except LabError as error:
+                show_error(error)
+                continue
+            best = translation.best
+            st.markdown(f"<div class='lab-output lab-small'>{html.escape(best.text)}</div>",
+                        unsafe_allow_html=True)
+            st.caption(score_line(best))
+            if best.attention is None:
+                st.info(T("live.no_attention"))
+            else:
+                plot(heatmap(translation.src_tokens, best.tokens, best.attention, compact=True),
+                     key=f"variant_{attention}",
+                     filename=f"attention_{attention}")
 
 
 # --- the sidebar: settings and training ----------------------------------------------------------
@@ -554,7 +554,6 @@ def training_panel(manager: jobs.JobManager) -> None:
     job = manager.get(st.session_state.get("job_id"))
     if job is None:
         return
-    lang = st.session_state.get("lang", "en")
     progress = job.progress
     if job.active:
         if progress is None:
@@ -574,29 +573,49 @@ def training_panel(manager: jobs.JobManager) -> None:
                       kwargs={"model": USER_PREFIX + job.model_name})
     else:
         show_error(job.error or LabError("train_failed", "unknown error"))
-    history = job.history
-    if history:
-        last = history[-1]
+    if job.history:
+        last = job.history[-1]
         st.caption(T("train.valid", bleu=last["valid_bleu"], loss=last["valid_loss"]))
-        st.plotly_chart(figures.training_curves(history, lang=lang, font_size=12), key="train_curves",
-                        config=figures.export_config("training_curves", fmt=st.session_state.get("export_fmt")))
-    probe = job.probe
-    if probe is not None and probe.best.attention is not None:
-        st.plotly_chart(figures.attention_heatmap(
-            probe.src_tokens, probe.best.tokens, probe.best.attention, lang=lang, font_size=12,
-            title=T("train.probe_title", epoch=len(history), text=probe.best.text)),
-            key="train_probe_map", config=figures.export_config("probe_attention",
-                                                                fmt=st.session_state.get("export_fmt")))
+    st.caption(T("train.watch"))
     if not job.active and st.session_state.get("_job_seen") != job.id:
         st.session_state._job_seen = job.id
         st.rerun()                                   # the whole page, so the model list shows the new model
 
 
+def training_view(manager: jobs.JobManager) -> None:
+    """The training tab: loss and BLEU curves, and the probe sentence's attention after every epoch."""
+    job = manager.get(st.session_state.get("job_id"))
+    if job is None:
+        st.info(T("train.view_empty"))
+        return
+    lang = st.session_state.get("lang", "en")
+    request = job.request
+    st.caption(T("train.view_caption", data=T(f"train.data.{request.data}"), attention=request.arch.get("attention"),
+                 epochs=request.config.epochs))
+    history = job.history
+    if not history:
+        st.caption(T("train.view_waiting"))
+    else:
+        plot(figures.training_curves(history, lang=lang, font_size=font_size()), key="train_curves",
+             filename="training_curves")
+    probe = job.probe
+    if probe is not None and probe.best.attention is not None:
+        plot(heatmap(probe.src_tokens, probe.best.tokens, probe.best.attention,
+                     title=T("train.probe_title", epoch=len(history), text=probe.best.text)),
+             key="train_probe_map", filename="probe_attention")
+
+
+def training_fragment(function, manager: jobs.JobManager) -> None:
+    """Run ``function`` as a fragment that redraws itself every second while this visitor's job runs."""
+    job = manager.get(st.session_state.get("job_id"))
+    st.fragment(function, run_every=1.0 if job is not None and job.active else None)(manager)
+
+
 def sidebar_training(manager: jobs.JobManager) -> None:
     st.header(T("train.header"))
     st.caption(T("train.intro"))
-    data = st.selectbox(T("train.data"), jobs.DATA_CHOICES, format_func=labels({d: T(f"train.data.{d}") for d in jobs.DATA_CHOICES}),
-                        key="train_data", on_change=on_train_data)
+    data = st.selectbox(T("train.data"), jobs.DATA_CHOICES, key="train_data", on_change=on_train_data,
+                        format_func=labels({d: T(f"train.data.{d}") for d in jobs.DATA_CHOICES}))
     pairs, source_name = None, ""
     if data == "tsv":
         upload = st.file_uploader(T("train.upload"), type=["tsv", "txt"], key="train_tsv")
@@ -663,8 +682,7 @@ def sidebar_training(manager: jobs.JobManager) -> None:
                 s.job_id = job.id
                 s._job_seen = None
                 st.rerun()                            # redraw the sidebar: Stop enabled, progress polling on
-    mine = manager.get(st.session_state.get("job_id"))
-    st.fragment(training_panel, run_every=1.0 if mine is not None and mine.active else None)(manager)
+    training_fragment(training_panel, manager)
 
 
 # --- the page ----------------------------------------------------------------------------------
@@ -692,6 +710,7 @@ def main() -> None:
                      reason=error_text(info.error, st.session_state.lang)), icon=":material/broken_image:")
     if not models:
         st.info(T("app.no_models"))
+        training_fragment(training_view, manager)
         return
     keys = list(models)
     if st.session_state.get("model") not in keys:
@@ -699,8 +718,8 @@ def main() -> None:
 
     left, right = st.columns([3, 2], gap="large")
     with right:
-        key = st.selectbox(T("app.model"), keys, key="model", format_func=labels({k: model_label(k, models[k]) for k in keys}),
-                           help=T("app.model_help"))
+        key = st.selectbox(T("app.model"), keys, key="model", help=T("app.model_help"),
+                           format_func=labels({k: model_label(k, models[k]) for k in keys}))
         st.caption(model_card(key, models[key]))
         with st.expander(T("app.decoding"), expanded=False):
             st.slider(T("app.length_penalty"), 0.0, 2.0, 0.0, step=0.1, key="length_penalty",
@@ -744,7 +763,9 @@ def main() -> None:
 
     header = st.container()
     tabs = st.tabs([T("tab.live"), T("tab.pipeline"), T("tab.compare"), T("tab.candidates"), T("tab.whatif"),
-                    T("tab.variants")])
+                    T("tab.variants"), T("tab.training")])
+    with tabs[6]:
+        training_fragment(training_view, manager)
     with tabs[0]:
         st.caption(T("live.intro"))
         heat_col, bars_col = st.columns([3, 2])

@@ -95,6 +95,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "tab.candidates": {"en": "④ Beam candidates & tree", "zh": "④ 候选译文与搜索树"},
     "tab.whatif": {"en": "⑤ What if…", "zh": "⑤ 如果……"},
     "tab.variants": {"en": "⑥ Attention variants", "zh": "⑥ 注意力变体"},
+    "tab.training": {"en": "⑦ Training", "zh": "⑦ 训练"},
 
     # --- live decoding ----------------------------------------------------------------
     "live.intro": {"en": "Each row of the heatmap is one decoding step: how much attention the model paid to each "
@@ -277,6 +278,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "train.stopped": {"en": "Stopped: the best weights so far were saved as “{name}”.",
                       "zh": "已停止：目前最好的权重已保存为“{name}”。"},
     "train.failed": {"en": "Training failed: {message}", "zh": "训练失败：{message}"},
+    "train.watch": {"en": "Curves and the probe sentence's attention: tab ⑦ Training.",
+                    "zh": "损失曲线和探针句子的注意力：见“⑦ 训练”标签页。"},
+    "train.view_empty": {"en": "Start a training in the sidebar: its loss and BLEU curves and the probe sentence's "
+                               "attention appear here, redrawn after every epoch.",
+                         "zh": "在侧边栏开始训练后，这里会显示损失和 BLEU 曲线，以及探针句子的注意力，每轮更新一次。"},
+    "train.view_caption": {"en": "Your training: {data} · attention {attention} · {epochs} epochs",
+                           "zh": "你的训练：{data} · 注意力 {attention} · {epochs} 轮"},
+    "train.view_waiting": {"en": "The curves appear after the first epoch.", "zh": "第一轮结束后显示曲线。"},
     "train.use": {"en": "Use this model", "zh": "使用这个模型"},
     "train.test": {"en": "Test BLEU (greedy): {bleu:.1f}", "zh": "测试集 BLEU（贪心）：{bleu:.1f}"},
     "train.probe_title": {"en": "Probe after epoch {epoch}: {text}", "zh": "第 {epoch} 轮后的探针：{text}"},

@@ -34,7 +34,7 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:
-    from test_streamlit_app import make_models          # the same tiny models as the AppTest suite
+    from test_streamlit_app import make_models  # the same tiny models as the AppTest suite
     return make_models(tmp_path_factory.mktemp("models"))
 
 

@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from seq2seq_lab import catalog
 from seq2seq_lab.checkpoint import save
 from seq2seq_lab.corpus import load_hsk, split_pairs
 from seq2seq_lab.i18n import STRINGS, t
