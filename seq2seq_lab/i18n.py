@@ -55,7 +55,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.model_test": {"en": "test BLEU greedy {greedy}", "zh": "测试集 BLEU 贪心 {greedy}"},
     "app.model_test_beam": {"en": "beam 5 {beam}", "zh": "束搜索(5) {beam}"},
     "app.decoding": {"en": "Decoding settings", "zh": "解码设置"},
-    "app.beam": {"en": "Beam size", "zh": "束宽 (beam size)"},
+    "app.beam": {"en": "Beam size", "zh": "束宽"},
     "app.beam_help": {"en": "1 = greedy: always take the most probable next word. Larger beams keep several "
                             "partial translations alive and pick the best complete one.",
                       "zh": "1 = 贪心解码：每步都选概率最大的词。束宽更大时，同时保留多个候选译文，最后选最好的完整译文。"},

@@ -2,8 +2,14 @@
 
 Checks what a student sees: the heatmap's axis labels are the jieba tokens and the
 output words, the beam candidates appear, nothing leaves the machine, and the
-page works in Chinese too. Screenshots go to the test's temporary folder, or to
-``SEQ2SEQ_LAB_SCREENSHOT_DIR`` when it is set.
+page works in Chinese too, and every tab draws without an error. Screenshots go
+to the test's temporary folder, or to ``SEQ2SEQ_LAB_SCREENSHOT_DIR`` when it is set.
+
+The app runs on tiny models trained here; ``SEQ2SEQ_LAB_BROWSER_MODELS_DIR=models``
+runs it on the shipped models instead (that is how the README's screenshots are made):
+
+    SEQ2SEQ_LAB_BROWSER_MODELS_DIR=models SEQ2SEQ_LAB_SCREENSHOT_DIR=assets/screenshots \
+        python -m pytest tests/test_browser.py
 """
 
 from __future__ import annotations
@@ -91,6 +97,11 @@ def open_app(page, url: str) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
 
 
+def no_exceptions(page) -> None:
+    shown = texts(page, "[data-testid=stException]")
+    assert not shown, shown
+
+
 def test_translate_in_the_browser(page, server, models_dir, tmp_path):
     expected = Translator.load(models_dir / "hsk_additive.safetensors", device="cpu").translate(
         SENTENCE, beam_size=5, n_best=5)
@@ -127,3 +138,32 @@ def test_chinese_interface_and_bad_input_in_the_browser(page, server, tmp_path):
     page.wait_for_selector("text=这段文字里没有汉字", timeout=60_000)
     assert page.evaluate("() => window.__hacked === undefined")
     page.screenshot(path=screenshot_dir(tmp_path) / "bad_input_zh.png", full_page=True)
+
+
+TABS = [("Pipeline", "pipeline", "pipe_ctx"), ("Greedy vs beam", "greedy_vs_beam", "cmp_beam"),
+        ("Beam candidates", "candidates_tree", "beam_tree"), ("What if", "what_if", "whatif_free"),
+        ("Attention variants", "variants", None), ("Live decoding", "live_decoding", "live_heat")]
+
+
+def test_every_tab_draws_without_errors(browser, server, tmp_path):
+    context = browser.new_context(viewport={"width": 1500, "height": 1900}, locale="en-US")
+    page = context.new_page()
+    try:
+        open_app(page, server)
+        page.locator(".st-key-src_text input").fill("他是我的老师。")
+        page.locator(".st-key-translate button").click()
+        wait_for_ticks(page, "live_heat", "x", 7)                       # 他 是 我 的 老师 。 </s>
+        for tab, name, chart in TABS:
+            page.get_by_role("tab", name=tab).click()
+            if name == "what_if":
+                page.locator(".st-key-whatif_pick button").nth(1).click()
+            if name == "variants":
+                page.locator(".st-key-variants_on label").click()
+                chart = "variant_additive"
+            page.wait_for_selector(f".st-key-{chart} .main-svg", timeout=60_000)
+            page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+            time.sleep(1)
+            no_exceptions(page)
+            page.screenshot(path=screenshot_dir(tmp_path) / f"{name}.png")
+    finally:
+        context.close()
