@@ -227,6 +227,23 @@ def on_example() -> None:
     st.session_state.example = None
 
 
+def examples_for(corpus: str) -> dict[str, dict]:
+    """The example sentences that suit a model trained on ``corpus`` (by Chinese text)."""
+    book = load_examples()
+    entries = book["toy"].get(corpus[4:], []) if corpus.startswith("toy:") else book["hsk"]
+    return {entry["zh"]: entry for entry in entries}
+
+
+def on_model_change(corpora: dict[str, str]) -> None:
+    """A model for another kind of input (dates, numbers, sentences) gets one of its own examples."""
+    suitable = examples_for(corpora.get(st.session_state.model, "hsk"))
+    all_examples = {zh for corpus in set(corpora.values()) for zh in examples_for(corpus)}
+    text = st.session_state.get("src_text", "")
+    if suitable and text not in suitable and (text in all_examples or not text.strip()):
+        st.session_state.src_text = next(iter(suitable))
+        st.session_state._animate = True
+
+
 def on_text_change() -> None:
     st.session_state._animate = True              # Enter in the text box = Translate
 
@@ -719,7 +736,8 @@ def main() -> None:
     left, right = st.columns([3, 2], gap="large")
     with right:
         key = st.selectbox(T("app.model"), keys, key="model", help=T("app.model_help"),
-                           format_func=labels({k: model_label(k, models[k]) for k in keys}))
+                           format_func=labels({k: model_label(k, models[k]) for k in keys}),
+                           on_change=on_model_change, args=({k: models[k].corpus for k in keys},))
         st.caption(model_card(key, models[key]))
         with st.expander(T("app.decoding"), expanded=False):
             st.slider(T("app.length_penalty"), 0.0, 2.0, 0.0, step=0.1, key="length_penalty",
@@ -738,14 +756,10 @@ def main() -> None:
     with left:
         st.text_input(T("app.input"), key="src_text", placeholder=T("app.input_placeholder"),
                       help=T("app.input_help"), on_change=on_text_change)
-        corpus = models[key].corpus
-        book = load_examples()
-        if corpus.startswith("toy:"):
-            examples = {e["zh"]: e for e in book["toy"].get(corpus[4:], [])}
-        else:
-            examples = {e["zh"]: e for e in book["hsk"]}
+        examples = examples_for(models[key].corpus)
         st.pills(T("app.examples"), list(examples), key="example", on_change=on_example, width="stretch",
-                 format_func=lambda zh: f"HSK{examples[zh]['level']} · {zh}" if "level" in examples[zh] else zh)
+                 format_func=labels({zh: f"HSK{e['level']} · {zh}" if "level" in e else zh
+                                     for zh, e in examples.items()}))
         controls = st.columns([1.2, 1.2, 1, 2], vertical_alignment="bottom")
         translate = controls[0].button(T("app.translate"), key="translate", type="primary", width="stretch")
         one_step = controls[1].button(T("live.one_step"), key="one_step", help=T("live.one_step_help"),
@@ -815,6 +829,10 @@ def main() -> None:
                      ms=final.elapsed_ms, device=final.device))
         if not best.finished:
             st.caption(T("app.not_finished"))
+        example = examples.get(result["text"])
+        if example and example.get("en"):
+            seen = {"train": " " + T("app.example_seen"), "test": " " + T("app.example_unseen")}
+            st.caption(T("app.example_reference", en=html.escape(example["en"])) + seen.get(example.get("split"), ""))
 
     run_text, run_options, path, mtime = result["text"], result["request"][3], result["path"], result["request"][1]
     try:

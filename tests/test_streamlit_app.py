@@ -97,10 +97,14 @@ def models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def app(models_dir, monkeypatch, tmp_path):
-    """A fresh visitor, with a private copy of the models folder (training writes into it)."""
+def app(models_dir, toy_training, monkeypatch, tmp_path):
+    """A fresh visitor, with a private copy of the models folder (training writes into it).
+
+    Besides the HSK models it holds ``toy_numbers``: the session's tiny numbers model (conftest).
+    """
     folder = tmp_path / "models"
     shutil.copytree(models_dir, folder)
+    shutil.copy(toy_training.path, folder / "toy_numbers.safetensors")
     monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(folder))
     monkeypatch.setenv("SEQ2SEQ_LAB_DEVICE", "cpu")
     at = AppTest.from_file(APP, default_timeout=120)
@@ -293,6 +297,16 @@ def test_pipeline_panels_use_the_encoder_values(app):
     chips = "".join(m.value for m in at.markdown)
     for token, token_id in zip(encoding.source.tokens, encoding.source.ids):
         assert f">{int(token_id)}</div>" in chips
+
+
+def test_a_toy_model_gets_its_own_example_and_reference(app):
+    at = app.selectbox(key="model").set_value("toy_numbers").run()
+    assert not at.exception and not at.error
+    assert at.text_input(key="src_text").value == "三千零五"                # the toy task's first example
+    x, _, _ = heatmap_axes(chart(at, "live_heat"))
+    assert x == ["三", "千", "零", "五", "&lt;/s&gt;"]
+    assert any("Reference translation: 3005" in c.value for c in at.caption)
+    assert [o.split(" · ")[-1] for o in at.pills(key="example").options] == ["三千零五", "两万零七百一十", "九十九"]
 
 
 def test_unknown_words_are_marked_in_the_chips(app):
