@@ -638,11 +638,16 @@ def sidebar_training(manager: jobs.JobManager) -> None:
         upload = st.file_uploader(T("train.upload"), type=["tsv", "txt"], key="train_tsv")
         if upload is not None:
             try:
-                pairs = jobs.read_tsv(upload.getvalue(), name=upload.name)
-                source_name = upload.name
-                st.success(T("train.upload_ok", count=len(pairs), name=html.escape(upload.name)))
+                report = jobs.read_tsv(upload.getvalue(), name=upload.name)
             except LabError as error:
                 show_error(error)
+            else:
+                pairs, source_name = report.pairs, upload.name
+                st.success(T("train.upload_ok", count=len(pairs), name=html.escape(upload.name)))
+                if report.errors:
+                    line, problem = report.errors[0]
+                    st.caption(T("train.upload_skipped", count=len(report.errors), line=line,
+                                 problem=html.escape(problem)))
     st.text_input(T("train.name"), key="train_name", help=T("train.name_help"), max_chars=60)
     with st.expander(T("train.arch")):
         st.segmented_control(T("train.cell"), ["gru", "lstm"], format_func=str.upper, key="train_cell",

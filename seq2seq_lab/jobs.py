@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import catalog
 from .checkpoint import save
-from .corpus import HSK_ATTRIBUTION, TOY_TASKS, Pair, load_hsk, parse_tsv, split_pairs, toy_splits
+from .corpus import HSK_ATTRIBUTION, TOY_TASKS, CorpusReport, Pair, load_hsk, parse_tsv, split_pairs, toy_splits
 from .errors import BusyError, CheckpointError, CorpusError, LabError
 from .train import Progress, TrainConfig, evaluate, fit
 from .translator import Translation, Translator
@@ -57,13 +57,16 @@ def _hsk_splits() -> dict[str, list[Pair]]:
     return split_pairs(load_hsk().pairs)          # read-only and shared: no per-user data
 
 
-def read_tsv(data: bytes, *, name: str = "upload.tsv", max_bytes: int = 5_000_000) -> list[Pair]:
-    """The usable pairs of an uploaded TSV file; :class:`CorpusError` if it cannot be trained on."""
+def read_tsv(data: bytes, *, name: str = "upload.tsv", max_bytes: int = 5_000_000) -> CorpusReport:
+    """An uploaded TSV file's usable pairs (``.pairs``) and skipped lines (``.errors``).
+
+    Raises :class:`CorpusError` if it cannot be trained on (too large, not UTF-8, too few pairs).
+    """
     report = parse_tsv(data, name=name, max_bytes=max_bytes)
     if len(report.pairs) < MIN_TRAIN_PAIRS:
         raise CorpusError("too_few_pairs", f"{name} has {len(report.pairs)} usable sentence pairs; training "
                           f"needs at least {MIN_TRAIN_PAIRS}", count=len(report.pairs), minimum=MIN_TRAIN_PAIRS)
-    return report.pairs
+    return report
 
 
 @dataclass
@@ -74,7 +77,7 @@ class TrainRequest:
     name: str                                 # wished-for model name (sanitised and made unique on save)
     arch: dict = field(default_factory=dict)  # ModelConfig fields: cell, attention, emb_size, hidden_size, …
     config: TrainConfig = field(default_factory=TrainConfig)
-    pairs: list[Pair] | None = None           # the uploaded pairs when data == "tsv" (see read_tsv)
+    pairs: list[Pair] | None = None           # the uploaded pairs when data == "tsv" (read_tsv(...).pairs)
     source_name: str = ""                     # the uploaded file's name, for the record
 
     def splits(self) -> tuple[dict[str, list[Pair]], dict, dict]:

@@ -124,9 +124,11 @@ def test_a_name_without_letters_is_refused_before_any_work(tmp_path):
 
 
 def test_uploaded_tsv_files(tmp_path):
-    good = "\n".join(f"I have {i} books\t我有{i}本书" for i in range(30)).encode()
-    pairs = jobs.read_tsv(good, name="books.tsv")
+    good = "\n".join(f"I have {i} books\t我有{i}本书" for i in range(30)) + "\nbroken line\n"
+    report = jobs.read_tsv(good.encode(), name="books.tsv")
+    pairs = report.pairs
     assert len(pairs) == 30 and pairs[0].zh == "我有0本书" and pairs[0].en == "I have 0 books"
+    assert report.errors == [(31, "expected 2 or 3 tab-separated columns, found 1")]
     with pytest.raises(CorpusError) as few:
         jobs.read_tsv("我爱你\tI love you\n".encode(), name="one.tsv")
     assert few.value.code == "too_few_pairs"
@@ -143,7 +145,7 @@ def test_uploaded_tsv_files(tmp_path):
 
 def test_training_on_an_uploaded_file(tmp_path):
     lines = [f"我有{n}本书\tI have {n} books" for n in range(200)]
-    pairs = jobs.read_tsv("\n".join(lines).encode(), name="books.tsv")
+    pairs = jobs.read_tsv("\n".join(lines).encode(), name="books.tsv").pairs
     job = wait(jobs.JobManager(tmp_path).start(request("books", data="tsv", pairs=pairs, source_name="books.tsv")))
     assert job.state == jobs.DONE, job.error
     assert read_metadata(job.model_path)["record"]["corpus"] == "tsv:books.tsv"

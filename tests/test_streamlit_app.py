@@ -68,8 +68,9 @@ def streamlit_server(models_dir: Path, **env):
         port = sock.getsockname()[1]
     env = {**os.environ, "SEQ2SEQ_LAB_MODELS_DIR": str(models_dir), "SEQ2SEQ_LAB_DEVICE": "cpu", **env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        # Only the port and address are given: everything else comes from .streamlit/config.toml, as shipped
+        # (no usage statistics, headless), so the browser test checks that configuration too.
+        [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), "--server.address", "127.0.0.1"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -477,7 +478,8 @@ def test_uploads_that_cannot_be_trained_on(app):
         at.run()
         assert not at.exception
         assert any(message in e.value for e in at.error), (message, [e.value for e in at.error])
-    good = "\n".join(f"我有{i}本书\tI have {i} books" for i in range(40)).encode()
+    good = ("\n".join(f"我有{i}本书\tI have {i} books" for i in range(40)) + "\nno tab here").encode()
     at.file_uploader(key="train_tsv").set_value(("books.tsv", good, "text/tab-separated-values"))
     at.run()
     assert any("40 usable sentence pairs in books.tsv" in s.value for s in at.success)
+    assert any("Skipped 1 line(s), e.g. line 41: expected 2 or 3" in c.value for c in at.caption)
