@@ -751,20 +751,16 @@ def main() -> None:
                       help=T("app.coverage_penalty_help"))
             st.number_input(T("app.max_len"), 0, 200, 0, step=1, key="max_len", help=T("app.max_len_help"))
             st.number_input(T("app.no_repeat"), 0, 4, 0, step=1, key="no_repeat", help=T("app.no_repeat_help"))
-    try:
-        tr, path, mtime = open_model(key)
-    except LabError as error:
-        show_error(error)
-        return
-    st.caption(T("app.device", device=tr.device_label))
+        try:
+            tr, path, mtime = open_model(key)
+        except LabError as error:
+            show_error(error)
+            return
+        st.caption(T("app.device", device=tr.device_label))
 
     with left:
         st.text_input(T("app.input"), key="src_text", placeholder=T("app.input_placeholder"),
                       help=T("app.input_help"), on_change=on_text_change)
-        examples = examples_for(models[key].corpus)
-        st.pills(T("app.examples"), list(examples), key="example", on_change=on_example, width="stretch",
-                 format_func=labels({zh: f"HSK{e['level']} · {zh}" if "level" in e else zh
-                                     for zh, e in examples.items()}))
         controls = st.columns([1.2, 1.2, 1, 2], vertical_alignment="bottom")
         translate = controls[0].button(T("app.translate"), key="translate", type="primary", width="stretch")
         one_step = controls[1].button(T("live.one_step"), key="one_step", help=T("live.one_step_help"),
@@ -772,6 +768,10 @@ def main() -> None:
         controls[2].number_input(T("app.beam"), 1, 10, 5, step=1, key="beam", help=T("app.beam_help"))
         controls[3].select_slider(T("live.speed"), list(SPEEDS), value="normal", key="speed",
                                   format_func=labels({s: T(f"live.speed_{s}") for s in SPEEDS}))
+    examples = examples_for(models[key].corpus)
+    st.pills(T("app.examples"), list(examples), key="example", on_change=on_example, wrap=True,
+             format_func=labels({zh: f"HSK{e['level']} · {zh}" if "level" in e else zh
+                                 for zh, e in examples.items()}))
 
     text = st.session_state.src_text or ""
     options = decoding_options()
