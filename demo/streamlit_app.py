@@ -173,10 +173,18 @@ def fmt(value, digits: int = 1) -> str:
     return "–" if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
 
 
+def test_figure(info: catalog.ModelInfo, decoding: str = "greedy") -> str:
+    """The model's headline test figure: BLEU for sentences, exact match for the toy tasks
+    (BLEU means little on a one-token output like "3005")."""
+    metrics = info.test_metrics.get(decoding, {})
+    if info.corpus.startswith("toy:") and isinstance(metrics.get("exact"), (int, float)):
+        return T("app.metric_exact", value=f"{metrics['exact']:.1%}")
+    return T("app.metric_bleu", value=fmt(metrics.get("bleu")))
+
+
 def model_label(key: str, info: catalog.ModelInfo) -> str:
-    bleu = info.test_metrics.get("greedy", {}).get("bleu")
     here = f" ({T('app.trained_here')})" if key.startswith(USER_PREFIX) else ""
-    return f"{info.name}{here} · {info.attention} · {info.corpus} · BLEU {fmt(bleu)}"
+    return f"{info.name}{here} · {info.attention} · {info.corpus} · {test_figure(info)}"
 
 
 def model_card(key: str, info: catalog.ModelInfo) -> str:
@@ -187,9 +195,9 @@ def model_card(key: str, info: catalog.ModelInfo) -> str:
     card = T("app.model_card", name=html.escape(info.name), attention=info.attention, corpus=info.corpus, arch=arch)
     test = info.test_metrics
     if test:
-        card += " · " + T("app.model_test", greedy=fmt(test.get("greedy", {}).get("bleu")))
+        card += " · " + T("app.model_test", greedy=test_figure(info, "greedy"))
         if "beam5" in test:
-            card += ", " + T("app.model_test_beam", beam=fmt(test["beam5"].get("bleu")))
+            card += ", " + T("app.model_test_beam", beam=test_figure(info, "beam5"))
     return card
 
 

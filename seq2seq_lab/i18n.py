@@ -52,8 +52,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.trained_here": {"en": "trained here", "zh": "本地训练"},
     "app.model_card": {"en": "**{name}** · attention: **{attention}** · corpus: {corpus} · {arch}",
                        "zh": "**{name}** · 注意力：**{attention}** · 语料：{corpus} · {arch}"},
-    "app.model_test": {"en": "test BLEU greedy {greedy}", "zh": "测试集 BLEU 贪心 {greedy}"},
+    "app.model_test": {"en": "test set: greedy {greedy}", "zh": "测试集：贪心 {greedy}"},
     "app.model_test_beam": {"en": "beam 5 {beam}", "zh": "束搜索(5) {beam}"},
+    "app.metric_bleu": {"en": "BLEU {value}", "zh": "BLEU {value}"},
+    "app.metric_exact": {"en": "exact {value}", "zh": "完全正确 {value}"},
     "app.decoding": {"en": "Decoding settings", "zh": "解码设置"},
     "app.beam": {"en": "Beam size", "zh": "束宽"},
     "app.beam_help": {"en": "1 = greedy: always take the most probable next word. Larger beams keep several "

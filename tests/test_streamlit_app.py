@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from seq2seq_lab.checkpoint import save
+from seq2seq_lab.checkpoint import load, save
 from seq2seq_lab.corpus import load_hsk, split_pairs
 from seq2seq_lab.i18n import STRINGS, t
 from seq2seq_lab.train import TrainConfig, fit
@@ -105,7 +105,9 @@ def app(models_dir, toy_training, monkeypatch, tmp_path):
     """
     folder = tmp_path / "models"
     shutil.copytree(models_dir, folder)
-    shutil.copy(toy_training.path, folder / "toy_numbers.safetensors")
+    toy = load(toy_training.path)
+    toy.record["test"] = {"greedy": {"bleu": 0.0, "exact": 0.75}}     # BLEU means little on "3005"
+    save(folder / "toy_numbers.safetensors", toy)
     monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(folder))
     monkeypatch.setenv("SEQ2SEQ_LAB_DEVICE", "cpu")
     at = AppTest.from_file(APP, default_timeout=120)
@@ -168,7 +170,8 @@ def translate(at: AppTest, text: str, *, beam: int = 1) -> AppTest:
 def test_first_page_lists_models_and_reports_the_corrupt_file(app):
     labels = app.selectbox(key="model").options                          # as shown: name · attention · corpus
     assert app.selectbox(key="model").value == "hsk_additive"           # the default model comes first
-    assert any(label.startswith("hsk_dot · dot · hsk") for label in labels)
+    assert "hsk_dot · dot · hsk · BLEU 0.5" in labels                      # name · attention · corpus · test figure
+    assert "toy_numbers · additive · toy:numbers · exact 75.0%" in labels
     assert not any("broken" in label for label in labels)
     assert any("broken.safetensors" in w.value for w in app.warning)      # a clear message, app keeps going
     assert any("Model runs on: cpu" in c.value for c in app.caption)
