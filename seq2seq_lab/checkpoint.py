@@ -39,13 +39,36 @@ class Checkpoint:
         return self.model.config
 
 
-def save(path: str | Path, checkpoint: Checkpoint, *, half: bool = False) -> Path:
-    """Write atomically; ``half=True`` stores float weights as float16 (half the size)."""
+SCALE_PREFIX = "__scale__."   # int8 storage: the per-row scale of weight matrix NAME is stored as __scale__.NAME
+INT8_MIN_SIZE = 65_536        # only matrices at least this large are worth quantising
+
+
+def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-row int8: w ≈ q · s with s = max_j |w_ij| / 127 for each row i."""
+    scale = weight.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0   # (rows, 1)
+    q = torch.round(weight / scale).clamp(-127, 127).to(torch.int8)           # (rows, cols)
+    return q, scale.to(torch.float16)
+
+
+def save(path: str | Path, checkpoint: Checkpoint, *, half: bool = False, int8: bool = False) -> Path:
+    """Write atomically.
+
+    ``half=True`` stores float weights as float16 (half the size); ``int8=True`` also
+    stores the large weight matrices (embeddings, output layers) as int8 with one
+    scale per row (a quarter of the size), which changes test scores by a hair —
+    the shipped models record the figures of the weights as stored.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    dtype = torch.float16 if half else torch.float32
-    tensors = {name: (t.detach().to("cpu", dtype) if t.is_floating_point() else t.detach().cpu()).contiguous()
-               for name, t in checkpoint.model.state_dict().items()}
+    dtype = torch.float16 if half or int8 else torch.float32
+    tensors = {}
+    for name, t in checkpoint.model.state_dict().items():
+        t = t.detach().cpu()
+        if int8 and t.is_floating_point() and t.dim() == 2 and t.numel() >= INT8_MIN_SIZE:
+            tensors[name], tensors[SCALE_PREFIX + name] = quantize_rows(t.float())
+        else:
+            tensors[name] = t.to(dtype) if t.is_floating_point() else t
+    tensors = {name: t.contiguous() for name, t in tensors.items()}
     meta = {"format": FORMAT, "config": checkpoint.config.to_dict(),
             "src_vocab": checkpoint.src_vocab.to_dict(), "tgt_vocab": checkpoint.tgt_vocab.to_dict(),
             "record": checkpoint.record}
@@ -97,7 +120,11 @@ def load(path: str | Path, *, device: str | torch.device = "cpu") -> Checkpoint:
         src_vocab, tgt_vocab = Vocab.from_dict(meta["src_vocab"]), Vocab.from_dict(meta["tgt_vocab"])
         model = Seq2Seq(config)
         with safe_open(str(path), framework="pt") as handle:
-            state = {name: handle.get_tensor(name) for name in handle.keys()}
+            stored = {name: handle.get_tensor(name) for name in handle.keys()}
+        state = {name: t for name, t in stored.items() if not name.startswith(SCALE_PREFIX)}
+        for name, t in state.items():
+            if t.dtype == torch.int8 and SCALE_PREFIX + name in stored:             # w = q · s, row by row
+                state[name] = t.float() * stored[SCALE_PREFIX + name].float()
         expected = model.state_dict()
         state = {name: t.to(expected[name].dtype) if name in expected else t for name, t in state.items()}
         model.load_state_dict(state, strict=True)

@@ -1,0 +1,41 @@
+"""Print the README's table of shipped models from their own metadata (so the README stays true).
+
+    python scripts/models_table.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from seq2seq_lab.catalog import list_models  # noqa: E402
+
+
+def fmt(metrics: dict | None, exact: bool) -> str:
+    if not metrics:
+        return "–"
+    return f"{metrics['exact'] * 100:.1f}% exact" if exact else f"{metrics['bleu']:.1f} / {metrics['chrf']:.1f}"
+
+
+def main() -> None:
+    print("| model | data | attention | test greedy | test beam 5 | beam 5, α/β chosen on valid | train time |")
+    print("|---|---|---|---|---|---|---|")
+    for info in list_models(ROOT / "models"):
+        if not info.ok:
+            continue
+        record, test = info.record, info.test_metrics
+        toy = info.corpus.startswith("toy:")
+        decoding = record.get("decoding", {})
+        tuned = (f"{fmt(test.get('beam5_tuned'), toy)} (α={decoding['length_penalty']}, "
+                 f"β={decoding['coverage_penalty']})") if decoding else "–"
+        size = info.path.stat().st_size / 1e6
+        print(f"| `{info.name}` ({size:.1f} MB) | {info.corpus} | {info.attention} | {fmt(test.get('greedy'), toy)} | "
+              f"{fmt(test.get('beam5'), toy)} | {tuned} | {record.get('train_seconds', '?')} s, "
+              f"{record.get('epochs_run', '?')} epochs |")
+
+
+if __name__ == "__main__":
+    main()
