@@ -69,6 +69,39 @@ def test_half_precision_is_smaller_and_close(tmp_path, toy_training):
         assert_allclose(b.best.attention, a.best.attention, atol=0.02)
 
 
+def test_int8_storage_quantises_large_matrices_row_by_row(tmp_path):
+    tr = build_translator("additive", emb_size=64, hidden_size=256)   # RNN matrices of (768, 320) and more
+    source = Checkpoint(tr.model, tr.src_vocab, tr.tgt_vocab)
+    weights = {name: t for name, t in tr.model.state_dict().items()}
+    path = ckpt.save(tmp_path / "int8.safetensors", source, int8=True)
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as handle:
+        stored = {name: handle.get_tensor(name) for name in handle.keys()}
+    quantised = [n for n, t in stored.items() if t.dtype == torch.int8]
+    assert quantised and all(stored[n].numel() >= ckpt.INT8_MIN_SIZE for n in quantised)
+    for name in quantised:                                       # each has its scale, one per row
+        assert stored[ckpt.SCALE_PREFIX + name].shape == (stored[name].shape[0], 1)
+    loaded = ckpt.load(path)
+    for name, tensor in loaded.model.state_dict().items():
+        reference = weights[name].float()
+        if name in quantised:                                    # ≤ half a step (+ the fp16 scale rounding)
+            step = reference.abs().amax(dim=1, keepdim=True) / 127
+            assert ((tensor - reference).abs() <= step * 0.6 + 1e-6).all()
+        else:
+            torch.testing.assert_close(tensor, reference, rtol=1e-3, atol=1e-3)
+    again = ckpt.save(tmp_path / "again.safetensors", loaded, int8=True)   # re-saving stored weights changes nothing
+    for name, tensor in ckpt.load(again).model.state_dict().items():
+        torch.testing.assert_close(tensor, loaded.model.state_dict()[name], rtol=1e-3, atol=1e-4)
+
+
+def test_quantize_rows_formula():
+    weight = torch.tensor([[0.5, -1.0, 0.25], [2.0, 0.0, -0.01]])
+    q, scale = ckpt.quantize_rows(weight)
+    assert q.dtype == torch.int8 and q[0, 1] == -127 and q[1, 0] == 127       # each row's largest |w| → ±127
+    torch.testing.assert_close(scale.float().squeeze(1), torch.tensor([1.0, 2.0]) / 127, rtol=1e-3, atol=0)
+    torch.testing.assert_close(q.float() * scale.float(), weight, atol=2.0 / 127 / 2 + 1e-3, rtol=0)
+
+
 def test_metadata_is_readable_without_the_weights(tmp_path):
     path = ckpt.save(tmp_path / "m.safetensors", _checkpoint())
     meta = ckpt.read_metadata(path)
