@@ -55,11 +55,11 @@ def encode(model: Seq2Seq, src_ids: list[int]):
     src = torch.tensor([src_ids], dtype=torch.long, device=model.device)                  # (1, S)
     lengths = torch.tensor([len(src_ids)])
     encoded = model.encoder(src, lengths)
-    return encoded.memory, encoded.mask, encoded.summary
+    return encoded.memory, encoded.mask, encoded.summary, encoded.embedded
 
 
 def decoder_forward(model: Seq2Seq, decoder_input: torch.Tensor, hidden, encoder_outputs: torch.Tensor,
-                    mask: torch.Tensor, summary: torch.Tensor):
+                    mask: torch.Tensor, summary: torch.Tensor, src_embedded: torch.Tensor):
     """The tutorial's ``AttnDecoderRNN.forward`` over our decoder's layers, one token, batch of one.
 
     Returns (log-probabilities (1, V), new hidden, attention weights (1, S) or None).
@@ -75,7 +75,11 @@ def decoder_forward(model: Seq2Seq, decoder_input: torch.Tensor, hidden, encoder
     output, hidden = decoder.rnn(torch.cat([embedded, context], dim=1).unsqueeze(1), hidden)  # (1, 1, H)
     output = output[:, 0]                                                                 # (1, H)
     features = torch.tanh(decoder.pre_output(torch.cat([output, context, embedded], dim=1)))
-    log_probs = F.log_softmax(decoder.generator(decoder.dropout(features)).float(), dim=1)  # (1, V)
+    logits = decoder.generator(decoder.dropout(features))                                 # (1, V)
+    if getattr(decoder, "lexical_out", None) is not None:                                # the lexical shortcut
+        f = torch.tanh(torch.mm(weights, src_embedded[0]))                                # (1, emb)
+        logits = logits + decoder.lexical_out(decoder.dropout(torch.tanh(decoder.lexical_ffn(f)) + f))
+    log_probs = F.log_softmax(logits.float(), dim=1)                                      # (1, V)
     return log_probs, hidden, weights
 
 
@@ -99,12 +103,13 @@ def max_length(src_len: int) -> int:
 def greedy_decode(model: Seq2Seq, src_ids: list[int], *, max_len: int | None = None) -> ReferenceOutput:
     """Tutorial greedy decoding: feed back the arg-max token until </s>."""
     model.eval()
-    encoder_outputs, mask, summary = encode(model, src_ids)
+    encoder_outputs, mask, summary, src_embedded = encode(model, src_ids)
     hidden = init_hidden(model, summary)
     decoder_input = torch.tensor([[Vocab.bos_id]], device=model.device)                  # (1, 1)
     ids, attention, score = [], [], 0.0
     for step in range(max_len or max_length(len(src_ids))):
-        log_probs, hidden, weights = decoder_forward(model, decoder_input, hidden, encoder_outputs, mask, summary)
+        log_probs, hidden, weights = decoder_forward(model, decoder_input, hidden, encoder_outputs, mask, summary,
+                                                         src_embedded)
         log_probs = _forbid(log_probs, step)
         topv, topi = log_probs.topk(1)
         token = topi.item()
@@ -137,7 +142,7 @@ def beam_decode(model: Seq2Seq, src_ids: list[int], *, beam_size: int = 5,
     """
     model.eval()
     K = beam_size
-    encoder_outputs, mask, summary = encode(model, src_ids)
+    encoder_outputs, mask, summary, src_embedded = encode(model, src_ids)
     beams = [_Beam(0.0, [], init_hidden(model, summary), [])]
     finished: list[_Beam] = []
     limit = max_len or max_length(len(src_ids))
@@ -147,7 +152,7 @@ def beam_decode(model: Seq2Seq, src_ids: list[int], *, beam_size: int = 5,
         for beam in beams:
             decoder_input = torch.tensor([[beam.ids[-1] if beam.ids else Vocab.bos_id]], device=model.device)
             log_probs, hidden, weights = decoder_forward(model, decoder_input, beam.hidden, encoder_outputs,
-                                                         mask, summary)
+                                                         mask, summary, src_embedded)
             calls += 1
             log_probs = _forbid(log_probs, step)
             topv, topi = log_probs.topk(min(2 * K, log_probs.size(1)))
@@ -185,13 +190,14 @@ def train_sentences(model: Seq2Seq, pairs: list[tuple[list[int], list[int]]], op
     tokens = 0
     for src_ids, tgt_ids in pairs:
         optimizer.zero_grad()
-        encoder_outputs, mask, summary = encode(model, src_ids)
+        encoder_outputs, mask, summary, src_embedded = encode(model, src_ids)
         hidden = init_hidden(model, summary)
         target = tgt_ids + [Vocab.eos_id]
         decoder_input = torch.tensor([[Vocab.bos_id]], device=model.device)
         loss = 0.0
         for token in target:
-            log_probs, hidden, _ = decoder_forward(model, decoder_input, hidden, encoder_outputs, mask, summary)
+            log_probs, hidden, _ = decoder_forward(model, decoder_input, hidden, encoder_outputs, mask, summary,
+                                                         src_embedded)
             loss = loss + F.nll_loss(log_probs, torch.tensor([token], device=model.device))
             decoder_input = torch.tensor([[token]], device=model.device)                 # teacher forcing
         (loss / len(target)).backward()
