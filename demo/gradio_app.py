@@ -83,54 +83,27 @@ import numpy as np
 import pandas as pd
 
 from seq2seq_lab import catalog, figures
-from seq2seq_lab.errors import CheckpointError, InputError, LabError
+from seq2seq_lab.errors import InputError, LabError
 from seq2seq_lab.i18n import LANGUAGES, error_text, t
 from seq2seq_lab.translator import MAX_CHARS, Translation, Translator
 
 log = logging.getLogger(__name__)
 
 MODELS_ENV = "SEQ2SEQ_LAB_MODELS_DIR"
-USER_PREFIX = "user/"                             # models trained in the Streamlit app: <models>/user/
+USER_PREFIX = catalog.USER_PREFIX                  # models trained in the apps: <models>/user/
 ASSETS = ROOT / "assets"
 MAX_PASTE = 20_000                                # characters read at all; the model's own limit is MAX_CHARS
 SPEEDS = {"slow": 0.8, "normal": 0.35, "fast": 0.1, "instant": 0.0}   # seconds between live frames
 COMPARE_BEAM = 5                                  # the beam shown against greedy when the beam size is 1
 
-# Interface strings of this app that seq2seq_lab.i18n does not have (yet).
-EXTRA_STRINGS: dict[str, dict[str, str]] = {
-    "gr.refresh": {"en": "↻ Refresh the model list", "zh": "↻ 刷新模型列表"},
-    "gr.segmentation": {"en": "Segmentation", "zh": "分词"},
-    "gr.unknown": {"en": "Unknown to the model (seen as <unk>): {words}", "zh": "模型不认识（当作 <unk>）：{words}"},
-    "gr.split": {"en": "Not in the vocabulary, fed as characters: {words}", "zh": "不在词表中，按单字输入：{words}"},
-    "gr.live_done": {"en": "Done: {steps} steps.", "zh": "完成：共 {steps} 步。"},
-    "gr.step_caption": {"en": "Step {step}: the model wrote “{token}” (probability {prob:.1%}).",
-                        "zh": "第 {step} 步：模型写出“{token}”（概率 {prob:.1%}）。"},
-    "gr.tab_pipeline": {"en": "② Inside the model", "zh": "② 模型内部"},
-    "gr.message_title": {"en": "Cannot translate this", "zh": "无法翻译"},
-    "gr.api": {"en": "API", "zh": "API"},
-    "gr.model_device": {"en": "Runs on: {device}", "zh": "运行设备：{device}"},
-    "gr.test_exact": {"en": "exact match {exact:.0%}", "zh": "完全正确 {exact:.0%}"},
-    "error.no_models": {"en": "There is no model in the models folder yet.", "zh": "模型文件夹里还没有模型。"},
-}
 
 
-def T(key: str, lang: str = "en", **values) -> str:
-    """The interface string ``key`` in ``lang`` (this app's extras first, then seq2seq_lab.i18n)."""
-    entry = EXTRA_STRINGS.get(key)
-    if entry is None:
-        return t(key, lang, **values)
-    text = entry.get(lang) or entry["en"]
-    try:
-        return text.format(**values) if values else text
-    except (KeyError, IndexError, ValueError):
-        return text
+T = t   # every interface string, this app's included, lives in seq2seq_lab.i18n
 
 
 def error_message(error: Exception, lang: str = "en") -> str:
     """A friendly sentence for ``error`` in ``lang`` (never a traceback)."""
     if isinstance(error, LabError):
-        if f"error.{error.code}" in EXTRA_STRINGS:
-            return T(f"error.{error.code}", lang)
         return error_text(error, lang)
     return t("error.unexpected", lang, message=f"{type(error).__name__}: {error}")
 
@@ -150,18 +123,8 @@ def models_dir() -> Path:
 
 
 def available_models() -> tuple[dict[str, catalog.ModelInfo], list[catalog.ModelInfo]]:
-    """Readable models by key ("name", or "user/name" for the Streamlit app's trainings) and unreadable files."""
-    good, bad = {}, []
-    folder = models_dir()
-    for prefix, path in (("", folder), (USER_PREFIX, folder / "user")):
-        if not path.is_dir():
-            continue
-        for info in catalog.list_models(path):
-            if info.ok:
-                good[prefix + info.name] = info
-            else:
-                bad.append(info)
-    return good, bad
+    """Readable models by key ("name", or "user/name" for the apps' trainings) and unreadable files."""
+    return catalog.available_models(models_dir())
 
 
 def default_model(keys: Sequence[str]) -> str | None:
@@ -170,11 +133,7 @@ def default_model(keys: Sequence[str]) -> str | None:
 
 def model_path(key: str) -> Path:
     """The file of model ``key``; refuses anything outside the models folder (``../../x``)."""
-    if not isinstance(key, str):
-        raise CheckpointError("bad_name", f"{key!r} is not a model name.")
-    if key.startswith(USER_PREFIX):
-        return catalog.resolve_model(key[len(USER_PREFIX):], models_dir() / "user")
-    return catalog.resolve_model(key, models_dir())
+    return catalog.model_path(key, models_dir())
 
 
 @functools.lru_cache(maxsize=8)

@@ -72,7 +72,7 @@ from seq2seq_lab.translator import Translator  # noqa: E402
 
 MODELS_DIR = Path(os.environ.get("SEQ2SEQ_LAB_MODELS_DIR") or catalog.MODELS_DIR)
 USER_DIR = MODELS_DIR / "user"                   # models trained in the app (git-ignored)
-USER_PREFIX = "user/"
+USER_PREFIX = catalog.USER_PREFIX
 DEVICE = os.environ.get("SEQ2SEQ_LAB_DEVICE", "auto")
 ASSETS = ROOT / "assets"
 SPEEDS = {"slow": 0.8, "normal": 0.35, "fast": 0.1, "instant": 0.0}   # seconds between decoding steps
@@ -138,24 +138,11 @@ def encode_cached(path: str, mtime: float, text: str):
 # --- models ----------------------------------------------------------------------------
 
 def available_models() -> tuple[dict[str, catalog.ModelInfo], list[catalog.ModelInfo]]:
-    """Readable models by picker key (shipped: "name", trained here: "user/name") and unreadable files."""
-    good, bad = {}, []
-    for prefix, folder in (("", MODELS_DIR), (USER_PREFIX, USER_DIR)):
-        if not folder.is_dir():
-            continue
-        for info in catalog.list_models(folder):
-            if info.ok:
-                good[prefix + info.name] = info
-            else:
-                bad.append(info)
-    return good, bad
+    return catalog.available_models(MODELS_DIR)
 
 
 def model_path(key: str) -> Path:
-    """The file of picker key ``key``; refuses anything outside the models folders (``../../x``)."""
-    if key.startswith(USER_PREFIX):
-        return catalog.resolve_model(key[len(USER_PREFIX):], USER_DIR)
-    return catalog.resolve_model(key, MODELS_DIR)
+    return catalog.model_path(key, MODELS_DIR)
 
 
 def open_model(key: str) -> tuple[Translator, str, float]:

@@ -18,6 +18,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "hsk_additive"           # the shipped default: HSK corpus, additive attention
 VARIANT_MODELS = {name: f"hsk_{name}" for name in ("none", "dot", "general", "additive", "scaled_dot")}
 SUFFIX = ".safetensors"
+USER_PREFIX = "user/"                    # models trained in an app live in <models>/user/, keyed "user/<name>"
 _SAFE = re.compile(r"[^\w\-]+")
 
 
@@ -79,3 +80,27 @@ def list_models(models_dir: Path | str = MODELS_DIR) -> list[ModelInfo]:
         except CheckpointError as error:
             infos.append(ModelInfo(path.stem, path, error=error))
     return sorted(infos, key=lambda m: (not m.ok, m.name != DEFAULT_MODEL, m.name))
+
+
+def available_models(models_dir: Path | str = MODELS_DIR) -> tuple[dict[str, ModelInfo], list[ModelInfo]]:
+    """Readable models by picker key (shipped: ``name``; trained in an app: ``user/name``) and unreadable files."""
+    models_dir = Path(models_dir)
+    good, bad = {}, []
+    for prefix, folder in (("", models_dir), (USER_PREFIX, models_dir / "user")):
+        if not folder.is_dir():
+            continue
+        for info in list_models(folder):
+            if info.ok:
+                good[prefix + info.name] = info
+            else:
+                bad.append(info)
+    return good, bad
+
+
+def model_path(key: str, models_dir: Path | str = MODELS_DIR) -> Path:
+    """The file of picker key ``key`` (``name`` or ``user/name``); refuses anything else (``../../x``)."""
+    if not isinstance(key, str):
+        raise CheckpointError("bad_name", f"{key!r} is not a model name.")
+    if key.startswith(USER_PREFIX):
+        return resolve_model(key[len(USER_PREFIX):], Path(models_dir) / "user")
+    return resolve_model(key, models_dir)

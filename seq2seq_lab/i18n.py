@@ -352,6 +352,20 @@ STRINGS: dict[str, dict[str, str]] = {
     "error.save_failed": {"en": "The model could not be saved: {message}", "zh": "模型无法保存：{message}"},
     "error.train_failed": {"en": "Training stopped with an error: {message}", "zh": "训练出错而停止：{message}"},
     "error.unexpected": {"en": "Something went wrong: {message}", "zh": "出错了：{message}"},
+    # the Gradio app
+    "gr.refresh": {"en": "↻ Refresh the model list", "zh": "↻ 刷新模型列表"},
+    "gr.segmentation": {"en": "Segmentation", "zh": "分词"},
+    "gr.unknown": {"en": "Unknown to the model (seen as <unk>): {words}", "zh": "模型不认识（当作 <unk>）：{words}"},
+    "gr.split": {"en": "Not in the vocabulary, fed as characters: {words}", "zh": "不在词表中，按单字输入：{words}"},
+    "gr.live_done": {"en": "Done: {steps} steps.", "zh": "完成：共 {steps} 步。"},
+    "gr.step_caption": {"en": "Step {step}: the model wrote “{token}” (probability {prob:.1%}).",
+                        "zh": "第 {step} 步：模型写出“{token}”（概率 {prob:.1%}）。"},
+    "gr.tab_pipeline": {"en": "② Inside the model", "zh": "② 模型内部"},
+    "gr.message_title": {"en": "Cannot translate this", "zh": "无法翻译"},
+    "gr.api": {"en": "API", "zh": "API"},
+    "gr.model_device": {"en": "Runs on: {device}", "zh": "运行设备：{device}"},
+    "gr.test_exact": {"en": "exact match {exact:.0%}", "zh": "完全正确 {exact:.0%}"},
+    "error.no_models": {"en": "There is no model in the models folder yet.", "zh": "模型文件夹里还没有模型。"},
 }
 
 
