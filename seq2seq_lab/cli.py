@@ -84,15 +84,15 @@ def cmd_train(args) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          device=args.device, teacher_forcing=args.teacher_forcing,
                          label_smoothing=args.label_smoothing)
-    bar = tqdm(total=1.0, unit="run", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+    bar = tqdm(total=1.0, unit="run", mininterval=0.5, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
     def on_progress(p):
         bar.n = round(p.fraction, 4)
         post = f"epoch {p.epoch}/{p.epochs} loss {p.loss:.3f}"
         if p.valid:
             post += f" | valid chrF {p.valid['chrf']:.1f} BLEU {p.valid['bleu']:.1f}"
-        bar.set_postfix_str(post)
-        bar.refresh()
+        bar.set_postfix_str(post, refresh=False)
+        bar.update(0)                              # redraws at most every mininterval
 
     result = fit(splits["train"], splits["valid"], arch, config, on_progress=on_progress,
                  record={"corpus": corpus})
@@ -103,8 +103,8 @@ def cmd_train(args) -> int:
     out = save(args.out, result.checkpoint)
     test = result.checkpoint.record["test"]
     print(f"saved {out}  (best epoch {result.best_epoch}, {result.elapsed:.0f} s)")
-    print(f"test greedy: BLEU {test['greedy']['bleu']:.1f} chrF {test['greedy']['chrf']:.1f}; "
-          f"beam 5: BLEU {test['beam5']['bleu']:.1f} chrF {test['beam5']['chrf']:.1f}")
+    for name, m in test.items():
+        print(f"test {name:6}: BLEU {m['bleu']:.1f}  chrF {m['chrf']:.1f}  exact {m['exact']:.3f}")
     return 0
 
 

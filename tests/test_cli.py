@@ -204,7 +204,8 @@ def test_train_on_a_tsv_file_saves_a_working_model(capsys, tmp_path):
     assert "numbers.tsv:3: skipped: expected 2 or 3 tab-separated columns, found 1" in err
     assert "numbers.tsv:6: skipped: no Chinese text in the first two columns" in err
     assert f"saved {out_path}" in out
-    assert re.search(r"test greedy: BLEU \d+\.\d chrF \d+\.\d; beam 5: BLEU \d+\.\d chrF \d+\.\d", out)
+    assert re.search(r"test greedy: BLEU \d+\.\d  chrF \d+\.\d  exact [01]\.\d{3}\n"
+                     r"test beam5 : BLEU \d+\.\d  chrF \d+\.\d  exact [01]\.\d{3}", out)
     checkpoint = load(out_path)
     assert checkpoint.config.attention == "general" and checkpoint.config.cell == "lstm"
     assert checkpoint.config.hidden_size == 16 and checkpoint.config.src_segmenter == "jieba"
