@@ -141,6 +141,12 @@ def available_models() -> tuple[dict[str, catalog.ModelInfo], list[catalog.Model
     return catalog.available_models(MODELS_DIR)
 
 
+def use_tuned_penalties(tuned: dict) -> None:
+    """Set the penalty sliders to the values this model's training chose on its validation split."""
+    st.session_state.length_penalty = float(tuned["length_penalty"])
+    st.session_state.coverage_penalty = float(tuned["coverage_penalty"])
+
+
 def model_path(key: str) -> Path:
     return catalog.model_path(key, MODELS_DIR)
 
@@ -740,10 +746,17 @@ def main() -> None:
                            on_change=on_model_change, args=({k: models[k].corpus for k in keys},))
         st.caption(model_card(key, models[key]))
         with st.expander(T("app.decoding"), expanded=False):
-            st.slider(T("app.length_penalty"), 0.0, 2.0, 0.0, step=0.1, key="length_penalty",
+            # No value= here: the sliders start at their minimum (0 = no penalty), and the
+            # button below may set them through session_state.
+            st.slider(T("app.length_penalty"), 0.0, 2.0, step=0.1, key="length_penalty",
                       help=T("app.length_penalty_help"))
-            st.slider(T("app.coverage_penalty"), 0.0, 1.0, 0.0, step=0.1, key="coverage_penalty",
+            st.slider(T("app.coverage_penalty"), 0.0, 1.0, step=0.1, key="coverage_penalty",
                       help=T("app.coverage_penalty_help"))
+            tuned = models[key].record.get("decoding")
+            if tuned:
+                st.button(T("app.use_tuned", alpha=tuned["length_penalty"], beta=tuned["coverage_penalty"]),
+                          key="use_tuned", help=T("app.use_tuned_help"), on_click=use_tuned_penalties,
+                          args=(tuned,))
             st.number_input(T("app.max_len"), 0, 200, 0, step=1, key="max_len", help=T("app.max_len_help"))
             st.number_input(T("app.no_repeat"), 0, 4, 0, step=1, key="no_repeat", help=T("app.no_repeat_help"))
         try:

@@ -179,6 +179,23 @@ def test_first_page_lists_models_and_reports_the_corrupt_file(app):
     assert "live_heat" in chart_keys(app)                                 # the default sentence, already translated
 
 
+def test_tuned_penalties_button_sets_the_sliders_from_the_model_record(app):
+    folder = Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"])
+    checkpoint = load(folder / "hsk_additive.safetensors")
+    assert not [b for b in app.button if b.key == "use_tuned"]             # no recorded choice, no button
+    checkpoint.record["decoding"] = {"beam_size": 5, "length_penalty": 0.6, "coverage_penalty": 0.2}
+    save(folder / "hsk_additive.safetensors", checkpoint)
+    app.run()
+    assert app.slider(key="length_penalty").value == 0.0 and app.slider(key="coverage_penalty").value == 0.0
+    button = next(b for b in app.button if b.key == "use_tuned")
+    assert "0.6" in button.label and "0.2" in button.label
+    button.click().run()
+    assert not app.exception
+    assert app.slider(key="length_penalty").value == pytest.approx(0.6)
+    assert app.slider(key="coverage_penalty").value == pytest.approx(0.2)
+    assert not [w for w in app.warning if "Session State" in str(w.value)]
+
+
 def test_translate_greedy_draws_the_models_own_attention(app):
     at = translate(app, SENTENCE, beam=1)
     assert not at.exception and not at.error
