@@ -780,6 +780,10 @@ LABELS = {"ours_greedy": "ours greedy (steps: attention + alternatives)",
           "reference_beam5": "tutorial reference beam 5"}
 
 
+def _one_decimal(value) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
 def render_markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"### {results['machine_label']}",
@@ -819,7 +823,8 @@ def render_markdown(results: dict) -> str:
     if ttq.get("record"):
         r = ttq["record"]
         lines += [(f"**Time to quality ({r['model']}, from its training record):** shipped test chrF "
-                  f"{r.get('test_chrf_greedy', 0):.1f} (greedy) / {r.get('test_chrf_beam5', 0):.1f} (beam 5) are the weights of "
+                  f"{_one_decimal(r.get('test_chrf_greedy'))} (greedy) / {_one_decimal(r.get('test_chrf_beam5'))} (beam 5) "
+                  f"are the weights of "
                   f"epoch {r.get('best_epoch')}, reached after {r.get('seconds_to_shipped_weights')} s of a "
                   f"{r.get('train_seconds_total')} s run ({r.get('epochs_run')} epochs)."), ""]
     if ttq.get("live"):
