@@ -214,11 +214,6 @@ def chinese_number(n: int) -> str:
     return "".join(out)
 
 
-def _small_number(n: int) -> str:
-    """1–31 for months and days: 十二, 二十一."""
-    return chinese_number(n)
-
-
 def _random_date(rng: random.Random) -> tuple[int, int, int]:
     year, month = rng.randint(1900, 2099), rng.randint(1, 12)
     days = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30,
@@ -227,7 +222,7 @@ def _random_date(rng: random.Random) -> tuple[int, int, int]:
 
 
 def _chinese_date(year: int, month: int, day: int) -> str:
-    return "".join(_YEAR_DIGITS[int(d)] for d in str(year)) + f"年{_small_number(month)}月{_small_number(day)}日"
+    return "".join(_YEAR_DIGITS[int(d)] for d in str(year)) + f"年{chinese_number(month)}月{chinese_number(day)}日"
 
 
 def _numbers(rng: random.Random) -> tuple[str, str]:

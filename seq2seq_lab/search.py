@@ -196,8 +196,9 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
                 continue
             histories[b].append(best_ids[b])
             token_log_probs[b].append(best_lps[b])
-            if attention is not None:
-                attention_rows[b].append(attention[b, -1].mean(0))
+            row_attention = None if attention is None else attention[b, -1].mean(0)   # (S,) last layer, mean of heads
+            if row_attention is not None:
+                attention_rows[b].append(row_attention)
             finished = ended[b] = best_ids[b] == vocab.eos_id
             done[b] = finished or t + 1 >= max_lens[b]
             if options.record:
@@ -206,7 +207,7 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
                               tokens=vocab.decode(histories[b]), log_prob=score,
                               token_prob=math.exp(best_lps[b]), score=score,
                               status=FINISHED if finished else ALIVE,
-                              attention=None if attention is None else attention[b, -1].mean(0),
+                              attention=row_attention,
                               attention_heads=None if attention is None else attention[b],
                               alternatives=_alternatives(top_probs[b], top_ids[b], vocab))]
                 node_ids[b] = t + 1
@@ -298,7 +299,8 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
             scores_np, beams_np, tokens_np = (top_scores.cpu().numpy(), top_beam.cpu().numpy(),
                                               top_token.cpu().numpy())
             history_list = history.tolist()
-            lp_np = log_probs.cpu().numpy()
+            rows = beam_base + top_beam                                      # (B, 2K) parent row of each candidate
+            token_lp_np = log_probs[rows.view(-1), top_token.view(-1)].view(B, 2 * K).cpu().numpy()
             chosen = {(b, k) for b in range(B) for k in alive_pos[b].tolist()} | {(b, k) for b, k in eos_hits}
             id_at = {}                                                        # (b, candidate) → node id
             for b in range(B):
@@ -319,7 +321,7 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
                     attn = None if heads is None else heads[-1].mean(0)
                     records[b].append(Node(
                         id=next_node, parent=int(node_ids[row]), step=t, token=vocab.itos[token],
-                        tokens=vocab.decode(ids), log_prob=total, token_prob=math.exp(float(lp_np[row, token])),
+                        tokens=vocab.decode(ids), log_prob=total, token_prob=math.exp(float(token_lp_np[b, k])),
                         score=total, status=status, attention=attn, attention_heads=heads,
                         alternatives=[Alternative(vocab.itos[i], float(p))
                                       for i, p in zip(alt_ids[row], alt_probs[row])]))

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 
 import jieba
 
-UNK = "<unk>"
+from .vocab import UNK
+
 
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff〇]")
