@@ -110,6 +110,7 @@ def test_quick_bench_writes_results(tiny_model, tmp_path, capsys):
     training = results["training"]["cpu"]
     assert training["corpus"] == "toy:numbers" and training["batch_size"] == 16
     assert training["ours_tokens_per_s"] > 0 and training["tutorial_tokens_per_s"] > 0
+    assert training["tutorial_fused_adam_tokens_per_s"] > 0
     assert {g["goal"].split("]")[0] for g in results["goals"]} == {"[cpu"}
     assert all(isinstance(g["met"], bool) for g in results["goals"])
     printed = capsys.readouterr().out
@@ -163,3 +164,15 @@ def test_quick_bench_on_cpu_and_gpu(tiny_model, tmp_path):
     assert set(results["inference"]) == {"cpu", "cuda"} and set(results["training"]) == {"cpu", "cuda"}
     assert results["inference"]["cuda"]["device"].startswith("cuda")
     assert results["inference"]["cuda"]["agreement"]["reference_greedy_equals_ours"] == 1.0
+
+
+def test_systems_are_timed_in_a_fresh_order_per_sentence():
+    """Each system runs once per sentence, and no system always follows the same one
+    (a fixed predecessor evicts its weights from the cache every time: a biased timing)."""
+    names = ["a", "b", "c", "d", "e", "f", "g"]
+    orders = bench.run_orders(names, 60, seed=0)
+    assert len(orders) == 60 and all(sorted(order) == names for order in orders)
+    for name in names:
+        before = {order[order.index(name) - 1] for order in orders if order.index(name) > 0}
+        assert len(before) >= 4, (name, before)
+    assert bench.run_orders(names, 5, seed=0) == orders[:5]          # seeded: a re-run times the same orders
