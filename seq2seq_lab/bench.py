@@ -240,6 +240,40 @@ def run_orders(names: list[str], count: int, *, seed: int = 0) -> list[list[str]
     return [rng.sample(names, len(names)) for _ in range(count)]
 
 
+def weights_per_step_bytes(decoder: torch.nn.Module) -> int:
+    """Bytes of decoder weights one greedy step reads: every decoder parameter except the
+    embedding table, of which it reads one row. Decoding one sentence is bound by this on a CPU."""
+    embeddings = {id(p) for m in decoder.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+    return sum(p.numel() * p.element_size() for p in decoder.parameters() if id(p) not in embeddings)
+
+
+def matvec_probe(sizes_mb=(5, 10, 15, 20, 40), rows: int = 4873, cols: int = 256, repeats: int = 50) -> list[dict]:
+    """µs per 4873×256 fp32 matrix–vector product while cycling through ``size`` MB of such matrices.
+
+    One decoding step of a batch of one is a chain of matrix–vector products, so its speed is the
+    speed at which the CPU can stream the weights: fast while they stay in cache, several times
+    slower once a step's weights no longer fit. This shows where that cliff is on this machine.
+    """
+    x = torch.randn(1, cols)
+    rows_list = []
+    with torch.inference_mode():
+        for size in sizes_mb:
+            count = max(1, round(size * 2**20 / (rows * cols * 4)))
+            matrices = [torch.randn(rows, cols) for _ in range(count)]
+            for _ in range(5):
+                for w in matrices:
+                    torch.nn.functional.linear(x, w)
+            started = time.perf_counter()
+            for _ in range(repeats):
+                for w in matrices:
+                    torch.nn.functional.linear(x, w)
+            per = (time.perf_counter() - started) / (repeats * count)
+            rows_list.append({"working_set_mb": round(count * rows * cols * 4 / 2**20, 1),
+                              "us_per_matvec": round(per * 1e6, 1),
+                              "gb_per_s": round(rows * cols * 4 / per / 1e9, 1)})
+    return rows_list
+
+
 def bench_inference(model_path: Path, device: torch.device, settings: Settings, *, use_cn2en: bool) -> dict:
     """Per-sentence latency of every decoder on the same sentences, interleaved, median of runs."""
     from .train import corpus_metrics
@@ -358,6 +392,11 @@ def bench_inference(model_path: Path, device: torch.device, settings: Settings, 
                                   "ms_per_sentence": round(statistics.median(runs) * 1000 / len(texts), 3),
                                   "batch_size": 64}
     result["batched"] = batched
+    result["weights_per_step_mb"] = {"ours": round(weights_per_step_bytes(tr.model.decoder) / 2**20, 2)}
+    if "cn2en_greedy" in systems:
+        result["weights_per_step_mb"]["cn2en"] = round(weights_per_step_bytes(peer.decoder) / 2**20, 2)
+    if device.type == "cpu":
+        result["matvec_probe"] = matvec_probe(repeats=5 if settings.quick else 50)
     result["examples"] = [{"zh": texts[i], "reference_en": references[i],
                            **{name: outputs[name][i][0] for name in systems}} for i in range(min(3, len(texts)))]
     return result
@@ -829,6 +868,14 @@ def render_markdown(results: dict) -> str:
                       f"beam 5 {b['beam5']['sentences_per_s']} sentences/s. Reference greedy output identical to ours "
                       f"for {inf['agreement']['reference_greedy_equals_ours']:.0%} of sentences, beam 5 for "
                       f"{inf['agreement']['reference_beam5_equals_ours']:.0%}.")]
+        weights = inf.get("weights_per_step_mb", {})
+        if weights:
+            lines += ["", "Decoder weights read per greedy step: " + ", ".join(
+                f"{'ours' if who == 'ours' else who} {mb:.1f} MB" for who, mb in weights.items()) + "."]
+        if inf.get("matvec_probe"):
+            lines += ["", "Matrix–vector product (4873×256, fp32) while cycling through a working set of weights: "
+                      + ", ".join(f"{r['working_set_mb']:.0f} MB → {r['us_per_matvec']:.0f} µs ({r['gb_per_s']:.0f} GB/s)"
+                                  for r in inf["matvec_probe"]) + "."]
         for note in inf.get("notes", {}).values():
             lines.append(f"Note: {note}")
         lines.append("")

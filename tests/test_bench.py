@@ -107,6 +107,9 @@ def test_quick_bench_writes_results(tiny_model, tmp_path, capsys):
         assert {"median_ms", "p95_ms", "per_step_median_ms", "chrf"} <= set(summary)
     assert inference["agreement"]["reference_greedy_equals_ours"] == 1.0
     assert inference["notes"]["cn2en"].startswith("skipped")
+    assert 0 < inference["weights_per_step_mb"]["ours"] and [r["working_set_mb"] for r in
+                                                             inference["matvec_probe"]] == sorted(
+        r["working_set_mb"] for r in inference["matvec_probe"])
     training = results["training"]["cpu"]
     assert training["corpus"] == "toy:numbers" and training["batch_size"] == 16
     assert training["ours_tokens_per_s"] > 0 and training["tutorial_tokens_per_s"] > 0
@@ -176,3 +179,11 @@ def test_systems_are_timed_in_a_fresh_order_per_sentence():
         before = {order[order.index(name) - 1] for order in orders if order.index(name) > 0}
         assert len(before) >= 4, (name, before)
     assert bench.run_orders(names, 5, seed=0) == orders[:5]          # seeded: a re-run times the same orders
+
+
+def test_weights_per_step_counts_every_decoder_weight_but_the_embedding_table():
+    config = ModelConfig(src_vocab_size=50, tgt_vocab_size=70, emb_size=8, hidden_size=16, attention="additive")
+    decoder = Seq2Seq(config).decoder
+    expected = sum(p.numel() for name, p in decoder.named_parameters() if not name.startswith("embedding"))
+    assert bench.weights_per_step_bytes(decoder) == expected * 4
+    assert decoder.embedding.weight.numel() > 0                        # there was a table to leave out
