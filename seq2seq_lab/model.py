@@ -221,23 +221,29 @@ class Decoder(nn.Module):
                      else DecoderState(rnn_state))
         return Recurrence(output.squeeze(1), context, embedded, weights, new_state)
 
+    def attended_embeddings(self, weights: torch.Tensor | None, memory: Memory) -> torch.Tensor | None:
+        """Σ_j α_tj e_j, the attention-weighted source embeddings (B, T, emb); None without the lexical shortcut."""
+        if memory.embedded is None:
+            return None
+        return torch.bmm(weights, memory.embedded)                       # (B, T, S) · (B, S, emb)
+
     def output_layer(self, output: torch.Tensor, context: torch.Tensor, embedded: torch.Tensor,
-                     weights: torch.Tensor | None, memory: Memory) -> torch.Tensor:
-        """Next-token logits, position by position: (B, T, ·) → (B, T, V)."""
-        features = torch.tanh(self.pre_output(torch.cat([output, context, embedded], dim=-1)))  # (B, T, H)
-        logits = self.generator(self.dropout(features))                  # (B, T, V)
-        if memory.embedded is not None:                                  # the lexical shortcut
-            f = torch.tanh(torch.bmm(weights, memory.embedded))          # (B, T, emb) f_t = tanh(Σ_j α_tj e_j)
-            h = torch.tanh(self.lexical_ffn(f)) + f                      # (B, T, emb) h_t
-            logits = logits + self.lexical_out(self.dropout(h))          # (B, T, V)   + W_ℓ h_t
+                     attended: torch.Tensor | None) -> torch.Tensor:
+        """Next-token logits, position by position: (…, ·) → (…, V) for any leading shape."""
+        features = torch.tanh(self.pre_output(torch.cat([output, context, embedded], dim=-1)))  # (…, H)
+        logits = self.generator(self.dropout(features))                  # (…, V)
+        if attended is not None:                                         # the lexical shortcut
+            f = torch.tanh(attended)                                     # (…, emb) f_t = tanh(Σ_j α_tj e_j)
+            h = torch.tanh(self.lexical_ffn(f)) + f                      # (…, emb) h_t
+            logits = logits + self.lexical_out(self.dropout(h))          # (…, V)   + W_ℓ h_t
         return logits
 
     def step(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory) -> StepOutput:
         """One decoding step for a batch: y_{t−1} (B,) and s_{t−1} → logits for y_t."""
         r = self.advance(prev_tokens, state, memory)
-        weights = None if r.weights is None else r.weights.unsqueeze(1)  # (B, 1, S)
-        logits = self.output_layer(r.output.unsqueeze(1), r.context.unsqueeze(1), r.embedded.unsqueeze(1),
-                                   weights, memory).squeeze(1)          # (B, V)
+        attended = None if r.weights is None else self.attended_embeddings(r.weights.unsqueeze(1), memory)
+        logits = self.output_layer(r.output, r.context, r.embedded,
+                                   None if attended is None else attended.squeeze(1))  # (B, V)
         attention = None if r.weights is None else r.weights[:, None, None, :]  # (B, 1, 1, S)
         return StepOutput(logits, r.state, attention, r.context)
 
@@ -259,9 +265,13 @@ class Seq2Seq(nn.Module):
         return self.encoder(src, lengths)
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor, *,
-                teacher_forcing: float = 1.0, rng: random.Random | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                teacher_forcing: float = 1.0, rng: random.Random | None = None,
+                positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, T, V) and attention (B, T, S) for decoder inputs ``tgt_in`` = <s> y_1 … y_{T−1}.
+
+        ``positions`` (B, T), a boolean mask, asks for the logits of those positions only:
+        (N, V) in row-major order, N = positions.sum(). Training passes the real (non-padding)
+        target positions, so the output layer — the largest matrix product — skips the padding.
 
         With probability ``1 − teacher_forcing`` a step is fed the model's own previous
         prediction instead of the reference token (scheduled-sampling style).
@@ -280,9 +290,11 @@ class Seq2Seq(nn.Module):
                 steps.append(r)
             stack = (lambda name: torch.stack([getattr(r, name) for r in steps], dim=1))  # (B, T, ·)
             attention = None if steps[0].weights is None else stack("weights")            # (B, T, S)
-            logits = self.decoder.output_layer(stack("output"), stack("context"), stack("embedded"), attention,
-                                               memory)                                    # (B, T, V)
-            return logits, attention
+            features = [stack("output"), stack("context"), stack("embedded"),
+                        None if attention is None else self.decoder.attended_embeddings(attention, memory)]
+            if positions is not None:
+                features = [None if x is None else x[positions] for x in features]     # (N, ·)
+            return self.decoder.output_layer(*features), attention                     # (B, T, V) or (N, V)
         prev = tgt_in[:, 0]                                              # (B,) <s>
         all_logits, all_attention = [], []
         for t in range(tgt_in.size(1)):
@@ -296,4 +308,4 @@ class Seq2Seq(nn.Module):
                 prev = tgt_in[:, t + 1] if use_reference else out.logits.argmax(-1)
         logits = torch.stack(all_logits, dim=1)                          # (B, T, V)
         attention = torch.stack(all_attention, dim=1) if all_attention else None  # (B, T, S)
-        return logits, attention
+        return (logits if positions is None else logits[positions]), attention

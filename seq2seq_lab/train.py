@@ -97,9 +97,10 @@ def evaluate(translator: Translator, pairs: list[Pair], *, beam_size: int = 1, b
 
 
 def _loss(model: Seq2Seq, batch, criterion, *, teacher_forcing=1.0, rng=None) -> tuple[torch.Tensor, int]:
-    logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=teacher_forcing, rng=rng)
-    V = logits.size(-1)
-    return criterion(logits.reshape(-1, V), batch.tgt_out.reshape(-1)), batch.n_tokens   # mean over real tokens
+    real = batch.tgt_out != 0                                            # (B, T) target tokens, not padding
+    logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=teacher_forcing, rng=rng,
+                      positions=real)                                    # (N, V): no logits for padding
+    return criterion(logits, batch.tgt_out[real]), batch.n_tokens        # mean over the N real tokens
 
 
 def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:

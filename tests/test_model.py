@@ -49,6 +49,24 @@ def test_forward_shapes_and_attention_rows(attention, cell, bidirectional):
     assert torch.all(attention_weights[padding] == 0), "padded source positions must get exactly 0"
 
 
+@pytest.mark.parametrize("teacher_forcing", [1.0, 0.5])
+@pytest.mark.parametrize("lexical", [False, True])
+def test_positions_gives_the_logits_of_those_positions_only(lexical, teacher_forcing):
+    """forward(positions=mask) returns exactly the rows of the full (B, T, V) logits that the mask picks."""
+    import random
+
+    model = _model("additive", lexical=lexical)
+    src, lengths, tgt_in = _batch()
+    real = tgt_in != 0
+    with torch.no_grad():
+        full, attention = model(src, lengths, tgt_in, teacher_forcing=teacher_forcing, rng=random.Random(1))
+        picked, same_attention = model(src, lengths, tgt_in, teacher_forcing=teacher_forcing, rng=random.Random(1),
+                                       positions=real)
+    assert picked.shape == (int(real.sum()), 11)
+    assert_close(picked, full[real])
+    assert_close(same_attention, attention)
+
+
 @pytest.mark.parametrize("attention, cell, bidirectional", VARIANTS, ids=VARIANT_IDS)
 def test_step_by_step_equals_teacher_forced_forward(attention, cell, bidirectional):
     """Calling Decoder.step by hand, feeding the reference tokens, reproduces forward() exactly."""

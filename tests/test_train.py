@@ -50,6 +50,29 @@ def test_padding_does_not_count_in_the_loss():
     assert float(joint) * n_joint == pytest.approx(sum(float(loss) * n for loss, n in parts), rel=1e-5)
 
 
+def test_batches_group_sentences_of_similar_source_and_target_length():
+    """Sorting by (source, target) length: each batch's sentences have one source length here, and
+    the target lengths inside a batch rise, so little of the padded target is padding."""
+    import random
+
+    from seq2seq_lab.data import build_vocabs, make_batches, tokenize_pairs
+
+    pairs = toy_splits("numbers", size=400, seed=5)["train"]
+    examples = tokenize_pairs(pairs, "char", "concat")
+    src_vocab, tgt_vocab = build_vocabs(examples)
+    batches = make_batches(examples, src_vocab, tgt_vocab, batch_size=16, shuffle=True, rng=random.Random(0))
+    assert sorted(i for b in batches for i in b.indices) == list(range(len(examples)))   # every pair once
+    for b in batches:
+        keys = [(len(examples[i].src_words), len(examples[i].tgt_tokens)) for i in b.indices]
+        assert keys == sorted(keys)
+    filled = sum(b.n_tokens for b in batches) / sum(b.tgt_out.numel() for b in batches)
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].src_words))   # source length only
+    by_source = [order[i:i + 16] for i in range(0, len(order), 16)]
+    filled_by_source = (sum(len(examples[i].tgt_tokens) + 1 for c in by_source for i in c)
+                        / sum(len(c) * (1 + max(len(examples[i].tgt_tokens) for i in c)) for c in by_source))
+    assert filled > filled_by_source
+
+
 # --- the shared toy run -------------------------------------------------------------------------------------
 
 
