@@ -536,9 +536,10 @@ def time_to_quality_from_record(model_path: Path) -> dict:
 def time_to_quality_live(model_path: Path, device: torch.device) -> dict:
     """Re-run the model's recipe up to the epoch its shipped weights come from, and time it.
 
-    Training is seeded, so the best weights of those epochs are the shipped ones (up to
-    floating-point differences between machines); their test chrF is checked afterwards
-    (that decoding is not counted).
+    Training is seeded, so with the code the model was trained with this gives back its weights
+    (up to floating-point differences between machines). The code may have changed since (e.g.
+    how batches are formed), so the re-run's test chrF is measured, not assumed (that decoding
+    is not counted in the time).
     """
     from .checkpoint import read_metadata
     from .train import TrainConfig, evaluate, fit
