@@ -533,37 +533,54 @@ def time_to_quality_from_record(model_path: Path) -> dict:
     return out
 
 
-def time_to_quality_live(model_path: Path, device: torch.device) -> dict:
-    """Re-run the model's recipe up to the epoch its shipped weights come from, and time it.
+TIME_TO_QUALITY_TOLERANCE = 0.5   # chrF points: the shipped figure is of int8-stored weights, a re-run is fp32
 
-    Training is seeded, so with the code the model was trained with this gives back its weights
-    (up to floating-point differences between machines). The code may have changed since (e.g.
-    how batches are formed), so the re-run's test chrF is measured, not assumed (that decoding
-    is not counted in the time).
+
+def time_to_quality_live(model_path: Path, device: torch.device) -> dict:
+    """Re-run the model's training recipe with today's code and time how long it takes to reach
+    the shipped test chrF (greedy, within 0.5 points).
+
+    After every epoch the model is decoded on the test split; that decoding is timed separately
+    and left out of the training time. The run stops once the target is reached (or when the
+    recipe itself stops). Its trajectory can differ from the shipped run's: the shipped model may
+    have been trained with older code (e.g. other batches), so it is the chrF that is compared,
+    not the epoch.
     """
     from .checkpoint import read_metadata
     from .train import TrainConfig, evaluate, fit
-    from .translator import Translator
 
     meta = read_metadata(model_path)
     record = meta.get("record", {})
     target = record.get("test", {}).get("greedy", {}).get("chrf")
-    best_epoch = record.get("best_epoch") or 0
     arch = {k: v for k, v in meta["config"].items() if k not in ("src_vocab_size", "tgt_vocab_size")}
     known = set(TrainConfig.__dataclass_fields__)
     config = replace(TrainConfig(**{k: v for k, v in record.get("train_config", {}).items() if k in known}),
                      device=str(device), probe=None)
     splits = model_corpus_pairs(meta)
-    epochs_done = []
-    result = fit(splits["train"], splits["valid"], arch, config,
-                 on_progress=lambda p: epochs_done.append(p.epoch) if p.event == "epoch" else None,
-                 should_stop=lambda: bool(best_epoch) and len(epochs_done) >= best_epoch)
-    chrf = evaluate(Translator(result.checkpoint, device=device), splits["test"], beam_size=1)["chrf"]
-    at = result.history[min(best_epoch or result.best_epoch, len(result.history)) - 1]["elapsed"]
-    return {"source": "live re-run of the recipe", "device": str(device), "epochs": len(result.history),
-            "seconds_to_shipped_epoch": round(at, 1), "shipped_test_chrf_greedy": target,
-            "rerun_test_chrf_greedy": round(chrf, 2),
-            "reached": target is not None and chrf >= target - 0.5}
+    curve, evaluating = [], {"seconds": 0.0}
+
+    def on_progress(progress) -> None:
+        if progress.event != "epoch":
+            return
+        started = time.perf_counter()
+        chrf = evaluate(progress.model, splits["test"], beam_size=1)["chrf"]
+        curve.append({"epoch": progress.epoch, "train_seconds": round(progress.elapsed - evaluating["seconds"], 1),
+                      "test_chrf_greedy": round(chrf, 2)})
+        evaluating["seconds"] += time.perf_counter() - started
+
+    def reached(point: dict) -> bool:
+        return target is not None and point["test_chrf_greedy"] >= target - TIME_TO_QUALITY_TOLERANCE
+
+    fit(splits["train"], splits["valid"], arch, config, on_progress=on_progress,
+        should_stop=lambda: any(reached(p) for p in curve))
+    first = next((p for p in curve if reached(p)), None)
+    return {"source": "live re-run of the recipe", "device": str(device), "epochs": len(curve),
+            "shipped_test_chrf_greedy": target, "tolerance": TIME_TO_QUALITY_TOLERANCE,
+            "reached": first is not None,
+            "seconds_to_shipped_chrf": first["train_seconds"] if first else None,
+            "epoch_reached": first["epoch"] if first else None,
+            "best_test_chrf_greedy": max((p["test_chrf_greedy"] for p in curve), default=None),
+            "curve": curve}
 
 
 def bench_toy(device: torch.device, settings: Settings) -> dict:
@@ -906,9 +923,15 @@ def render_markdown(results: dict) -> str:
                   f"{r.get('train_seconds_total')} s run ({r.get('epochs_run')} epochs)."), ""]
     if ttq.get("live"):
         live = ttq["live"]
-        lines += [(f"**Time to quality, live re-run on {live['device']}:** {live['epochs']} epochs in "
-                  f"{live['seconds_to_shipped_epoch']} s; test chrF {live['rerun_test_chrf_greedy']} "
-                  f"(shipped: {live['shipped_test_chrf_greedy']})."), ""]
+        shipped = _one_decimal(live["shipped_test_chrf_greedy"])
+        if live["reached"]:
+            outcome = (f"reached test chrF ≥ {shipped} − {live['tolerance']} (greedy) after "
+                       f"**{live['seconds_to_shipped_chrf']} s** of training, at epoch {live['epoch_reached']}")
+        else:
+            outcome = (f"did **not** reach the shipped test chrF {shipped} in {live['epochs']} epochs "
+                       f"(best {_one_decimal(live['best_test_chrf_greedy'])})")
+        lines += [(f"**Time to quality, live re-run of the recipe on {live['device']}:** {outcome}; test chrF by "
+                   "epoch: " + ", ".join(f"{p['test_chrf_greedy']:.1f}" for p in live["curve"]) + "."), ""]
     if results.get("toy"):
         lines += ["| toy task | time to 95 % exact (s) | epochs | test exact |", "|---|---:|---:|---:|"]
         for task, toy in results["toy"].items():

@@ -62,6 +62,8 @@ class Progress:
     valid: dict | None = None     # validation metrics (epoch events)
     probe: Translation | None = None
     history: list[dict] = field(default_factory=list)
+    model: Translator | None = None   # epoch events: the model as it is now (shares the training weights;
+    #                                   read it inside the callback, the next batch changes it)
 
     @property
     def fraction(self) -> float:
@@ -209,7 +211,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         if on_progress is not None:
             on_progress(Progress("epoch", epoch, config.epochs, total_batches, total_batches, entry["train_loss"],
                                  elapsed, elapsed / epoch * (config.epochs - epoch), valid=metrics, probe=probe,
-                                 history=list(history)))
+                                 history=list(history), model=snapshot))
         if stopped:
             break
         if config.stop_at_exact is not None and metrics["exact"] >= config.stop_at_exact:
