@@ -434,8 +434,9 @@ class RecipeTrainer:
     optimiser, loss, clipping and teacher forcing."""
 
     def __init__(self, model, recipe, device: torch.device):
-        from .train import make_criterion, make_optimizer
+        from .train import keep_freed_memory, make_criterion, make_optimizer
 
+        keep_freed_memory()                                            # as fit does
         self.model, self.recipe, self.device = model, recipe, device
         self.optimizer = make_optimizer(model, recipe.lr)
         self.criterion = make_criterion(recipe.label_smoothing)

@@ -207,9 +207,12 @@ class Decoder(nn.Module):
         hidden = encoded.summary.unsqueeze(0).repeat(self.config.dec_layers, 1, 1).contiguous()  # (L, B, H)
         return DecoderState(hidden, torch.zeros_like(hidden) if self.config.cell == "lstm" else None)
 
-    def advance(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory) -> Recurrence:
-        """Attention and the RNN for one step: y_{t−1} (B,) and s_{t−1} → c_t, α_t, s_t."""
-        embedded = self.dropout(self.embedding(prev_tokens))             # (B, emb)  E'[y_{t−1}]
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """E'[y] for target token ids of any shape: (…) → (…, emb)."""
+        return self.dropout(self.embedding(tokens))
+
+    def advance(self, embedded: torch.Tensor, state: DecoderState, memory: Memory) -> Recurrence:
+        """Attention and the RNN for one step: E'[y_{t−1}] (B, emb) and s_{t−1} → c_t, α_t, s_t."""
         if self.attention is None:
             context, weights = memory.summary, None                      # (B, H)    c_t = z
         else:
@@ -240,7 +243,7 @@ class Decoder(nn.Module):
 
     def step(self, prev_tokens: torch.Tensor, state: DecoderState, memory: Memory) -> StepOutput:
         """One decoding step for a batch: y_{t−1} (B,) and s_{t−1} → logits for y_t."""
-        r = self.advance(prev_tokens, state, memory)
+        r = self.advance(self.embed(prev_tokens), state, memory)
         attended = None if r.weights is None else self.attended_embeddings(r.weights.unsqueeze(1), memory)
         logits = self.output_layer(r.output, r.context, r.embedded,
                                    None if attended is None else attended.squeeze(1))  # (B, V)
@@ -281,11 +284,13 @@ class Seq2Seq(nn.Module):
         state = self.decoder.init_state(encoded)
         rng = rng or random
         if teacher_forcing >= 1.0:
-            # Every input token is known in advance: run the recurrence step by step, then the
+            # Every input token is known in advance: embed them all at once (one embedding
+            # gradient per batch, not one per step), run the recurrence step by step, then the
             # output layer once over all steps (the same arithmetic as step(), in one batch).
+            embedded = self.decoder.embed(tgt_in)                        # (B, T, emb)
             steps = []
             for t in range(tgt_in.size(1)):
-                r = self.decoder.advance(tgt_in[:, t], state, memory)
+                r = self.decoder.advance(embedded[:, t], state, memory)
                 state = r.state
                 steps.append(r)
             stack = (lambda name: torch.stack([getattr(r, name) for r in steps], dim=1))  # (B, T, ·)

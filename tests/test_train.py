@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -259,3 +262,29 @@ def test_evaluate_scores_the_translations_it_makes(toy_training):
     hypotheses = [r.best.text for r in tr.translate_batch([p.zh for p in pairs], beam_size=3)]
     expected = corpus_metrics(hypotheses, [p.en for p in pairs])
     assert metrics == {**expected, "sentences": 20}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_keep_freed_memory_stops_large_tensors_from_page_faulting_again():
+    """After keep_freed_memory(), allocating and freeing the same large tensor reuses its pages
+    instead of faulting them in from the kernel each time (run in a fresh process: it is process-wide)."""
+    code = textwrap.dedent("""
+        import resource, torch
+        from seq2seq_lab.train import keep_freed_memory
+
+        def faults(rounds=40):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            for _ in range(rounds):
+                torch.ones(2048, 2048)                                  # 16 MB, freed at once
+            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+        default = faults()
+        assert keep_freed_memory() and keep_freed_memory()              # idempotent
+        faults(3)                                                       # the first blocks are mapped once
+        print(default, faults())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    default, kept = map(int, out)
+    pages = 2048 * 2048 * 4 // 4096                                     # one round's worth of 4 KB pages
+    assert kept <= pages + 200                  # 40 rounds: at most one more round of faults (seen: 0 or 4,096)
+    assert default > 2 * pages                  # glibc's default faulted 3–7 rounds' worth back in (seen: 12k–29k)
