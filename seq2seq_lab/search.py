@@ -164,10 +164,6 @@ def _constrain(log_probs: torch.Tensor, t: int, histories: list[list[int]], opti
     return log_probs
 
 
-def _alternatives(top_probs: np.ndarray, top_ids: np.ndarray, vocab: Vocab) -> list[Alternative]:
-    return [Alternative(vocab.itos[i], float(p)) for i, p in zip(top_ids, top_probs)]
-
-
 def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor, vocab: Vocab,
                   options: SearchOptions) -> SearchGenerator:
     """Pick the single most probable next token at every step, for a batch of B sentences."""
@@ -186,17 +182,19 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
         log_probs = _constrain(torch.log_softmax(out.logits.float(), dim=-1), t, histories, options)
         best_log_prob, best = log_probs.max(dim=-1)                         # (B,), (B,)
         attention = None if out.attention is None else out.attention.float().cpu().numpy()  # (B, L, h, S)
+        rows = None if out.attention is None else out.attention[:, -1].mean(1).float().cpu().numpy()
+        #                                                                   # (B, S) last layer, mean of heads
         best_ids, best_lps = best.tolist(), best_log_prob.tolist()
         if options.record:                                                  # the few best, not a full sort
             top_log_probs, top_ids = log_probs.topk(options.alternatives, dim=-1)   # (B, A)
-            top_probs, top_ids = top_log_probs.exp().cpu().numpy(), top_ids.cpu().numpy()
+            top_probs, top_ids = top_log_probs.exp().tolist(), top_ids.tolist()
         steps = []
         for b in range(B):
             if done[b]:
                 continue
             histories[b].append(best_ids[b])
             token_log_probs[b].append(best_lps[b])
-            row_attention = None if attention is None else attention[b, -1].mean(0)   # (S,) last layer, mean of heads
+            row_attention = None if rows is None else rows[b]                # (S,)
             if row_attention is not None:
                 attention_rows[b].append(row_attention)
             finished = ended[b] = best_ids[b] == vocab.eos_id
@@ -209,7 +207,8 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
                               status=FINISHED if finished else ALIVE,
                               attention=row_attention,
                               attention_heads=None if attention is None else attention[b],
-                              alternatives=_alternatives(top_probs[b], top_ids[b], vocab))]
+                              alternatives=[Alternative(vocab.itos[i], p)
+                                            for i, p in zip(top_ids[b], top_probs[b])])]
                 node_ids[b] = t + 1
                 steps.append(Step(t, nodes))
         if options.record:
@@ -292,10 +291,13 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
 
         records: list[list[Node]] = [[] for _ in range(B)]
         if options.record:
-            probs = log_probs.exp()
-            top_alt = probs.topk(options.alternatives, dim=1)
-            alt_ids, alt_probs = top_alt.indices.cpu().numpy(), top_alt.values.cpu().numpy()
-            step_attn_np = None if out.attention is None else out.attention.float().cpu().numpy()
+            top_alt = log_probs.topk(options.alternatives, dim=1)             # (B·K, A) the few best, no full sort
+            alt_ids, alt_probs = top_alt.indices.tolist(), top_alt.values.exp().tolist()
+            # A beam's alternatives and attention are the same for all its candidates: build them once per beam.
+            row_alternatives = [[Alternative(vocab.itos[i], p) for i, p in zip(ids, ps)]
+                                for ids, ps in zip(alt_ids, alt_probs)]
+            heads_np = None if out.attention is None else out.attention.float().cpu().numpy()  # (B·K, L, h, S)
+            attn_np = None if step_attn is None else step_attn.cpu().numpy()                   # (B·K, S)
             scores_np, beams_np, tokens_np = (top_scores.cpu().numpy(), top_beam.cpu().numpy(),
                                               top_token.cpu().numpy())
             history_list = history.tolist()
@@ -317,14 +319,13 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
                         status = PRUNED
                     ids = history_list[row] + [token]
                     total = float(scores_np[b, k])
-                    heads = None if step_attn_np is None else step_attn_np[row]
-                    attn = None if heads is None else heads[-1].mean(0)
+                    heads = None if heads_np is None else heads_np[row]
+                    attn = None if attn_np is None else attn_np[row]
                     records[b].append(Node(
                         id=next_node, parent=int(node_ids[row]), step=t, token=vocab.itos[token],
                         tokens=vocab.decode(ids), log_prob=total, token_prob=math.exp(float(token_lp_np[b, k])),
                         score=total, status=status, attention=attn, attention_heads=heads,
-                        alternatives=[Alternative(vocab.itos[i], float(p))
-                                      for i, p in zip(alt_ids[row], alt_probs[row])]))
+                        alternatives=list(row_alternatives[row])))
                     id_at[(b, k)] = next_node
                     next_node += 1
 
