@@ -29,7 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_lab import Translator, bench  # noqa: E402
+from seq2seq_lab import Translator, bench
 
 
 def main() -> int:

@@ -224,7 +224,7 @@ def load_cn2en(device: torch.device):
     cn2en_model.device = device          # the package picks its device in a module global
     try:
         peer = cn2en_model.Model()
-    except Exception as error:  # noqa: BLE001  a broken third-party install must not end the bench
+    except Exception as error:  # a broken third-party install must not end the bench
         return None, f"cn2en failed to load: {type(error).__name__}: {error}"
     return peer, None
 
@@ -458,7 +458,6 @@ class RecipeTrainer:
 def bench_training(model_path: Path, device: torch.device, settings: Settings) -> dict:
     """Target tokens per second: our batched recipe vs the tutorial's one-sentence-per-step loop."""
     from .data import source_ids
-
     from .train import make_optimizer
 
     reference = load_reference()
@@ -665,7 +664,7 @@ def bench_app(app: Path, sentences: list[str], settings: Settings) -> dict:
                     result.update(_drive_app(browser, f"http://127.0.0.1:{port}/", sentences, started, settings))
                 finally:
                     browser.close()
-        except Exception as error:  # noqa: BLE001  whatever the app or browser does: report it, go on
+        except Exception as error:  # whatever the app or browser does: report it, go on
             result["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         finally:
             server.terminate()
@@ -787,7 +786,7 @@ def memory_worker(kind: str, model_path: Path, device: torch.device, settings: S
 
 def _memory_work(kind: str, model_path: Path, device: torch.device, settings: Settings) -> dict:
     if kind == "baseline":
-        from . import translator  # noqa: F401  (torch + the package, no model)
+        from . import translator
         return {"peak_rss_mb": peak_rss_mb()}
     if kind == "translate":
         from .translator import Translator

@@ -26,8 +26,8 @@ from torch import nn
 
 from .checkpoint import Checkpoint
 from .corpus import Pair
-from .errors import CorpusError
 from .data import Example, build_vocabs, make_batches, tokenize_pairs
+from .errors import CorpusError
 from .model import ModelConfig, Seq2Seq
 from .translator import Translation, Translator, resolve_device
 
