@@ -786,7 +786,7 @@ def memory_worker(kind: str, model_path: Path, device: torch.device, settings: S
 
 def _memory_work(kind: str, model_path: Path, device: torch.device, settings: Settings) -> dict:
     if kind == "baseline":
-        from . import translator
+        from . import translator  # torch and the package load, no model: the baseline
         return {"peak_rss_mb": peak_rss_mb()}
     if kind == "translate":
         from .translator import Translator
