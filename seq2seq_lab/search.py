@@ -248,7 +248,7 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
     history = torch.empty((B * K, 0), dtype=torch.long, device=device)        # (B·K, t)
     history_lp = torch.empty((B * K, 0), device=device)                        # (B·K, t)
     history_attn = None if model.decoder.attention is None else torch.empty((B * K, 0, S), device=device)
-    node_ids = torch.zeros(B * K, dtype=torch.long)
+    node_ids = [0] * (B * K)                                                  # tree node of each beam
     next_node = 1
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     done = [False] * B
@@ -298,32 +298,31 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
                                 for ids, ps in zip(alt_ids, alt_probs)]
             heads_np = None if out.attention is None else out.attention.float().cpu().numpy()  # (B·K, L, h, S)
             attn_np = None if step_attn is None else step_attn.cpu().numpy()                   # (B·K, S)
-            scores_np, beams_np, tokens_np = (top_scores.cpu().numpy(), top_beam.cpu().numpy(),
-                                              top_token.cpu().numpy())
+            scores_list, beams_list, tokens_list = top_scores.tolist(), top_beam.tolist(), top_token.tolist()
             history_list = history.tolist()
             rows = beam_base + top_beam                                      # (B, 2K) parent row of each candidate
-            token_lp_np = log_probs[rows.view(-1), top_token.view(-1)].view(B, 2 * K).cpu().numpy()
+            token_lps = log_probs[rows.view(-1), top_token.view(-1)].view(B, 2 * K).tolist()
             chosen = {(b, k) for b in range(B) for k in alive_pos[b].tolist()} | {(b, k) for b, k in eos_hits}
             id_at = {}                                                        # (b, candidate) → node id
             for b in range(B):
                 if done[b]:
                     continue
                 for k in range(2 * K):
-                    if not math.isfinite(scores_np[b, k]):
+                    total = scores_list[b][k]
+                    if not math.isfinite(total):
                         continue
-                    row = b * K + int(beams_np[b, k])
-                    token = int(tokens_np[b, k])
+                    row = b * K + beams_list[b][k]
+                    token = tokens_list[b][k]
                     if (b, k) in chosen:
                         status = FINISHED if token == vocab.eos_id or last_step[b] else ALIVE
                     else:
                         status = PRUNED
                     ids = history_list[row] + [token]
-                    total = float(scores_np[b, k])
                     heads = None if heads_np is None else heads_np[row]
                     attn = None if attn_np is None else attn_np[row]
                     records[b].append(Node(
-                        id=next_node, parent=int(node_ids[row]), step=t, token=vocab.itos[token],
-                        tokens=vocab.decode(ids), log_prob=total, token_prob=math.exp(float(token_lp_np[b, k])),
+                        id=next_node, parent=node_ids[row], step=t, token=vocab.itos[token],
+                        tokens=vocab.decode(ids), log_prob=total, token_prob=math.exp(token_lps[b][k]),
                         score=total, status=status, attention=attn, attention_heads=heads,
                         alternatives=list(row_alternatives[row])))
                     id_at[(b, k)] = next_node
@@ -346,7 +345,7 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
         scores = alive_scores.view(-1)
         prev = alive_token.view(-1)
         if options.record:
-            node_ids = torch.tensor([id_at.get((b, k), 0) for b in range(B) for k in alive_pos[b].tolist()])
+            node_ids = [id_at.get((b, k), 0) for b in range(B) for k in alive_pos[b].tolist()]
 
         for b in range(B):
             if done[b]:
