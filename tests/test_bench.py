@@ -113,7 +113,7 @@ def test_quick_bench_writes_results(tiny_model, tmp_path, capsys):
     training = results["training"]["cpu"]
     assert training["corpus"] == "toy:numbers" and training["batch_size"] == 16
     assert training["ours_tokens_per_s"] > 0 and training["tutorial_tokens_per_s"] > 0
-    assert training["tutorial_fused_adam_tokens_per_s"] > 0
+    assert training["tutorial_fused_adam_tokens_per_s"] > 0 and training["speedup_median_of_run_ratios"] > 0
     assert {g["goal"].split("]")[0] for g in results["goals"]} == {"[cpu"}
     assert all(isinstance(g["met"], bool) for g in results["goals"])
     printed = capsys.readouterr().out
