@@ -295,7 +295,7 @@ class Seq2Seq(nn.Module):
                 steps.append(r)
             stack = (lambda name: torch.stack([getattr(r, name) for r in steps], dim=1))  # (B, T, ·)
             attention = None if steps[0].weights is None else stack("weights")            # (B, T, S)
-            features = [stack("output"), stack("context"), stack("embedded"),
+            features = [stack("output"), stack("context"), embedded,
                         None if attention is None else self.decoder.attended_embeddings(attention, memory)]
             if positions is not None:
                 features = [None if x is None else x[positions] for x in features]     # (N, ·)

@@ -132,7 +132,6 @@ def keep_freed_memory() -> bool:
     return _KEEPING_FREED_MEMORY
 
 
-
 def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
     """Adam; ``fused`` updates every parameter in one kernel instead of a dozen per tensor."""
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
