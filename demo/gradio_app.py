@@ -368,6 +368,7 @@ def segmentation_html(source, segmenter: str, lang: str) -> str:
         parts.append(f"<p>{html.escape(T('pipe.words', lang, words=' / '.join(source.words)))}</p>")
     parts.append(figures.token_chips_html(source.tokens, source.ids))
     parts.append(figures.legend_chips_html([("word", T("pipe.legend_word", lang)),
+                                            ("sub", T("pipe.legend_sub", lang)),
                                             ("char", T("pipe.legend_char", lang)),
                                             ("unk", T("pipe.legend_unk", lang))]))
     if source.unknown:
@@ -523,6 +524,12 @@ def model_card(key: str | None, lang: str) -> str:
             card += " · " + T("app.model_test", lang, greedy=fmt(test.get("greedy", {}).get("bleu")))
             if "beam5" in test:
                 card += ", " + T("app.model_test_beam", lang, beam=fmt(test["beam5"].get("bleu")))
+        by_set = info.test_set_chrf()
+        if len(by_set) > 1:
+            card += "  \n" + T("app.model_test_sets", lang, figures=html.escape(
+                ", ".join(f"{name} {value:.1f}" for name, value in by_set.items())))
+        if info.attribution:
+            card += "  \n" + T("app.model_data", lang, attribution=html.escape(info.attribution))
         lines.append(card)
     elif not good:
         lines.append(T("app.no_models", lang))

@@ -191,6 +191,12 @@ def model_card(key: str, info: catalog.ModelInfo) -> str:
         card += " · " + T("app.model_test", greedy=test_figure(info, "greedy"))
         if "beam5" in test:
             card += ", " + T("app.model_test_beam", beam=test_figure(info, "beam5"))
+    by_set = info.test_set_chrf()
+    if len(by_set) > 1:
+        card += "  \n" + T("app.model_test_sets", figures=html.escape(
+            ", ".join(f"{name} {value:.1f}" for name, value in by_set.items())))
+    if info.attribution:
+        card += "  \n" + T("app.model_data", attribution=html.escape(info.attribution))
     return card
 
 
@@ -394,8 +400,9 @@ def pipeline_tab(tr: Translator, path: str, mtime: float, text: str) -> None:
             st.caption(T("pipe.seg_help"))
             st.markdown(T("pipe.words", words=html.escape(" / ".join(source.words))))
         st.markdown(figures.token_chips_html(source.tokens, font_size=font_size() + 4), unsafe_allow_html=True)
-        st.markdown(figures.legend_chips_html([("word", T("pipe.legend_word")), ("char", T("pipe.legend_char")),
-                                               ("unk", T("pipe.legend_unk"))]), unsafe_allow_html=True)
+        st.markdown(figures.legend_chips_html([("word", T("pipe.legend_word")), ("sub", T("pipe.legend_sub")),
+                                               ("char", T("pipe.legend_char")), ("unk", T("pipe.legend_unk"))]),
+                    unsafe_allow_html=True)
     with st.container(border=True):
         st.markdown(f"##### {T('pipe.ids')}")
         st.caption(T("pipe.ids_help", size=len(tr.src_vocab)))

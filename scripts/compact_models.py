@@ -1,6 +1,6 @@
-"""Store the HSK models' large matrices as int8 (per-row scales) and re-measure them as stored.
+"""Store the sentence models' large matrices as int8 (per-row scales) and re-measure them as stored.
 
-    python scripts/compact_models.py            # every models/hsk_*.safetensors
+    python scripts/compact_models.py            # every models/hsk_*.safetensors and everyday_*
 
 The shipped models must fit in 60 MB together; five fp16 HSK models take ~72 MB.
 This rewrites each one with checkpoint.save(int8=True), then decodes the test split
@@ -17,14 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from seq2seq_lab import checkpoint  # noqa: E402
-from seq2seq_lab.corpus import load_hsk, split_pairs  # noqa: E402
-from seq2seq_lab.train import evaluate  # noqa: E402
+from seq2seq_lab.corpus import load_splits  # noqa: E402
+from seq2seq_lab.train import record_test_figures, test_figures  # noqa: E402
 from seq2seq_lab.translator import Translator  # noqa: E402
 
 
 def main(names: list[str]) -> None:
-    splits = split_pairs(load_hsk().pairs)
-    paths = [ROOT / "models" / f"{n}.safetensors" for n in names] or sorted((ROOT / "models").glob("hsk_*.safetensors"))
+    models = ROOT / "models"
+    paths = ([models / f"{n}.safetensors" for n in names]
+             or sorted([*models.glob("hsk_*.safetensors"), *models.glob("everyday_*.safetensors")]))
     for path in paths:
         before = path.stat().st_size
         ckpt = checkpoint.load(path)
@@ -36,15 +37,10 @@ def main(names: list[str]) -> None:
         checkpoint.save(path, ckpt, int8=True)
         stored = checkpoint.load(path)
         tr = Translator(stored, device="cpu")
-        decoding = stored.record.get("decoding", {})
-        test = {"greedy": evaluate(tr, splits["test"], beam_size=1), "beam5": evaluate(tr, splits["test"], beam_size=5)}
-        if decoding:
-            test["beam5_tuned"] = evaluate(tr, splits["test"], beam_size=5,
-                                           length_penalty=decoding["length_penalty"],
-                                           coverage_penalty=decoding["coverage_penalty"])
-        stored.record["test"] = test
+        splits = load_splits(stored.record.get("corpus", "hsk"))
+        record_test_figures(stored.record, test_figures(tr, splits.tests, stored.record.get("decoding")))
         checkpoint.save(path, stored, int8=True)
-        old = stored.record["test_before_int8"]
+        old, test = stored.record["test_before_int8"], stored.record["test"]
         print(f"{path.stem}: {before / 1e6:.1f} → {path.stat().st_size / 1e6:.1f} MB; test beam5 chrF "
               f"{old['beam5']['chrf']:.2f} → {test['beam5']['chrf']:.2f}, BLEU {old['beam5']['bleu']:.2f} → "
               f"{test['beam5']['bleu']:.2f}", flush=True)

@@ -15,7 +15,7 @@ from .checkpoint import read_metadata
 from .errors import CheckpointError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = "hsk_additive"           # the shipped default: HSK corpus, additive attention
+DEFAULT_MODEL = "everyday_additive"      # the shipped default: HSK + Tatoeba + dictionary, additive attention
 VARIANT_MODELS = {name: f"hsk_{name}" for name in ("none", "dot", "general", "additive", "scaled_dot")}
 SUFFIX = ".safetensors"
 USER_PREFIX = "user/"                    # models trained in an app live in <models>/user/, keyed "user/<name>"
@@ -45,6 +45,21 @@ class ModelInfo:
     @property
     def test_metrics(self) -> dict:
         return self.record.get("test", {})
+
+    @property
+    def attribution(self) -> str:
+        """Where the training data came from and under which licences (empty if the file does not say)."""
+        value = self.record.get("attribution", "")
+        return value if isinstance(value, str) else ""
+
+    def test_set_chrf(self) -> dict[str, float]:
+        """Beam-5 chrF on each test set the file records: {"hsk": 41.2, "tatoeba": 48.0, "everyday": …}."""
+        sets = {"hsk" if self.corpus in ("hsk", "everyday") else self.corpus: self.test_metrics}
+        extra = self.record.get("tests", {})
+        sets.update(extra if isinstance(extra, dict) else {})
+        return {name: figures["beam5"]["chrf"] for name, figures in sets.items()
+                if isinstance(figures, dict) and isinstance(figures.get("beam5"), dict)
+                and isinstance(figures["beam5"].get("chrf"), (int, float))}
 
 
 def sanitize_name(name: str, *, max_length: int = 48) -> str:

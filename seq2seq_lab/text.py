@@ -1,9 +1,9 @@
 """Text in and out of the model: Chinese segmentation and English (de)tokenisation.
 
 Chinese is NFKC-normalised and cut into words with jieba's accurate mode
-(我爱学习 → 我 / 爱 / 学习). A word the model's vocabulary lacks falls back to its
-characters where those are known (see :func:`map_to_vocab`), so a rare compound
-still reaches the model; every source token records how it was obtained.
+(我爱学习 → 我 / 爱 / 学习). A word the model's vocabulary lacks falls back to the
+longest known sub-words, then characters (今天天气 → 今天 / 天气; see :func:`map_to_vocab`),
+so a rare compound still reaches the model; every source token records how it was obtained.
 
 English is lower-cased and split into words, contractions and punctuation for
 training ("It's 5." → it 's 5 .) and glued back together for display.
@@ -81,9 +81,10 @@ def segment_zh(text: str, *, mode: str = "jieba") -> list[str]:
 class SourceToken:
     """One token as the model sees it, and how it was obtained.
 
-    ``kind`` is ``"word"`` (a jieba word in the vocabulary), ``"char"`` (a character of
-    a word the vocabulary lacks) or ``"unk"`` (nothing of it is known; the model sees
-    ``<unk>``). ``word`` is the jieba word it came from.
+    ``kind`` is ``"word"`` (a jieba word in the vocabulary), ``"sub"`` (a known sub-word of a
+    word the vocabulary lacks: 天气 of 今天天气), ``"char"`` (a known character of such a word)
+    or ``"unk"`` (nothing of it is known; the model sees ``<unk>``). ``word`` is the jieba word
+    it came from.
     """
 
     text: str
@@ -98,20 +99,44 @@ class SourceToken:
         return asdict(self)
 
 
+def fallback_pieces(word: str, known) -> list[str]:
+    """Cut a word the vocabulary lacks into the longest known pieces, left to right.
+
+    At each position take the longest known sub-word of two or more characters, else one
+    character: 今天天气 → 今天 / 天气, 新手机 → 新 / 手机, 电脑课 → 电脑 / 课. The word itself
+    never counts as a piece, so a training word fed "as if unknown" (``data.source_ids``)
+    also gets cut.
+    """
+    pieces, i = [], 0
+    while i < len(word):
+        for j in range(len(word), i + 1, -1):              # longest first, at least two characters
+            if j - i < len(word) and word[i:j] in known:
+                pieces.append(word[i:j])
+                i = j
+                break
+        else:
+            pieces.append(word[i])
+            i += 1
+    return pieces
+
+
 def map_to_vocab(words: list[str], known) -> list[SourceToken]:
     """Map segmented words onto a vocabulary (``known`` supports ``in``).
 
-    A known word stays whole. An unknown word of several characters is split into
-    its characters; each known character is kept, and unknown ones become ``<unk>``
-    (one per character, so the heatmap still shows every character). A word with
-    no known character at all becomes a single ``<unk>``.
+    A known word stays whole. An unknown word of several characters is cut into known
+    sub-words and characters (:func:`fallback_pieces`); an unknown character becomes
+    ``<unk>`` (one per character, so the heatmap still shows every character). A word with
+    nothing known in it becomes a single ``<unk>``.
     """
     tokens: list[SourceToken] = []
     for word in words:
         if word in known:
             tokens.append(SourceToken(word, "word", word))
-        elif len(word) > 1 and any(ch in known for ch in word):
-            tokens.extend(SourceToken(ch, "char" if ch in known else "unk", word) for ch in word)
+            continue
+        pieces = fallback_pieces(word, known) if len(word) > 1 else [word]
+        if len(pieces) > 1 and any(piece in known for piece in pieces):
+            tokens.extend(SourceToken(piece, ("sub" if len(piece) > 1 else "char") if piece in known else "unk",
+                                      word) for piece in pieces)
         else:
             tokens.append(SourceToken(word, "unk", word))
     return tokens

@@ -89,14 +89,67 @@ def corpus_metrics(hypotheses: list[str], references: list[str]) -> dict:
             "exact": sum(h.strip() == r.strip() for h, r in zip(hypotheses, references)) / len(hypotheses)}
 
 
+def has_repeat(tokens: list[str], *, max_n: int = 4) -> bool:
+    """True if an output repeats itself: a word twice in a row ("student student"), or any
+    n-gram of 2 … ``max_n`` words twice ("to meet … to meet"). Punctuation and specials
+    (``</s>``) are not words; punctuation between two equal words ("No, no!") is no repeat."""
+    tokens = [t.lower() for t in tokens if not t.startswith("<")]
+    if any(a == b and any(ch.isalnum() for ch in a) for a, b in zip(tokens, tokens[1:])):
+        return True                                           # "student student" (but "No, no!" is fine)
+    words = [t for t in tokens if any(ch.isalnum() for ch in t)]
+    for n in range(2, max_n + 1):
+        grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+        if len(set(grams)) < len(grams):
+            return True
+    return False
+
+
 def evaluate(translator: Translator, pairs: list[Pair], *, beam_size: int = 1, batch_size: int = 64,
              **options) -> dict:
-    """Decode ``pairs`` and score against their references (the record's metrics)."""
+    """Decode ``pairs`` and score against their references (the record's metrics).
+
+    Besides BLEU, chrF and exact match, for English output: ``repeats``, the share of outputs that repeat themselves
+    (:func:`has_repeat`), and ``chrf_repeats_wrong``, chrF with every such output counted as
+    wrong (scored as an empty output). chrF weighs recall twice as much as precision, so plain
+    chrF can *rise* when a search pads its outputs with repeated words; the second figure cannot.
+    """
     results = translator.translate_batch([p.zh for p in pairs], beam_size=beam_size, batch_size=batch_size,
                                          **options)
-    metrics = corpus_metrics([r.best.text for r in results], [p.en for p in pairs])
+    hypotheses = [r.best.text for r in results]
+    references = [p.en for p in pairs]
+    metrics = corpus_metrics(hypotheses, references)
+    if translator.config.tgt_detok == "english":             # "3 0 0 5" repeats digits by right
+        repeated = [has_repeat(r.best.tokens) for r in results]
+        metrics["repeats"] = sum(repeated) / max(1, len(results))
+        metrics["chrf_repeats_wrong"] = corpus_metrics(["" if rep else h for h, rep in zip(hypotheses, repeated)],
+                                                       references)["chrf"]
     metrics["sentences"] = len(pairs)
     return metrics
+
+
+def test_figures(translator: Translator, tests: dict[str, list[Pair]], decoding: dict | None = None) -> dict:
+    """{test set: {"greedy", "beam5"[, "beam5_tuned"]}}: what a model's record says about it.
+
+    ``decoding`` holds the validation-chosen ``length_penalty`` and ``coverage_penalty``.
+    """
+    figures = {}
+    for name, pairs in tests.items():
+        figures[name] = {"greedy": evaluate(translator, pairs, beam_size=1),
+                         "beam5": evaluate(translator, pairs, beam_size=5)}
+        if decoding:
+            figures[name]["beam5_tuned"] = evaluate(translator, pairs, beam_size=5,
+                                                    length_penalty=decoding["length_penalty"],
+                                                    coverage_penalty=decoding["coverage_penalty"])
+    return figures
+
+
+def record_test_figures(record: dict, figures: dict) -> None:
+    """The first test set goes to ``record["test"]`` (what the apps show), the others to ``record["tests"]``."""
+    first = next(iter(figures))
+    record["test"] = figures[first]
+    others = {k: v for k, v in figures.items() if k != first}
+    if others:
+        record["tests"] = others
 
 
 def _loss(model: Seq2Seq, batch, criterion, *, teacher_forcing=1.0, rng=None) -> tuple[torch.Tensor, int]:

@@ -69,8 +69,8 @@ class SourceAnalysis:
 
     @property
     def split_words(self) -> list[str]:
-        """Words the vocabulary lacks, fed to the model as their characters."""
-        return list(dict.fromkeys(t.word for t in self.tokens if t.kind == "char"))
+        """Words the vocabulary lacks, fed to the model as known sub-words and characters."""
+        return list(dict.fromkeys(t.word for t in self.tokens if t.kind in ("sub", "char")))
 
 
 @dataclass

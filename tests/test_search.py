@@ -269,10 +269,11 @@ def test_prefix_changes_the_output(make_translator):
 
 
 def gnmt_score(candidate, alpha, beta):
+    """GNMT: log P / lp + β Σ_j log min(Σ_t α_tj, 1), j over the source words (the last column is </s>)."""
     lp = ((5 + len(candidate.tokens)) / 6) ** alpha
     cp = 0.0
     if beta and candidate.attention is not None:
-        coverage = np.minimum(candidate.attention.astype(np.float64).sum(axis=0), 1.0)
+        coverage = np.minimum(candidate.attention[:, :-1].astype(np.float64).sum(axis=0), 1.0)
         cp = beta * float(np.log(np.maximum(coverage, 1e-6)).sum())
     return candidate.score / lp + cp
 
@@ -335,12 +336,37 @@ def test_penalty_helpers():
     assert search.length_penalty(1, 1.0) == 1.0
     assert search.length_penalty(7, 1.0) == 2.0
     assert search.length_penalty(7, 2.0) == 4.0
-    full = np.array([[0.5, 0.5], [0.7, 0.6]])
-    assert search.coverage_penalty(full, 1.0) == 0.0            # every column sums to ≥ 1
+    # Columns: source words …, then </s>; the </s> column never counts.
+    full = np.array([[0.5, 0.3, 0.2], [0.7, 0.2, 0.1]])
+    assert search.coverage_penalty(full, 1.0) == pytest.approx(math.log(0.5))   # 我 covered (1.2), 爱 0.5
     assert search.coverage_penalty(None, 1.0) == 0.0
-    half = np.array([[0.5, 0.5]])
+    half = np.array([[0.5, 0.5, 0.0]])
     assert search.coverage_penalty(half, 0.2) == pytest.approx(0.2 * 2 * math.log(0.5))
-    assert search.coverage_penalty(np.array([[1.0, 0.0]]), 1.0) == pytest.approx(math.log(1e-6))
+    assert search.coverage_penalty(np.array([[1.0, 0.0, 0.0]]), 1.0) == pytest.approx(math.log(1e-6))
+    eos_only = np.array([[0.1, 0.9], [0.9, 0.1]])                # word covered; </s> at 1.0 changes nothing
+    assert search.coverage_penalty(eos_only, 1.0) == 0.0
+    assert search.coverage_penalty(np.array([[0.1, 0.1]]), 1.0) == pytest.approx(math.log(0.1))
+
+
+def test_coverage_penalty_skips_end_of_source_and_batch_padding():
+    """With src_len, the columns past the sentence (batch padding) and its </s> do not count."""
+    attention = np.array([[0.6, 0.2, 0.2, 0.0, 0.0], [0.5, 0.4, 0.1, 0.0, 0.0]])   # 2 words + </s> + 2 pads
+    expected = math.log(0.6)                                                          # 我 1.1 → 0, 爱 0.6
+    assert search.coverage_penalty(attention, 1.0, src_len=3) == pytest.approx(expected)
+    assert search.coverage_penalty(attention[:, :3], 1.0) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("beam_size", [1, 4])
+def test_batched_search_gives_the_same_normalized_scores_with_coverage(make_translator, beam_size):
+    """Padding columns once cost β·log 1e-6 each in a batch; now batched and single scores agree."""
+    tr = make_translator("additive", eos_bias=2.0)
+    options = dict(beam_size=beam_size, n_best=beam_size, length_penalty=0.6, coverage_penalty=0.4)
+    batched = tr.translate_batch(list(EXAMPLE_SENTENCES), **options)
+    for text, together in zip(EXAMPLE_SENTENCES, batched):
+        alone = tr.translate(text, **options)
+        assert [c.tokens for c in together.candidates] == [c.tokens for c in alone.candidates]
+        assert ([c.normalized_score for c in together.candidates]
+                == pytest.approx([c.normalized_score for c in alone.candidates], abs=1e-4))
 
 
 # --- step-by-step records -------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""Chinese segmentation with character fallback, English tokenisation and detokenisation."""
+"""Chinese segmentation with sub-word and character fallback, English tokenisation and detokenisation."""
 
 from __future__ import annotations
 
 import pytest
 
-from seq2seq_lab.text import (SourceToken, detokenize_en, detokenize_target, has_chinese, map_to_vocab,
-                              normalize_zh, segment_zh, tokenize_en, tokenize_target)
+from seq2seq_lab.text import (SourceToken, detokenize_en, detokenize_target, fallback_pieces, has_chinese,
+                              map_to_vocab, normalize_zh, segment_zh, tokenize_en, tokenize_target)
 from seq2seq_lab.vocab import Vocab
 
 # --- Chinese ---------------------------------------------------------------------------
@@ -86,6 +86,53 @@ def test_map_to_vocab_fully_unknown_word_is_one_unk(word):
     tokens = map_to_vocab([word], VOCAB)
     assert tokens == [SourceToken(word, "unk", word)]
     assert tokens[0].model_token == "<unk>"
+
+
+SUB_VOCAB = Vocab(["今天", "天气", "今", "天", "气", "手机", "新", "手", "机", "电脑", "课", "好"])
+
+
+@pytest.mark.parametrize("word, pieces", [
+    ("今天天气", ["今天", "天气"]),        # two known words, not four characters
+    ("新手机", ["新", "手机"]),            # a known character, then the longest known sub-word
+    ("电脑课", ["电脑", "课"]),
+    ("好天气", ["好", "天气"]),
+    ("天气", ["天", "气"]),               # the word itself never counts as its own piece
+    ("猫手机", ["猫", "手机"]),            # an unknown character stays a one-character piece
+])
+def test_fallback_pieces_take_the_longest_known_sub_words(word, pieces):
+    assert fallback_pieces(word, SUB_VOCAB) == pieces
+    assert "".join(pieces) == word
+
+
+def test_map_to_vocab_uses_known_sub_words_before_characters():
+    tokens = map_to_vocab(["今天天气", "很", "新手机"], SUB_VOCAB)
+    assert [(t.text, t.kind, t.word) for t in tokens] == [
+        ("今天", "sub", "今天天气"), ("天气", "sub", "今天天气"), ("很", "unk", "很"),
+        ("新", "char", "新手机"), ("手机", "sub", "新手机")]
+
+
+def test_translator_reports_sub_word_fallback(make_translator):
+    """jieba gives 今天天气 as one word; a model that knows 今天 and 天气 sees those, and says so."""
+    tr = make_translator(src_words=("今天", "天气", "今", "天", "气", "很", "好"))
+    r = tr.translate("今天天气很好", beam_size=1)
+    assert r.source.words == ["今天天气", "很", "好"]
+    assert [(t.text, t.kind) for t in r.source.tokens] == [("今天", "sub"), ("天气", "sub"), ("很", "word"),
+                                                         ("好", "word"), ("</s>", "word")]
+    assert r.src_tokens == ["今天", "天气", "很", "好", "</s>"]
+    assert r.source.split_words == ["今天天气"] and r.source.unknown == []
+
+
+def test_training_fallback_practice_feeds_a_known_word_as_its_pieces():
+    """source_ids with char_split_prob=1 feeds every known compound as it would be fed if unknown."""
+    import random
+
+    from seq2seq_lab.data import source_ids
+
+    vocab = Vocab(["今天天气", "今天", "天气", "今", "天", "气", "很"])
+    plain = source_ids(["今天天气", "很"], vocab)
+    practice = source_ids(["今天天气", "很"], vocab, rng=random.Random(0), char_split_prob=1.0)
+    assert vocab.decode(plain) == ["今天天气", "很", "</s>"]
+    assert vocab.decode(practice) == ["今天", "天气", "很", "</s>"]
 
 
 def test_source_token_to_dict():

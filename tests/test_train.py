@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import EXAMPLE_SENTENCES
 from seq2seq_lab import Translator
 from seq2seq_lab.corpus import Pair, toy_splits
-from seq2seq_lab.train import TrainConfig, corpus_metrics, evaluate, fit
+from seq2seq_lab.train import TrainConfig, corpus_metrics, evaluate, fit, has_repeat
 
 # A very small run for the tests that train themselves (well under a second each).
 SMALL_ARCH = dict(emb_size=16, hidden_size=16, cell="gru", bidirectional=True, attention="dot", dropout=0.0,
@@ -262,7 +263,34 @@ def test_evaluate_scores_the_translations_it_makes(toy_training):
     metrics = evaluate(tr, pairs, beam_size=3)
     hypotheses = [r.best.text for r in tr.translate_batch([p.zh for p in pairs], beam_size=3)]
     expected = corpus_metrics(hypotheses, [p.en for p in pairs])
-    assert metrics == {**expected, "sentences": 20}
+    assert metrics == {**expected, "sentences": 20}          # digits: no repeat figures ("0 0" is no repeat)
+
+
+@pytest.mark.parametrize("tokens, repeats", [
+    (["i", "is", "a", "student", "student", "."], True),            # a word twice in a row
+    (["we", "meet", "to", "meet", "tomorrow", "."], False),         # the same word, not in a row: fine
+    (["to", "meet", "you", "to", "meet", "."], True),               # a bigram twice
+    (["the", "cat", "saw", "the", "dog", "."], False),
+    (["no", ",", "no", "!"], False),                                # punctuation is not a word
+    (["no", "no", "</s>"], True),
+    ([".", ".", "</s>"], False),
+])
+def test_has_repeat(tokens, repeats):
+    assert has_repeat(tokens) is repeats
+
+
+def test_evaluate_counts_repeated_outputs_as_wrong(make_translator):
+    """chrf_repeats_wrong is the chrF of the outputs with every repeating one replaced by nothing."""
+    tr = make_translator("additive", eos_bias=-2.0)            # long outputs from a random model repeat words
+    pairs = [Pair(f"p{i}", zh, "I love studying Chinese .") for i, zh in enumerate(EXAMPLE_SENTENCES)]
+    metrics = evaluate(tr, pairs, beam_size=2, max_len=12)
+    results = tr.translate_batch([p.zh for p in pairs], beam_size=2, max_len=12)
+    flags = [has_repeat(r.best.tokens) for r in results]
+    assert any(flags), "the random model should repeat itself somewhere"
+    assert metrics["repeats"] == sum(flags) / len(flags)
+    kept = ["" if flag else r.best.text for r, flag in zip(results, flags)]
+    assert metrics["chrf_repeats_wrong"] == pytest.approx(corpus_metrics(kept, [p.en for p in pairs])["chrf"])
+    assert metrics["chrf_repeats_wrong"] <= metrics["chrf"]
 
 
 FAULTS_PER_BATCH = textwrap.dedent("""
