@@ -278,3 +278,18 @@ def test_sanitize_name_rejects_names_without_letters(name):
     with pytest.raises(CheckpointError) as caught:
         catalog.sanitize_name(name)
     assert caught.value.code == "bad_name"
+
+
+def test_model_info_reports_attribution_and_chrf_per_test_set(tmp_path):
+    """The model card's data line and per-test-set figures come from the record, and bad values are ignored."""
+    from seq2seq_lab.catalog import ModelInfo
+
+    record = {"corpus": "everyday", "attribution": "HSK … Tatoeba (CC BY 2.0 FR) …",
+              "test": {"greedy": {"chrf": 40.0}, "beam5": {"chrf": 41.5}},
+              "tests": {"tatoeba": {"beam5": {"chrf": 48.25}}, "everyday": {"beam5": {"chrf": "n/a"}}}}
+    info = ModelInfo("everyday_additive", tmp_path / "x.safetensors", {}, record)
+    assert info.attribution.startswith("HSK")
+    assert info.test_set_chrf() == {"hsk": 41.5, "tatoeba": 48.25}
+    odd = ModelInfo("odd", tmp_path / "y.safetensors", {}, {"corpus": "toy:numbers", "attribution": ["x"],
+                                                             "tests": "broken"})
+    assert odd.attribution == "" and odd.test_set_chrf() == {}

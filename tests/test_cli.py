@@ -174,6 +174,15 @@ def test_evaluate_table(capsys, tiny_models_dir):
     assert lines[2].split()[0] == "beam2"
 
 
+@pytest.mark.parametrize("split", ["test:tatoeba", "nonsense", "test:"])
+def test_evaluate_unknown_split_is_a_friendly_error(capsys, tiny_models_dir, split):
+    code, out, err = run_cli(capsys, "evaluate", "--model", tiny_models_dir / "tiny_numbers.safetensors",
+                             "--split", split, "--device", "cpu")
+    assert code == 2 and not out
+    assert err.startswith("error: tiny_numbers has no split") and "test:toy:numbers" in err
+    assert "Traceback" not in err
+
+
 def test_evaluate_missing_model_exits_2(capsys, tmp_path):
     code, _, err = run_cli(capsys, "evaluate", "--model", tmp_path / "nothing.safetensors")
     assert code == 2 and "nothing.safetensors" in err

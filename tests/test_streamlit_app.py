@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from seq2seq_lab.catalog import DEFAULT_MODEL
 from seq2seq_lab.checkpoint import load, save
 from seq2seq_lab.corpus import load_hsk, split_pairs
 from seq2seq_lab.i18n import STRINGS, t
@@ -42,8 +43,9 @@ def make_models(folder: Path, attentions=("additive", "dot", "none")) -> Path:
     """Small HSK models, one per attention type, plus a corrupt file, in ``folder``.
 
     ``hsk_additive`` learns the 500 shortest training sentences for 6 epochs (~5 s): its
-    translations are poor but made of real words. The others get one epoch: they only
-    need to exist for the attention-variants view.
+    translations are poor but made of real words; a copy stands in for the shipped default
+    model (``catalog.DEFAULT_MODEL``). The others get one epoch: they only need to exist for
+    the attention-variants view.
     """
     folder.mkdir(parents=True, exist_ok=True)
     train = [p for p in split_pairs(load_hsk().pairs)["train"] if "placeholder" not in p.en.lower()]
@@ -56,6 +58,8 @@ def make_models(folder: Path, attentions=("additive", "dot", "none")) -> Path:
         result = fit(short, short[:20], arch, config, record={"corpus": "hsk"})
         result.checkpoint.record["test"] = {"greedy": {"bleu": 0.5}, "beam5": {"bleu": 0.6}}
         save(folder / f"hsk_{attention}.safetensors", result.checkpoint)
+        if attention == "additive":
+            shutil.copy(folder / "hsk_additive.safetensors", folder / f"{DEFAULT_MODEL}.safetensors")
     (folder / "broken.safetensors").write_bytes(b"this is not a model file")
     return folder
 
@@ -117,7 +121,7 @@ def app(models_dir, toy_training, monkeypatch, tmp_path):
     return at
 
 
-def translator(at: AppTest, name: str = "hsk_additive") -> Translator:
+def translator(at: AppTest, name: str = DEFAULT_MODEL) -> Translator:
     return Translator.load(Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"]) / f"{name}.safetensors", device="cpu")
 
 
@@ -169,7 +173,7 @@ def translate(at: AppTest, text: str, *, beam: int = 1) -> AppTest:
 
 def test_first_page_lists_models_and_reports_the_corrupt_file(app):
     labels = app.selectbox(key="model").options                          # as shown: name · attention · corpus
-    assert app.selectbox(key="model").value == "hsk_additive"           # the default model comes first
+    assert app.selectbox(key="model").value == DEFAULT_MODEL           # the default model comes first
     assert "hsk_dot · dot · hsk · BLEU 0.5" in labels                      # name · attention · corpus · test figure
     assert "toy_numbers · additive · toy:numbers · exact 75.0%" in labels
     assert not any("broken" in label for label in labels)
@@ -181,10 +185,10 @@ def test_first_page_lists_models_and_reports_the_corrupt_file(app):
 
 def test_tuned_penalties_button_sets_the_sliders_from_the_model_record(app):
     folder = Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"])
-    checkpoint = load(folder / "hsk_additive.safetensors")
+    checkpoint = load(folder / f"{DEFAULT_MODEL}.safetensors")
     assert not [b for b in app.button if b.key == "use_tuned"]             # no recorded choice, no button
     checkpoint.record["decoding"] = {"beam_size": 5, "length_penalty": 0.6, "coverage_penalty": 0.2}
-    save(folder / "hsk_additive.safetensors", checkpoint)
+    save(folder / f"{DEFAULT_MODEL}.safetensors", checkpoint)
     app.run()
     assert app.slider(key="length_penalty").value == 0.0 and app.slider(key="coverage_penalty").value == 0.0
     button = next(b for b in app.button if b.key == "use_tuned")
@@ -376,7 +380,7 @@ def test_model_name_from_the_url_cannot_leave_the_models_folder(models_dir, monk
     at.run()
     assert not at.exception
     assert any("Not a valid model name" in e.value for e in at.error)
-    assert at.selectbox(key="model").value == "hsk_additive"
+    assert at.selectbox(key="model").value == DEFAULT_MODEL
 
 
 def test_a_model_file_that_breaks_after_listing_gets_a_message(app):
