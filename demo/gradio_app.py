@@ -549,15 +549,15 @@ def example_book() -> dict:
     try:
         return json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {"hsk": [], "toy": {}}
+        return {"sentences": [], "toy": {}}
 
 
 def examples_for(key: str | None) -> list[list[str]]:
-    """Example sentences that suit the model: its toy task's, else the HSK ones."""
+    """Example sentences that suit the model: its toy task's, else the sentence examples."""
     info = available_models()[0].get(key or "")
     corpus = info.corpus if info is not None else "hsk"
     book = example_book()
-    entries = book.get("toy", {}).get(corpus[4:], []) if corpus.startswith("toy:") else book.get("hsk", [])
+    entries = book.get("toy", {}).get(corpus[4:], []) if corpus.startswith("toy:") else book.get("sentences", [])
     return [[entry["zh"]] for entry in entries] or [["我爱学习。"]]
 
 
@@ -574,7 +574,7 @@ def friendly(error: Exception, lang: str) -> str:
 
 def all_examples() -> set[str]:
     book = example_book()
-    return {e["zh"] for e in book.get("hsk", [])} | {e["zh"] for task in book.get("toy", {}).values() for e in task}
+    return {e["zh"] for e in book.get("sentences", [])} | {e["zh"] for task in book.get("toy", {}).values() for e in task}
 
 
 def text_for_model(text: str | None, key: str | None) -> str:

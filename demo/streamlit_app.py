@@ -142,9 +142,10 @@ def available_models() -> tuple[dict[str, catalog.ModelInfo], list[catalog.Model
 
 
 def use_tuned_penalties(tuned: dict) -> None:
-    """Set the penalty sliders to the values this model's training chose on its validation split."""
+    """Set the penalty sliders (and n-gram blocking) to the values chosen on this model's validation split."""
     st.session_state.length_penalty = float(tuned["length_penalty"])
     st.session_state.coverage_penalty = float(tuned["coverage_penalty"])
+    st.session_state.no_repeat = int(tuned.get("no_repeat_ngram_size", 0))
 
 
 def model_path(key: str) -> Path:
@@ -234,10 +235,15 @@ def on_example() -> None:
     st.session_state.example = None
 
 
+def example_source(entry: dict) -> str:
+    """Where an example comes from, for its button: "HSK2", "Tatoeba", "everyday" (or nothing)."""
+    return f"HSK{entry['level']}" if "level" in entry else str(entry.get("source", ""))
+
+
 def examples_for(corpus: str) -> dict[str, dict]:
     """The example sentences that suit a model trained on ``corpus`` (by Chinese text)."""
     book = load_examples()
-    entries = book["toy"].get(corpus[4:], []) if corpus.startswith("toy:") else book["hsk"]
+    entries = book["toy"].get(corpus[4:], []) if corpus.startswith("toy:") else book["sentences"]
     return {entry["zh"]: entry for entry in entries}
 
 
@@ -761,7 +767,8 @@ def main() -> None:
                       help=T("app.coverage_penalty_help"))
             tuned = models[key].record.get("decoding")
             if tuned:
-                st.button(T("app.use_tuned", alpha=tuned["length_penalty"], beta=tuned["coverage_penalty"]),
+                st.button(T("app.use_tuned", alpha=tuned["length_penalty"], beta=tuned["coverage_penalty"],
+                            n=tuned.get("no_repeat_ngram_size", 0)),
                           key="use_tuned", help=T("app.use_tuned_help"), on_click=use_tuned_penalties,
                           args=(tuned,))
             st.number_input(T("app.max_len"), 0, 200, 0, step=1, key="max_len", help=T("app.max_len_help"))
@@ -785,7 +792,7 @@ def main() -> None:
                                   format_func=labels({s: T(f"live.speed_{s}") for s in SPEEDS}))
     examples = examples_for(models[key].corpus)
     st.pills(T("app.examples"), list(examples), key="example", on_change=on_example, wrap=True,
-             format_func=labels({zh: f"HSK{e['level']} · {zh}" if "level" in e else zh
+             format_func=labels({zh: f"{example_source(e)} · {zh}" if example_source(e) else zh
                                  for zh, e in examples.items()}))
 
     text = st.session_state.src_text or ""

@@ -3,8 +3,9 @@
     python scripts/everyday_table.py                        # the default model
     python scripts/everyday_table.py --model models/hsk_additive.safetensors
 
-Decodes the held-out everyday sentences (corpus.load_everyday) with beam 5 and the decoding
-settings the apps apply by default (the model's validation-chosen penalties), and prints a
+Decodes the held-out everyday sentences (corpus.load_everyday) with beam 5 as the apps do by
+default (no penalties; ``--tuned``: the model's validation-chosen penalties, what the apps'
+"use the tuned values" button sets), and prints a
 Markdown table: Chinese, reference, output, sentence chrF; then corpus chrF / BLEU. The last
 column ("acceptable?") is for a person to fill in: whether a teacher would accept the output.
 """
@@ -29,14 +30,17 @@ from seq2seq_lab.translator import Translator  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(ROOT / "models" / f"{DEFAULT_MODEL}.safetensors"))
+    parser.add_argument("--tuned", action="store_true", help="apply the validation-chosen α and β")
     args = parser.parse_args()
     tr = Translator.load(args.model, device="cpu")
-    decoding = tr.record.get("decoding", {})
+    decoding = tr.record.get("decoding", {}) if args.tuned else {}
     options = {"beam_size": 5, "length_penalty": decoding.get("length_penalty", 0.0),
-               "coverage_penalty": decoding.get("coverage_penalty", 0.0)}
+               "coverage_penalty": decoding.get("coverage_penalty", 0.0),
+               "no_repeat_ngram_size": decoding.get("no_repeat_ngram_size", 0)}
     pairs = load_everyday()
     results = tr.translate_batch([p.zh for p in pairs], **options)
-    print(f"{Path(args.model).stem}, beam 5, α={options['length_penalty']}, β={options['coverage_penalty']}\n")
+    print(f"{Path(args.model).stem}, beam 5, α={options['length_penalty']}, β={options['coverage_penalty']}, "
+          f"no repeated {options['no_repeat_ngram_size']}-grams\n")
     print("| # | topic | Chinese | reference | model output | chrF | acceptable? |")
     print("|---|---|---|---|---|---|---|")
     for i, (pair, r) in enumerate(zip(pairs, results), start=1):

@@ -59,11 +59,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.metric_bleu": {"en": "BLEU {value}", "zh": "BLEU {value}"},
     "app.metric_exact": {"en": "exact {value}", "zh": "完全正确 {value}"},
     "app.decoding": {"en": "Decoding settings", "zh": "解码设置"},
-    "app.use_tuned": {"en": "Use this model's tuned penalties (α = {alpha}, β = {beta})",
-                      "zh": "使用该模型调好的惩罚项（α = {alpha}，β = {beta}）"},
-    "app.use_tuned_help": {"en": "Chosen on the validation split for beam 5 (scripts/tune_decoding.py); "
-                                 "the test split never chose anything.",
-                           "zh": "在验证集上为束宽 5 选出（scripts/tune_decoding.py）；测试集从未参与选择。"},
+    "app.use_tuned": {"en": "Use this model's tuned settings (α = {alpha}, β = {beta}, no repeated {n}-grams)",
+                      "zh": "使用该模型调好的设置（α = {alpha}，β = {beta}，禁止重复 {n}-gram）"},
+    "app.use_tuned_help": {"en": "Chosen on the validation split for beam 5, counting a translation that repeats "
+                                 "itself as wrong (scripts/tune_decoding.py); the test split never chose anything. "
+                                 "0-grams = no blocking.",
+                           "zh": "在验证集上为束宽 5 选出，重复自身的译文算作错误（scripts/tune_decoding.py）；"
+                                 "测试集从未参与选择。0-gram 表示不禁止。"},
     "app.beam": {"en": "Beam size", "zh": "束宽"},
     "app.beam_help": {"en": "1 = greedy: always take the most probable next word. Larger beams keep several "
                             "partial translations alive and pick the best complete one.",

@@ -130,7 +130,8 @@ def evaluate(translator: Translator, pairs: list[Pair], *, beam_size: int = 1, b
 def test_figures(translator: Translator, tests: dict[str, list[Pair]], decoding: dict | None = None) -> dict:
     """{test set: {"greedy", "beam5"[, "beam5_tuned"]}}: what a model's record says about it.
 
-    ``decoding`` holds the validation-chosen ``length_penalty`` and ``coverage_penalty``.
+    ``decoding`` holds the validation-chosen ``length_penalty``, ``coverage_penalty`` and
+    ``no_repeat_ngram_size``.
     """
     figures = {}
     for name, pairs in tests.items():
@@ -139,7 +140,8 @@ def test_figures(translator: Translator, tests: dict[str, list[Pair]], decoding:
         if decoding:
             figures[name]["beam5_tuned"] = evaluate(translator, pairs, beam_size=5,
                                                     length_penalty=decoding["length_penalty"],
-                                                    coverage_penalty=decoding["coverage_penalty"])
+                                                    coverage_penalty=decoding["coverage_penalty"],
+                                                    no_repeat_ngram_size=decoding.get("no_repeat_ngram_size", 0))
     return figures
 
 

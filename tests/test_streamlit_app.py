@@ -187,16 +187,19 @@ def test_tuned_penalties_button_sets_the_sliders_from_the_model_record(app):
     folder = Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"])
     checkpoint = load(folder / f"{DEFAULT_MODEL}.safetensors")
     assert not [b for b in app.button if b.key == "use_tuned"]             # no recorded choice, no button
-    checkpoint.record["decoding"] = {"beam_size": 5, "length_penalty": 0.6, "coverage_penalty": 0.2}
+    checkpoint.record["decoding"] = {"beam_size": 5, "length_penalty": 0.6, "coverage_penalty": 0.2,
+                                     "no_repeat_ngram_size": 2}
     save(folder / f"{DEFAULT_MODEL}.safetensors", checkpoint)
     app.run()
     assert app.slider(key="length_penalty").value == 0.0 and app.slider(key="coverage_penalty").value == 0.0
+    assert app.number_input(key="no_repeat").value == 0
     button = next(b for b in app.button if b.key == "use_tuned")
-    assert "0.6" in button.label and "0.2" in button.label
+    assert "0.6" in button.label and "0.2" in button.label and "2-grams" in button.label
     button.click().run()
     assert not app.exception
     assert app.slider(key="length_penalty").value == pytest.approx(0.6)
     assert app.slider(key="coverage_penalty").value == pytest.approx(0.2)
+    assert app.number_input(key="no_repeat").value == 2
     assert not [w for w in app.warning if "Session State" in str(w.value)]
 
 
