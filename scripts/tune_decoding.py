@@ -52,7 +52,8 @@ def tune(path: Path) -> dict:
                                          "chrf": m["chrf"], CRITERION: m[CRITERION], "repeats": m["repeats"]}
                                         for (a, b, n), m in grid.items()]}
     record_test_figures(ckpt.record, test_figures(tr, splits.tests, ckpt.record["decoding"]))
-    checkpoint.save(path, ckpt, half=True)
+    # Keep the file's storage: int8 rows stay int8 rows (re-saving them as fp16 would double the file).
+    checkpoint.save(path, ckpt, **({"int8": True} if ckpt.record.get("storage") == "int8-rows" else {"half": True}))
     return {"alpha": alpha, "beta": beta, "no_repeat": no_repeat, "valid": valid,
             "test": ckpt.record["test"]["beam5_tuned"]}
 

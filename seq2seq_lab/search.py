@@ -51,7 +51,8 @@ class SearchOptions:
     max_len: int | None = None         # output tokens at most; None → 2·source + 10
     length_penalty: float = 0.0        # GNMT α; 0 = rank by raw log-probability
     coverage_penalty: float = 0.0      # GNMT β; 0 = none
-    no_repeat_ngram_size: int = 0      # forbid repeating any n-gram of this size; 0 = off
+    no_repeat_ngram_size: int = 0      # forbid repeating any n-gram of this size (n ≥ 2: nor a token twice in a
+    #                                    row); 0 = off
     n_best: int = 1                    # finished hypotheses returned per sentence
     prefix: Sequence[int] = ()         # token ids forced at the start of the output
     alternatives: int = 5              # top next tokens recorded per node
@@ -151,13 +152,18 @@ def normalized_score(score: float, length: int, attention: np.ndarray | None, op
 
 
 def _banned_tokens(history: list[int], n: int) -> set[int]:
-    """Tokens that would repeat an n-gram already in ``history``."""
+    """Tokens that would repeat an n-gram already in ``history``; for n ≥ 2 also the last token itself.
+
+    A token right after itself ("Chinese Chinese", "now now") repeats no n-gram of size ≥ 2, yet it is
+    the commonest stutter of a small model; blocking n-grams is asking for no repeats, so it goes too.
+    """
     if n <= 0 or len(history) < n - 1:
         return set()
     if n == 1:
         return set(history)
     tail = tuple(history[len(history) - n + 1:])
-    return {history[i + n - 1] for i in range(len(history) - n + 1) if tuple(history[i:i + n - 1]) == tail}
+    banned = {history[i + n - 1] for i in range(len(history) - n + 1) if tuple(history[i:i + n - 1]) == tail}
+    return banned | {history[-1]} if history else banned
 
 
 def _constrain(log_probs: torch.Tensor, t: int, histories: list[list[int]], options: SearchOptions

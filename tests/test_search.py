@@ -242,6 +242,26 @@ def test_no_repeat_ngram_size_blocks_repeats(make_translator, n, beam_size):
             assert_allclose(c.token_log_probs, log_probs, atol=1e-5)
 
 
+def test_no_repeat_bigrams_also_forbids_a_token_twice_in_a_row():
+    from seq2seq_lab.search import _banned_tokens
+
+    assert _banned_tokens([5, 7], 2) == {7}                   # "Chinese Chinese" repeats no bigram, but stutters
+    assert _banned_tokens([5, 7, 5], 2) == {7, 5}             # 5 7 again, or 5 5
+    assert _banned_tokens([5, 7, 5], 3) == {5}                  # no trigram to repeat yet; no stutter
+    assert _banned_tokens([], 2) == set()
+    assert _banned_tokens([5, 7, 5], 1) == {5, 7}
+
+
+@pytest.mark.parametrize("beam_size", [1, 4])
+def test_no_repeat_bigrams_gives_no_stutter(make_translator, beam_size):
+    tr = make_translator("additive", eos_bias=-2.0)
+    stutters = lambda tokens: any(a == b for a, b in zip(tokens, tokens[1:]))   # noqa: E731
+    plain = [tr.translate(t, beam_size=beam_size, max_len=12).best.tokens for t in EXAMPLE_SENTENCES]
+    assert any(stutters(tokens) for tokens in plain), "the check below would prove nothing"
+    for text in EXAMPLE_SENTENCES:
+        assert not stutters(tr.translate(text, beam_size=beam_size, max_len=12, no_repeat_ngram_size=2).best.tokens)
+
+
 @pytest.mark.parametrize("attention", ["none", "additive"])
 @pytest.mark.parametrize("beam_size", [1, 4])
 @pytest.mark.parametrize("prefix", [["i"], ["the", "chinese", "is"], "he is"])
