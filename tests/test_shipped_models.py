@@ -88,3 +88,6 @@ def test_example_buttons_say_truthfully_whether_the_default_model_saw_them():
         else:
             assert not seen, entry
     assert any(entry.get("source") == "everyday" for entry in book["sentences"])
+    tatoeba_test = {p.id: p for p in splits.tests["tatoeba"]}
+    for entry in (e for e in book["sentences"] if e.get("source") == "Tatoeba"):
+        assert tatoeba_test[entry["id"]].en == entry["en"], entry             # from the test split, as labelled
