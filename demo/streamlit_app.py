@@ -196,9 +196,12 @@ def model_card(key: str, info: catalog.ModelInfo) -> str:
     if len(by_set) > 1:
         card += "  \n" + T("app.model_test_sets", figures=html.escape(
             ", ".join(f"{name} {value:.1f}" for name, value in by_set.items())))
-    if info.attribution:
-        card += "  \n" + T("app.model_data", attribution=html.escape(info.attribution))
     return card
+
+
+def model_data(info: catalog.ModelInfo) -> str | None:
+    """The data's attribution, as the model card's tooltip (on screen it would push the heatmap down)."""
+    return T("app.model_data", attribution=info.attribution) if info.attribution else None
 
 
 # --- per-visitor state -------------------------------------------------------------------
@@ -757,7 +760,7 @@ def main() -> None:
         key = st.selectbox(T("app.model"), keys, key="model", help=T("app.model_help"),
                            format_func=labels({k: model_label(k, models[k]) for k in keys}),
                            on_change=on_model_change, args=({k: models[k].corpus for k in keys},))
-        st.caption(model_card(key, models[key]))
+        st.caption(model_card(key, models[key]), help=model_data(models[key]))
         with st.expander(T("app.decoding"), expanded=False):
             # No value= here: the sliders start at their minimum (0 = no penalty), and the
             # button below may set them through session_state.

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from seq2seq_lab.checkpoint import save  # noqa: E402
 from seq2seq_lab.corpus import (CEDICT_ATTRIBUTION, HSK_ATTRIBUTION, TATOEBA_ATTRIBUTION, TOY_TASKS,  # noqa: E402
-                                everyday_splits, hsk_glossary, load_hsk, split_pairs, toy_splits)
+                                everyday_splits, hsk_glossary, load_hsk, load_splits, split_pairs)
 from seq2seq_lab.train import TrainConfig, fit, record_test_figures, test_figures  # noqa: E402
 from seq2seq_lab.translator import Translator  # noqa: E402
 
@@ -65,9 +65,10 @@ def data_for(corpus: str):
         record = {"corpus": "hsk", "attribution": HSK_ATTRIBUTION, "cleaning": dict(report.dropped),
                   "glossary_pairs": len(glossary), "split": {k: len(v) for k, v in splits.items()}}
         return splits["train"] + glossary, splits["valid"], {"hsk": splits["test"]}, record
-    splits = toy_splits(corpus[4:])
-    record = {"corpus": corpus, "task": TOY_TASKS[corpus[4:]].title, "split": {k: len(v) for k, v in splits.items()}}
-    return splits["train"], splits["valid"], {corpus: splits["test"]}, record
+    splits = load_splits(corpus)
+    record = {"corpus": corpus, "task": TOY_TASKS[corpus[4:]].title,
+              "split": {"train": len(splits.train), "valid": len(splits.valid), "test": len(splits["test"])}}
+    return splits.train, splits.valid, splits.tests, record
 
 
 def train_one(name: str, corpus: str, arch: dict, config: TrainConfig) -> dict:

@@ -386,8 +386,8 @@ def remove_leaks(train: list[Pair], held_out: list[Pair], *, min_contained: int 
     return kept, dropped
 
 
-def find_leaks(train: list[Pair], held_out: list[Pair], *, min_contained: int = 4) -> list[tuple[Pair, str]]:
-    """The training pairs :func:`remove_leaks` would remove, with the reason (empty = no leak)."""
+def find_leaks(train: list[Pair], held_out: list[Pair], *, min_contained: int = 4) -> list[Pair]:
+    """The training pairs :func:`remove_leaks` would remove (empty = no leak)."""
     kept, _ = remove_leaks(train, held_out, min_contained=min_contained)
     kept_ids = {id(p) for p in kept}
     return [p for p in train if id(p) not in kept_ids]
@@ -509,26 +509,6 @@ def everyday_splits(*, dictionary: str = "hsk", tatoeba_lines: list[str] | None 
                                  "everyday": held["everyday"]}, report)
 
 
-DATA_SPECS = ("hsk", "everyday", *(f"toy:{task}" for task in ("numbers", "dates_iso", "dates_en")))
-
-
-def load_splits(spec: str) -> Splits:
-    """One function from a data spec to splits: ``"hsk"``, ``"everyday"`` or ``"toy:<task>"``.
-
-    (A TSV file is read with :func:`parse_tsv` and split with :func:`split_pairs`.)
-    """
-    if spec == "everyday":
-        return everyday_splits()
-    if spec == "hsk":
-        report = load_hsk()
-        split = split_pairs(report.pairs)
-        return Splits(split["train"], split["valid"], {"hsk": split["test"]}, {"hsk": {"cleaning": dict(report.dropped)}})
-    if spec.startswith("toy:"):
-        split = toy_splits(spec[4:])
-        return Splits(split["train"], split["valid"], {spec: split["test"]})
-    raise CorpusError("unknown_data", f"unknown data {spec!r}; choose one of {', '.join(DATA_SPECS)} or a TSV file")
-
-
 # --- generated toy tasks -------------------------------------------------------------
 
 _DIGITS = "零一二三四五六七八九"
@@ -629,3 +609,23 @@ def toy_splits(task: str, *, size: int = 7000, seed: int = 1234) -> dict[str, li
         split = split_of(zh)
         out[split].append(Pair(f"{task}-{split}-{len(out[split])}", zh, en))
     return out
+
+
+DATA_SPECS = ("hsk", "everyday", *(f"toy:{task}" for task in TOY_TASKS))
+
+
+def load_splits(spec: str) -> Splits:
+    """One function from a data spec to splits: ``"hsk"``, ``"everyday"`` or ``"toy:<task>"``.
+
+    (A TSV file is read with :func:`parse_tsv` and split with :func:`split_pairs`.)
+    """
+    if spec == "everyday":
+        return everyday_splits()
+    if spec == "hsk":
+        report = load_hsk()
+        split = split_pairs(report.pairs)
+        return Splits(split["train"], split["valid"], {"hsk": split["test"]}, {"hsk": {"cleaning": dict(report.dropped)}})
+    if spec.startswith("toy:"):
+        split = toy_splits(spec[4:])
+        return Splits(split["train"], split["valid"], {spec: split["test"]})
+    raise CorpusError("unknown_data", f"unknown data {spec!r}; choose one of {', '.join(DATA_SPECS)} or a TSV file")
