@@ -20,7 +20,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .errors import CheckpointError
-from .model import ModelConfig, Seq2Seq
+from .model import ModelConfig
+from .models import build_model, config_from_dict
 from .vocab import Vocab
 
 FORMAT = "seq2seq_lab/1"
@@ -29,7 +30,7 @@ META_KEY = "seq2seq_lab"
 
 @dataclass
 class Checkpoint:
-    model: Seq2Seq
+    model: torch.nn.Module          # built by models.build_model from the stored config
     src_vocab: Vocab
     tgt_vocab: Vocab
     record: dict = field(default_factory=dict)   # how it was trained and how well it did
@@ -108,6 +109,10 @@ def read_metadata(path: str | Path) -> dict:
     if meta.get("format") != FORMAT:
         raise CheckpointError("foreign", f"{path.name} has format {meta.get('format')!r}, expected {FORMAT}",
                               path=str(path))
+    for key, kind in (("config", dict), ("record", dict), ("src_vocab", dict), ("tgt_vocab", dict)):
+        if key in meta and not isinstance(meta[key], kind):
+            raise CheckpointError("corrupt", f"{path.name} has unreadable metadata: {key!r} is a "
+                                  f"{type(meta[key]).__name__}", path=str(path))
     return meta
 
 
@@ -116,9 +121,9 @@ def load(path: str | Path, *, device: str | torch.device = "cpu") -> Checkpoint:
     path = Path(path)
     meta = read_metadata(path)
     try:
-        config = ModelConfig.from_dict(meta["config"])
+        config = config_from_dict(meta["config"])
         src_vocab, tgt_vocab = Vocab.from_dict(meta["src_vocab"]), Vocab.from_dict(meta["tgt_vocab"])
-        model = Seq2Seq(config)
+        model = build_model(config)
         with safe_open(str(path), framework="pt") as handle:
             stored = {name: handle.get_tensor(name) for name in handle.keys()}
         state = {name: t for name, t in stored.items() if not name.startswith(SCALE_PREFIX)}
@@ -130,7 +135,7 @@ def load(path: str | Path, *, device: str | torch.device = "cpu") -> Checkpoint:
         model.load_state_dict(state, strict=True)
     except CheckpointError:
         raise
-    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, SafetensorError) as error:
         raise CheckpointError("incompatible", f"{path.name} cannot be loaded as a model: {error}",
                               path=str(path)) from None
     model.to(device).eval()

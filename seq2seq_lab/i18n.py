@@ -347,7 +347,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "error.special_token": {"en": "Special tokens such as </s> or <unk> cannot be forced into the output; type "
                                   "ordinary words.",
                             "zh": "不能强制输出 </s>、<unk> 等特殊符号，请输入普通的词。"},
-    "error.bad_option": {"en": "A decoding setting is out of range: {message}", "zh": "解码设置超出范围：{message}"},
+    "error.bad_option": {"en": "A decoding setting is out of range: {option} must be from {low} to {high}.",
+                         "zh": "解码设置超出范围：{option} 应在 {low} 到 {high} 之间。"},
     "error.bad_name": {"en": "Not a valid model name: a name may use letters, digits, _ and -, and only models in the "
                              "models folder can be opened.",
                        "zh": "无效的模型名称：名称只能包含字母、数字、_ 和 -，并且只能打开模型文件夹中的模型。"},
@@ -426,4 +427,4 @@ def error_text(error: LabError, lang: str = "en") -> str:
     try:
         return STRINGS[key].get(lang, STRINGS[key]["en"]).format(**details)
     except (KeyError, IndexError, ValueError):
-        return error.message if lang == "en" else STRINGS[key].get(lang, error.message)
+        return error.message          # the details this text needs are missing: the English explanation

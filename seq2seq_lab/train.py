@@ -28,7 +28,8 @@ from .checkpoint import Checkpoint
 from .corpus import Pair
 from .data import Example, build_vocabs, make_batches, tokenize_pairs
 from .errors import CorpusError
-from .model import ModelConfig, Seq2Seq
+from .model import ModelConfig
+from .models import build_model
 from .translator import Translation, Translator, resolve_device
 
 
@@ -154,7 +155,7 @@ def record_test_figures(record: dict, figures: dict) -> None:
         record["tests"] = others
 
 
-def _loss(model: Seq2Seq, batch, criterion, *, teacher_forcing=1.0, rng=None) -> tuple[torch.Tensor, int]:
+def _loss(model: nn.Module, batch, criterion, *, teacher_forcing=1.0, rng=None) -> tuple[torch.Tensor, int]:
     real = batch.tgt_out != 0                                            # (B, T) target tokens, not padding
     logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=teacher_forcing, rng=rng,
                       positions=real)                                    # (N, V): no logits for padding
@@ -197,7 +198,7 @@ def make_criterion(label_smoothing: float) -> nn.Module:
     return nn.CrossEntropyLoss(ignore_index=0, label_smoothing=label_smoothing)
 
 
-def train_step(model: Seq2Seq, batch, optimizer: torch.optim.Optimizer, criterion, *, clip: float,
+def train_step(model: nn.Module, batch, optimizer: torch.optim.Optimizer, criterion, *, clip: float,
                teacher_forcing: float = 1.0, rng: random.Random | None = None) -> tuple[float, int]:
     """One optimiser step on one batch: loss, backward, clip the gradient norm, update.
 
@@ -228,7 +229,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     train_examples: list[Example] = tokenize_pairs(train_pairs, segmenter, tgt_style)
     src_vocab, tgt_vocab = build_vocabs(train_examples, min_freq=config.min_freq)
     model_config = ModelConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), **arch)
-    model = Seq2Seq(model_config).to(device)
+    model = build_model(model_config).to(device)
     valid_pairs = valid_pairs[:config.max_valid]
     valid_batches = make_batches(tokenize_pairs(valid_pairs, segmenter, tgt_style), src_vocab, tgt_vocab,
                                  batch_size=128, device=device)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ import torch
 from . import checkpoint as ckpt
 from .data import pad
 from .errors import InputError
+from .options import check_options
 from .search import SearchOptions, Step, beam_search, greedy_search, run
 from .text import SourceToken, detokenize_target, has_chinese, map_to_vocab, normalize_zh, segment_zh, tokenize_target
 from .vocab import EOS, SPECIALS, Vocab
@@ -120,7 +121,6 @@ class Encoding:
     embeddings: np.ndarray         # (S, emb)  one embedding vector per source token
     states: np.ndarray             # (S, H·dirs) encoder states
     summary: np.ndarray            # (H,)      the vector the decoder starts from
-    extra: dict = field(default_factory=dict)
 
 
 class Translator:
@@ -181,19 +181,17 @@ class Translator:
                              f"{', '.join(unknown[:5])}", words=unknown)
         return self.tgt_vocab.encode(tokens)
 
-    def _options(self, *, beam_size: int = 5, max_len: int | None = None, length_penalty: float = 0.0,
-                 coverage_penalty: float = 0.0, no_repeat_ngram_size: int = 0, n_best: int = 1,
-                 prefix: Sequence[str] | str = (), record: bool = True) -> SearchOptions:
-        if not 1 <= int(beam_size) <= 64:
-            raise InputError("bad_option", "beam_size must be between 1 and 64")
-        if max_len is not None and not 1 <= int(max_len) <= 500:
-            raise InputError("bad_option", "max_len must be between 1 and 500")
-        prefix_ids = self._target_ids(prefix) if prefix else []
-        if max_len is not None and len(prefix_ids) >= max_len:
-            raise InputError("bad_option", "the forced prefix is as long as max_len")
-        return SearchOptions(beam_size=int(beam_size), max_len=max_len, length_penalty=float(length_penalty),
-                             coverage_penalty=float(coverage_penalty), no_repeat_ngram_size=int(no_repeat_ngram_size),
-                             n_best=max(1, min(int(n_best), int(beam_size))), prefix=prefix_ids, record=record)
+    def _options(self, *, record: bool = True, **options) -> SearchOptions:
+        """The request's options checked against :data:`~.options.LIMITS`, the prefix as token ids."""
+        checked = check_options(**options)
+        prefix_ids = self._target_ids(checked["prefix"]) if checked["prefix"] else []
+        if checked["max_len"] is not None and len(prefix_ids) >= checked["max_len"]:
+            raise InputError("bad_option", "the forced prefix is as long as max_len", option="prefix",
+                             low="0", high=str(checked["max_len"] - 1))
+        return SearchOptions(beam_size=checked["beam_size"], max_len=checked["max_len"],
+                             length_penalty=checked["length_penalty"], coverage_penalty=checked["coverage_penalty"],
+                             no_repeat_ngram_size=checked["no_repeat_ngram_size"], n_best=checked["n_best"],
+                             prefix=prefix_ids, record=record)
 
     def _batch(self, analyses: list[SourceAnalysis]):
         src = pad([a.ids for a in analyses]).to(self.device)                          # (B, S)

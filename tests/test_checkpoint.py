@@ -153,12 +153,20 @@ def _bad_files(good_bytes, tmp_path) -> dict:
             {**meta, "config": {**meta["config"], "attention": "luong"}})}), "incompatible"),
         "bad_vocab": (lambda p: save_file(weights, str(p), metadata={ckpt.META_KEY: json.dumps(
             {**meta, "src_vocab": {"itos": ["a", "b"]}})}), "incompatible"),
+        "config_a_list": (lambda p: save_file(weights, str(p), metadata={ckpt.META_KEY: json.dumps(
+            {**meta, "config": [1, 2]})}), "corrupt"),
+        "record_a_string": (lambda p: save_file(weights, str(p), metadata={ckpt.META_KEY: json.dumps(
+            {**meta, "record": "x"})}), "corrupt"),
+        "vocab_a_number": (lambda p: save_file(weights, str(p), metadata={ckpt.META_KEY: json.dumps(
+            {**meta, "tgt_vocab": 3})}), "corrupt"),
+        "unknown_family": (lambda p: save_file(weights, str(p), metadata={ckpt.META_KEY: json.dumps(
+            {**meta, "config": {**meta["config"], "family": "lstm-transformer-9000"}})}), "incompatible"),
     }
 
 
 BAD_NAMES = ["truncated", "truncated_by_one_byte", "header_only", "empty", "random_bytes", "text",
              "foreign_safetensors", "foreign_metadata", "other_format", "bad_json", "wrong_weights", "bad_config",
-             "bad_vocab"]
+             "bad_vocab", "config_a_list", "record_a_string", "vocab_a_number", "unknown_family"]
 
 
 @pytest.mark.parametrize("kind", BAD_NAMES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -141,12 +143,25 @@ def test_char_level_model_segments_into_characters(make_translator):
 
 
 def test_options_are_validated(tr):
-    cases = [dict(beam_size=0), dict(beam_size=65), dict(max_len=0), dict(max_len=501),
-             dict(prefix=["i"], max_len=1), dict(prefix=["zebra"]), dict(prefix="i love zebras")]
-    for options in cases:
+    out_of_range = [dict(beam_size=0), dict(beam_size=11), dict(max_len=201), dict(max_len=-1), dict(n_best=11),
+                    dict(length_penalty=2.01), dict(coverage_penalty=-0.1), dict(no_repeat_ngram_size=5),
+                    dict(prefix=["i"], max_len=1)]
+    not_numbers = [dict(length_penalty=math.nan), dict(coverage_penalty=-math.inf), dict(length_penalty=1e308),
+                   dict(beam_size="5"), dict(beam_size=True), dict(beam_size=2.5), dict(max_len=None, n_best=[1]),
+                   dict(prefix=3), dict(prefix=["i"] * 21)]
+    for options in out_of_range + not_numbers:
+        for method in (tr.translate, tr.steps, tr.translate_batch):
+            with pytest.raises(InputError) as caught:
+                result = method(["我爱学习"] if method == tr.translate_batch else "我爱学习", **options)
+                list(result) if method == tr.steps else result
+            assert caught.value.code == "bad_option", options
+    for options in (dict(prefix=["zebra"]), dict(prefix="i love zebras")):
         with pytest.raises(InputError) as caught:
             tr.translate("我爱学习", **options)
-        assert caught.value.code in ("bad_option", "unknown_output_word"), options
+        assert caught.value.code == "unknown_output_word", options
+    automatic = tr.translate("我爱学习", max_len=None)                   # 0 = automatic, as the apps' boxes say
+    assert tr.translate("我爱学习", max_len=0).best.tokens == automatic.best.tokens
+    assert automatic.steps == 2 * 4 + 10 or automatic.best.finished
     with pytest.raises(InputError) as caught:
         tr.translate("我爱学习", prefix=["zebra", "i"])
     assert caught.value.code == "unknown_output_word" and "zebra" in caught.value.message
