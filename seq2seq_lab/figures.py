@@ -251,39 +251,6 @@ def training_curves(history: Sequence[dict], *, lang: str = "en", font_size: int
     return _layout(fig, title=None, height=300, font_size=font_size)
 
 
-def first_divergence(a: Sequence[str], b: Sequence[str]) -> int | None:
-    """The first position where two token lists differ (None if they are equal)."""
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return i
-    return None if len(a) == len(b) else min(len(a), len(b))
-
-
-# --- following the search: which hypothesis to draw at each step -----------------------
-
-def path_to(node, nodes_by_id: dict) -> list:
-    """The nodes from the first output token down to ``node`` (root excluded)."""
-    path = []
-    while node is not None:
-        path.append(node)
-        node = nodes_by_id.get(node.parent)
-    return path[::-1]
-
-
-def leading_node(step):
-    """The hypothesis ahead after ``step`` (highest log-probability among those not pruned)."""
-    kept = [n for n in step.nodes if n.status != "pruned"] or list(step.nodes)
-    return max(kept, key=lambda n: n.log_prob)
-
-
-def final_path(steps: Sequence, tokens: Sequence[str]) -> list:
-    """The search-tree nodes that produced ``tokens`` (the final translation), one per step; [] if not found."""
-    nodes = [n for step in steps for n in step.nodes]
-    by_id = {n.id: n for n in nodes}
-    end = next((n for n in reversed(nodes) if list(n.tokens) == list(tokens) and n.status == "finished"), None)
-    return path_to(end, by_id) if end is not None else []
-
-
 # --- the segmentation as coloured chips (plain HTML, inline styles) ----------------------
 
 CHIP_STYLES = {

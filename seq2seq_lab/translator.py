@@ -27,6 +27,7 @@ from .text import SourceToken, detokenize_target, has_chinese, map_to_vocab, nor
 from .vocab import EOS, SPECIALS, Vocab
 
 MAX_CHARS = 200  # the models were trained on sentences of at most ~40 characters
+MAX_PASTE = 20_000  # characters read at all (normalising a pasted book first would be wasted work)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -157,6 +158,9 @@ class Translator:
         """Validate, normalise and segment; raises :class:`InputError` with a readable message."""
         if text is None or not isinstance(text, str):
             raise InputError("empty", "Please type a Chinese sentence to translate.")
+        if len(text) > MAX_PASTE:
+            raise InputError("too_long", f"The text has {len(text)} characters; the limit is {MAX_CHARS}. "
+                             "Translate one sentence at a time.", length=len(text), limit=MAX_CHARS)
         normalized = normalize_zh(text)
         if not normalized:
             raise InputError("empty", "Please type a Chinese sentence to translate.")

@@ -1,0 +1,239 @@
+"""The models folder as the apps show it: picker labels, model cards, examples, a shared cache.
+
+A model is picked by *key*: ``name`` for a shipped file, ``user/name`` for one trained in
+an app. :func:`shelf` lists the folder (reading only each file's metadata);
+:func:`open_model` loads a model once per file version and shares it read-only between
+every visitor (decoding never changes it).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .. import catalog
+from ..catalog import USER_PREFIX, ModelInfo
+from ..errors import LabError
+from ..i18n import t
+from ..settings import Settings
+from ..translator import Translator
+
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+DEFAULT_TEXT = "我爱学习。"
+MAX_LOADED = 8                     # models kept in memory per process (a shipped sentence model is ~50 MB)
+
+
+@dataclass
+class Shelf:
+    """Readable models by key, and the files that cannot be read (listed with their reason)."""
+
+    good: dict[str, ModelInfo]
+    bad: list[ModelInfo]
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.good)
+
+    @property
+    def default_key(self) -> str | None:
+        if catalog.DEFAULT_MODEL in self.good:
+            return catalog.DEFAULT_MODEL
+        return next(iter(self.good), None)
+
+    def corpus(self, key: str | None) -> str:
+        info = self.good.get(key or "")
+        return info.corpus if info is not None else "hsk"
+
+
+def shelf(settings: Settings) -> Shelf:
+    return Shelf(*catalog.available_models(settings.models_dir))
+
+
+@dataclass
+class OpenModel:
+    key: str
+    path: Path
+    mtime: float                   # the file's version: a replaced file is loaded again
+    translator: Translator
+
+    @property
+    def version(self) -> tuple:
+        """What a cached result of this model depends on."""
+        return (str(self.path), self.mtime, str(self.translator.device))
+
+
+_loaded: OrderedDict[tuple, Translator] = OrderedDict()
+_load_lock = threading.Lock()
+
+
+def _translator(path: Path, mtime: float, device: str) -> Translator:
+    """One Translator per file version and device, shared by every visitor; at most MAX_LOADED kept."""
+    key = (str(path), mtime, device)
+    with _load_lock:                # thirty visitors opening the page at once load the file once
+        if key not in _loaded:
+            _loaded[key] = Translator.load(path, device=device)
+            while len(_loaded) > MAX_LOADED:
+                _loaded.popitem(last=False)
+        _loaded.move_to_end(key)
+        return _loaded[key]
+
+
+def open_model(key: str | None, settings: Settings) -> OpenModel:
+    """The model of picker key ``key`` (empty: the default model); refuses names outside the folder."""
+    if not key:
+        key = shelf(settings).default_key
+        if key is None:
+            raise LabError("no_models", "There is no model in the models folder yet.")
+    path = catalog.model_path(key, settings.models_dir)
+    mtime = path.stat().st_mtime
+    return OpenModel(key, path, mtime, _translator(path, mtime, settings.device))
+
+
+# --- labels and cards ----------------------------------------------------------------------
+
+# What can turn text into a link, an image, HTML, code or emphasis (``_`` inside a word cannot, in CommonMark).
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*[]()!|~"})
+
+
+def md_text(value) -> str:
+    """``value`` as literal text inside Markdown: no link, image, emphasis or HTML can come out of it.
+
+    Model names, corpus names and attributions are read from files anyone can drop into the models
+    folder (or name through an upload): ``![x](http://…)`` must show as those characters.
+    """
+    return html.escape(str(value), quote=False).translate(_MARKDOWN)
+
+
+def fmt(value, digits: int = 1) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "–"
+
+
+def test_figure(info: ModelInfo, lang: str, decoding: str = "greedy") -> str:
+    """The model's headline test figure: exact match for a toy task (BLEU means little on a one-token output
+    like "3005"), BLEU for sentences."""
+    metrics = info.test_metrics.get(decoding, {})
+    metrics = metrics if isinstance(metrics, dict) else {}
+    if info.corpus.startswith("toy:") and isinstance(metrics.get("exact"), (int, float)):
+        return t("app.metric_exact", lang, value=f"{metrics['exact']:.1%}")
+    return t("app.metric_bleu", lang, value=fmt(metrics.get("bleu")))
+
+
+def model_label(key: str, info: ModelInfo, lang: str) -> str:
+    """The picker's line for a model: "everyday_additive · additive · everyday · BLEU 14.2"
+    ("my_dates (trained here) · …" for a model trained in the app, key ``user/my_dates``)."""
+    here = f" ({t('app.trained_here', lang)})" if key.startswith(USER_PREFIX) else ""
+    return f"{info.name}{here} · {info.attention} · {info.corpus} · {test_figure(info, lang)}"
+
+
+def architecture(config: dict) -> str:
+    return (f"{str(config.get('cell', '?')).upper()} ×{config.get('enc_layers', '?')}"
+            f"{' bi' if config.get('bidirectional') else ''} · emb {config.get('emb_size', '?')}"
+            f" · hidden {config.get('hidden_size', '?')}")
+
+
+def model_card(key: str, info: ModelInfo, lang: str) -> str:
+    """Markdown: the model's attention, corpus, architecture, test figures and chrF per test set.
+
+    Everything read from the file (names, corpus, attribution) goes through :func:`md_text`.
+    """
+    card = t("app.model_card", lang, name=md_text(key), attention=md_text(info.attention),
+             corpus=md_text(info.corpus), arch=md_text(architecture(info.config)))
+    if info.test_metrics:
+        card += " · " + t("app.model_test", lang, greedy=test_figure(info, lang, "greedy"))
+        if "beam5" in info.test_metrics:
+            card += ", " + t("app.model_test_beam", lang, beam=test_figure(info, lang, "beam5"))
+    by_set = info.test_set_chrf()
+    if len(by_set) > 1:
+        card += "  \n" + t("app.model_test_sets", lang, figures=md_text(
+            ", ".join(f"{name} {value:.1f}" for name, value in by_set.items())))
+    return card
+
+
+def model_data(info: ModelInfo, lang: str) -> str | None:
+    """Where the training data came from and under which licences (None if the file does not say)."""
+    return t("app.model_data", lang, attribution=md_text(info.attribution)) if info.attribution else None
+
+
+def tuned_decoding(info: ModelInfo) -> dict | None:
+    """The decoding settings chosen on the model's validation split, if the file records them."""
+    tuned = info.record.get("decoding")
+    if not isinstance(tuned, dict):
+        return None
+    try:
+        return {"length_penalty": float(tuned["length_penalty"]), "coverage_penalty": float(tuned["coverage_penalty"]),
+                "no_repeat_ngram_size": int(tuned.get("no_repeat_ngram_size", 0))}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def tuned_label(tuned: dict, lang: str) -> str:
+    return t("app.use_tuned", lang, alpha=tuned["length_penalty"], beta=tuned["coverage_penalty"],
+             n=tuned["no_repeat_ngram_size"])
+
+
+def broken_file_line(info: ModelInfo, lang: str) -> str:
+    from .views import error_message
+    return t("app.bad_model_files", lang, name=md_text(info.path.name), reason=md_text(error_message(info.error, lang)))
+
+
+# --- examples --------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def example_book() -> dict:
+    """assets/examples.json (a missing or broken file gives no examples, never a crash)."""
+    try:
+        book = json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"sentences": [], "toy": {}}
+    return book if isinstance(book, dict) else {"sentences": [], "toy": {}}
+
+
+def examples_for(corpus: str) -> dict[str, dict]:
+    """The examples that suit a model trained on ``corpus``, by Chinese text: its toy task's, else the sentences."""
+    book = example_book()
+    entries = book.get("toy", {}).get(corpus[4:], []) if corpus.startswith("toy:") else book.get("sentences", [])
+    return {entry["zh"]: entry for entry in entries if isinstance(entry, dict) and "zh" in entry}
+
+
+def example_source(entry: dict) -> str:
+    """Where an example comes from, for its button: "HSK2", "Tatoeba", "everyday" (or nothing)."""
+    return f"HSK{entry['level']}" if "level" in entry else str(entry.get("source", ""))
+
+
+def example_label(entry: dict) -> str:
+    source = example_source(entry)
+    return f"{source} · {entry['zh']}" if source else entry["zh"]
+
+
+def all_examples() -> set[str]:
+    book = example_book()
+    toy = [e for task in book.get("toy", {}).values() for e in task]
+    return {e["zh"] for e in book.get("sentences", []) + toy if isinstance(e, dict) and "zh" in e} | {DEFAULT_TEXT}
+
+
+def text_for_model(text: str | None, corpus: str) -> str:
+    """The text to show after switching to a model trained on ``corpus``.
+
+    What the visitor typed stays. An example (or an empty box) that does not suit the
+    new model — a date for a sentence model, a sentence for the numbers model — becomes
+    the new model's first example.
+    """
+    suitable = examples_for(corpus)
+    text = text or ""
+    if suitable and text not in suitable and (text in all_examples() or not text.strip()):
+        return next(iter(suitable))
+    return text
+
+
+def example_reference(text: str, corpus: str, lang: str) -> str | None:
+    """"Reference translation: … (the model never saw this sentence)" for an example, else None."""
+    example = examples_for(corpus).get(text)
+    if not example or not example.get("en"):
+        return None
+    seen = {"train": " " + t("app.example_seen", lang), "test": " " + t("app.example_unseen", lang)}
+    return t("app.example_reference", lang, en=md_text(example["en"])) + seen.get(example.get("split"), "")

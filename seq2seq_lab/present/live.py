@@ -1,0 +1,199 @@
+"""Live decoding: the frames the heatmap grows through, and what one translation leaves behind.
+
+While the model decodes, :class:`LiveDecoding` yields one :class:`Frame` per step: the
+hypothesis leading at that step (with beam search the leader can change, so a frame's
+rows are the attention along *its* path), the token it just wrote and the alternatives
+the model weighed. Once decoding ends, :func:`final_frames` gives the frames along the
+final translation, which the apps let a class scrub through step by step.
+
+Finished decodings are kept in small bounded caches shared by every visitor
+(:func:`decode` and :func:`translate`): a class that clicks the same example, or a
+setting that is switched back, costs nothing the second time. The cached objects are
+shared, so nothing here or in the apps may change them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..options import check_options
+from ..search import PRUNED, Node, Step
+from ..translator import Translation
+from .catalogue import OpenModel
+
+SPEEDS = {"slow": 0.8, "normal": 0.35, "fast": 0.1, "instant": 0.0}   # seconds between two frames
+COMPARE_BEAM = 5                   # the beam shown against greedy when the visitor decodes greedily
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The picture after one decoding step."""
+
+    step: int                      # 1-based
+    tokens: list[str]              # the output so far, ending with the token of this step
+    attention: np.ndarray | None   # (step, S) the attention rows along this output; None without attention
+    alternatives: list             # search.Alternative: the model's top next tokens at this step
+    prob: float                    # p(token | the output before it)
+
+    @property
+    def token(self) -> str:
+        return self.tokens[-1]
+
+
+def path_to(node: Node, nodes_by_id: dict[int, Node]) -> list[Node]:
+    """The nodes from the first output token down to ``node`` (the root <s> excluded)."""
+    path = []
+    while node is not None:
+        path.append(node)
+        node = nodes_by_id.get(node.parent)
+    return path[::-1]
+
+
+def leading_node(step: Step) -> Node:
+    """The hypothesis ahead after ``step``: highest log-probability among those not pruned."""
+    kept = [n for n in step.nodes if n.status != PRUNED] or list(step.nodes)
+    return max(kept, key=lambda n: n.log_prob)
+
+
+def frame_of(path: list[Node]) -> Frame:
+    last = path[-1]
+    attention = None if last.attention is None else np.stack([n.attention for n in path])
+    return Frame(len(path), list(last.tokens), attention, list(last.alternatives), float(last.token_prob))
+
+
+def final_path(steps: list[Step], tokens: list[str]) -> list[Node]:
+    """The search-tree nodes that produced ``tokens`` (a finished translation), one per step; [] if none."""
+    nodes = [n for step in steps for n in step.nodes]
+    by_id = {n.id: n for n in nodes}
+    end = next((n for n in reversed(nodes) if list(n.tokens) == list(tokens) and n.status == "finished"), None)
+    return path_to(end, by_id) if end is not None else []
+
+
+def final_frames(steps: list[Step], final: Translation) -> list[Frame]:
+    """One frame per token of the final best translation, along the search-tree path that produced it."""
+    best = final.best
+    path = final_path(steps, best.tokens)
+    frames = []
+    for i in range(len(best.tokens)):
+        node = path[i] if i < len(path) else None
+        frames.append(Frame(i + 1, list(best.tokens[:i + 1]),
+                            None if best.attention is None else best.attention[:i + 1],
+                            node.alternatives if node is not None else [],
+                            float(node.token_prob) if node is not None else float("nan")))
+    return frames
+
+
+def request_key(options: dict) -> tuple:
+    """Options as a hashable, order-independent key."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
+
+
+@dataclass
+class Result:
+    """What one translation leaves in a visitor's session."""
+
+    model_key: str
+    version: tuple                 # OpenModel.version: file, mtime, device
+    text: str
+    options: dict                  # checked decoding options
+    steps: list[Step]              # the search as it happened, one record per step
+    final: Translation
+    frames: list[Frame] = field(default_factory=list)   # along the final translation
+
+    @property
+    def request(self) -> tuple:
+        return (self.model_key, self.version, self.text, request_key(self.options))
+
+    def is_for(self, model: OpenModel, text: str, options: dict) -> bool:
+        return self.request == (model.key, model.version, text, request_key(check_options(**options)))
+
+
+class LiveDecoding:
+    """Iterate to decode step by step (one :class:`Frame` per step); then ``.result`` holds the whole run.
+
+    >>> live = LiveDecoding(model, "我爱学习", {"beam_size": 5})      # doctest: +SKIP
+    >>> for frame in live: draw(frame)                                # doctest: +SKIP
+    >>> live.result.final.best.text                                    # doctest: +SKIP
+    """
+
+    def __init__(self, model: OpenModel, text: str, options: dict):
+        self.model = model
+        self.options = check_options(**options)
+        self.analysis = model.translator.analyze(text)      # bad input raises here, before any drawing
+        self.text = text
+        self.result: Result | None = None
+
+    @property
+    def src_tokens(self) -> list[str]:
+        return self.analysis.src_tokens
+
+    def __iter__(self) -> Iterator[Frame]:
+        steps: list[Step] = []
+        by_id: dict[int, Node] = {}
+        for step in self.model.translator.steps(self.text, **self.options):
+            steps.append(step)
+            by_id.update((n.id, n) for n in step.nodes)
+            yield frame_of(path_to(leading_node(step), by_id))
+        final = steps[-1].final
+        self.result = Result(self.model.key, self.model.version, self.text, self.options, steps, final,
+                             final_frames(steps, final))
+
+
+# --- bounded caches shared by every visitor --------------------------------------------------
+
+class LRU:
+    """A small thread-safe least-recently-used cache."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, compute: Callable[[], object]):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()                                   # outside the lock: other visitors keep going
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+RESULTS = LRU(64)                  # a Result holds every step's records: tens of kB to a few MB
+TRANSLATIONS = LRU(256)            # a Translation holds the n-best list only
+
+
+def decode(model: OpenModel, text: str, options: dict) -> Result:
+    """The whole live decoding at once (no animation), cached."""
+    checked = check_options(**options)
+
+    def run() -> Result:
+        live = LiveDecoding(model, text, checked)
+        for _ in live:
+            pass
+        return live.result
+
+    return RESULTS.get((model.version, text, request_key(checked)), run)
+
+
+def translate(model: OpenModel, text: str, options: dict) -> Translation:
+    """``Translator.translate`` without the step records, cached."""
+    checked = check_options(**options)
+    return TRANSLATIONS.get((model.version, text, request_key(checked)),
+                            lambda: model.translator.translate(text, **checked))

@@ -1,0 +1,224 @@
+"""What the tabs show, as values: captions, the greedy-vs-beam comparison, the n-best table,
+the search tree, the pipeline panels and friendly errors.
+
+Each function takes a result (or a translation) and a language and returns strings,
+rows or plotly figures; the apps only place them. Markdown strings escape whatever came
+from the visitor or a file (:func:`~.catalogue.md_text`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .. import figures
+from ..errors import LabError
+from ..i18n import error_text, t
+from ..search import PRUNED, Step
+from ..translator import Candidate, Translation
+from .catalogue import OpenModel, md_text
+from .live import COMPARE_BEAM, Frame, Result, translate
+
+
+def error_message(error: Exception, lang: str) -> str:
+    """A friendly sentence for ``error`` in ``lang`` (never a traceback)."""
+    if isinstance(error, LabError):
+        return error_text(error, lang)
+    return t("error.unexpected", lang, message=f"{type(error).__name__}: {error}")
+
+
+def font_size(presenter: bool) -> int:
+    return 20 if presenter else 14
+
+
+def heatmap(src_tokens, out_tokens, attention, lang: str, *, presenter: bool = False, **kwargs):
+    return figures.attention_heatmap(src_tokens, out_tokens, attention, lang=lang, font_size=font_size(presenter),
+                                     **kwargs)
+
+
+# --- the result's captions -------------------------------------------------------------------
+
+def strategy(translation: Translation, lang: str) -> str:
+    k = translation.options.beam_size
+    return t("strategy.greedy", lang) if k == 1 else t("strategy.beam", lang, k=k)
+
+
+def result_meta(translation: Translation, lang: str) -> str:
+    """"beam search (5) · log-probability -3.2 · normalised score -0.8 · 41 ms on cpu" (+ cut-off note)."""
+    best = translation.best
+    meta = t("app.result_meta", lang, strategy=strategy(translation, lang), score=best.score,
+             norm=best.normalized_score, ms=translation.elapsed_ms, device=md_text(translation.device))
+    return meta if best.finished else meta + "  \n" + t("app.not_finished", lang)
+
+
+def step_caption(frame: Frame, steps: int | None, lang: str) -> str:
+    """"Step 2 of 5: the model wrote “love” (probability 61.0%)." (``steps`` None: still running)."""
+    if steps is None:
+        return t("gr.step_caption", lang, step=frame.step, token=md_text(frame.token), prob=frame.prob)
+    return t("live.step_caption", lang, step=frame.step, steps=steps, token=md_text(frame.token), prob=frame.prob)
+
+
+def no_attention_note(tokens: Sequence[str], lang: str) -> str:
+    return t("live.no_attention", lang) + "  \n" + t("live.output_so_far", lang, text=md_text(" ".join(tokens)))
+
+
+def score_line(candidate: Candidate, lang: str) -> str:
+    return (f"{t('cmp.logprob', lang)}: **{candidate.score:.3f}** · {t('cmp.norm', lang)}: "
+            f"**{candidate.normalized_score:.3f}** · {t('cand.length', lang)}: {candidate.length}")
+
+
+# --- greedy against beam -----------------------------------------------------------------------
+
+def first_divergence(a: Sequence[str], b: Sequence[str]) -> int | None:
+    """The first position where two token lists differ (None if they are equal)."""
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+@dataclass
+class Comparison:
+    greedy: Translation
+    beam: Translation
+    k: int                         # the beam size shown
+    beam_added: bool               # the visitor decoded greedily: the beam was run for the comparison
+    split: int | None              # first output position where they differ; None: the same output
+
+    def note(self, lang: str) -> tuple[str, str]:
+        """(kind, Markdown): kind "same" or "diverge" (the apps colour it), with the intro first."""
+        intro = t("cmp.intro", lang, k=self.k)
+        if self.beam_added:
+            intro = t("cmp.beam1", lang) + "  \n" + intro
+        if self.split is None:
+            return "same", intro + "  \n" + t("cmp.same", lang)
+        g, b = self.greedy.best.tokens, self.beam.best.tokens
+        return "diverge", intro + "  \n" + t("cmp.diverge", lang, step=self.split + 1,
+                                             greedy=md_text(g[self.split]) if self.split < len(g) else "–",
+                                             beam=md_text(b[self.split]) if self.split < len(b) else "–")
+
+    def sides(self, lang: str) -> list[tuple[str, str, Candidate]]:
+        """(key, title, candidate) for the two columns."""
+        return [("greedy", t("cmp.greedy", lang), self.greedy.best),
+                ("beam", t("cmp.beam", lang, k=self.k), self.beam.best)]
+
+
+def compare(model: OpenModel, result: Result) -> Comparison:
+    """The decoding just done against the other strategy (a beam of 5 against a greedy run)."""
+    options = result.options
+    if options["beam_size"] > 1:
+        greedy = translate(model, result.text, {**options, "beam_size": 1, "n_best": 1})
+        beam, k, added = result.final, options["beam_size"], False
+    else:
+        greedy = result.final
+        beam = translate(model, result.text, {**options, "beam_size": COMPARE_BEAM, "n_best": COMPARE_BEAM})
+        k, added = COMPARE_BEAM, True
+    return Comparison(greedy, beam, k, added, first_divergence(greedy.best.tokens, beam.best.tokens))
+
+
+# --- the n-best list and the search tree --------------------------------------------------------
+
+CANDIDATE_COLUMNS = ("cand.rank", "cand.text", "cand.logprob", "cand.norm", "cand.length", "cand.finished")
+
+
+def candidate_rows(translation: Translation | None, lang: str) -> tuple[list[str], list[list]]:
+    """(column titles, rows) of the n-best table; no rows without a translation."""
+    columns = [t(key, lang) for key in CANDIDATE_COLUMNS]
+    rows = [[rank, c.text, round(c.score, 3), round(c.normalized_score, 3), c.length, "✓" if c.finished else "…"]
+            for rank, c in enumerate(translation.candidates if translation is not None else [], start=1)]
+    return columns, rows
+
+
+def pick_rank(translation: Translation, rank) -> int:
+    """A 1-based rank inside the n-best list (anything else: 1)."""
+    try:
+        rank = int(rank)
+    except (TypeError, ValueError):
+        return 1
+    return rank if 1 <= rank <= len(translation.candidates) else 1
+
+
+def candidate_heatmap(result: Result, rank, lang: str, *, presenter: bool = False):
+    """(heatmap of candidate ``rank`` or None, Markdown caption)."""
+    rank = pick_rank(result.final, rank)
+    chosen = result.final.candidates[rank - 1]
+    if chosen.attention is None:
+        return None, t("live.no_attention", lang)
+    caption = t("cand.heatmap_title", lang, rank=rank, text=chosen.text)
+    return heatmap(result.final.src_tokens, chosen.tokens, chosen.attention, lang, presenter=presenter,
+                   title=caption), "**" + md_text(caption) + "**"
+
+
+def tree_caption(result: Result, lang: str) -> str:
+    k = result.final.options.beam_size
+    return t("cand.greedy_only", lang) if k == 1 else t("tree.intro", lang, k=k)
+
+
+def beam_tree(result: Result, show_pruned: bool, lang: str, *, presenter: bool = False):
+    steps = result.steps if show_pruned else [Step(s.index, [n for n in s.nodes if n.status != PRUNED])
+                                              for s in result.steps]
+    return figures.beam_tree(steps, best_tokens=result.final.best.tokens, lang=lang, font_size=font_size(presenter))
+
+
+# --- inside the model: the pipeline panels --------------------------------------------------------
+
+@dataclass
+class Panel:
+    key: str                       # a stable name: "seg", "ids", "emb", "enc", "ctx"
+    title: str
+    caption: str                   # Markdown
+    html: str | None = None        # token chips
+    figure: object = None          # a plotly figure
+
+
+LEGEND = (("word", "pipe.legend_word"), ("sub", "pipe.legend_sub"), ("char", "pipe.legend_char"),
+          ("unk", "pipe.legend_unk"))
+
+
+def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False) -> list[Panel]:
+    """The encoder's side, stage by stage: segmentation, ids, embeddings, encoder states, the start vector."""
+    tr = model.translator
+    encoding = tr.encode(text)
+    source, config, size = encoding.source, tr.config, font_size(presenter)
+    tokens = source.src_tokens
+    legend = figures.legend_chips_html([(kind, t(key, lang)) for kind, key in LEGEND])
+    if config.src_segmenter == "char":
+        seg_caption = t("pipe.seg_char_model", lang)
+    else:
+        seg_caption = t("pipe.seg_help", lang) + "  \n" + t("pipe.words", lang, words=md_text(" / ".join(source.words)))
+    for key, words in (("gr.unknown", source.unknown), ("gr.split", source.split_words)):
+        if words:
+            seg_caption += "  \n" + t(key, lang, words=md_text(", ".join(words)))
+    direction = t("pipe.both_ways" if config.bidirectional else "pipe.one_way", lang)
+
+    def vectors(rows, values):
+        return figures.vector_heatmap(rows, values, lang=lang, font_size=size)
+
+    return [
+        Panel("seg", t("pipe.seg", lang), seg_caption, html=figures.token_chips_html(source.tokens, font_size=size + 4)
+              + legend),
+        Panel("ids", t("pipe.ids", lang), t("pipe.ids_help", lang, size=len(tr.src_vocab)),
+              html=figures.token_chips_html(source.tokens, source.ids, font_size=size + 2)),
+        Panel("emb", t("pipe.emb", lang), t("pipe.emb_help", lang, dim=encoding.embeddings.shape[1]),
+              figure=vectors(tokens, encoding.embeddings)),
+        Panel("enc", t("pipe.enc", lang), t("pipe.enc_help", lang, cell=config.cell.upper(),
+                                             dim=encoding.states.shape[1], direction=direction),
+              figure=vectors(tokens, encoding.states)),
+        Panel("ctx", t("pipe.ctx", lang), t("pipe.ctx_help", lang, dim=encoding.summary.shape[0]),
+              figure=vectors(["z"], encoding.summary[None, :])),
+    ]
+
+
+# --- forcing a beginning ---------------------------------------------------------------------------
+
+def first_choices(result: Result) -> dict[str, float]:
+    """The model's top first words (token → probability), for the "what if it began with…" buttons."""
+    first = result.steps[0].nodes[0].alternatives if result.steps else []
+    return {a.token: a.prob for a in first if a.token not in ("</s>", "<unk>")}
+
+
+def forced_cost(free: Translation, forced: Translation, lang: str) -> str:
+    cost = free.best.score - forced.best.score
+    if cost >= 0:
+        return t("whatif.cost", lang, cost=cost, free=free.best.score, forced=forced.best.score)
+    return t("whatif.better", lang, free=free.best.score, forced=forced.best.score)
