@@ -23,26 +23,26 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no telemetry, no version check
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import html  # noqa: E402
-import logging  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import html
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:                     # `python demo/gradio_app.py` without installing
     sys.path.insert(0, str(ROOT))
 
-import gradio as gr  # noqa: E402
-import pandas as pd  # noqa: E402
+import gradio as gr
+import pandas as pd
 
-from seq2seq_lab import settings  # noqa: E402
-from seq2seq_lab.errors import LabError  # noqa: E402
-from seq2seq_lab.i18n import LANGUAGES, t  # noqa: E402
-from seq2seq_lab.options import LIMITS  # noqa: E402
-from seq2seq_lab.present import api, catalogue, live, views  # noqa: E402
+from seq2seq_lab import settings
+from seq2seq_lab.errors import LabError
+from seq2seq_lab.i18n import LANGUAGES, t
+from seq2seq_lab.options import LIMITS
+from seq2seq_lab.present import api, catalogue, live, views
 
 log = logging.getLogger(__name__)
 settings.apply_torch_threads(settings.load())
@@ -59,7 +59,7 @@ def _api(function, *args, **kwargs):
         return function(settings.load(), *args, **kwargs)
     except LabError as error:
         raise gr.Error(f"[{error.code}] {views.error_message(error, 'en')}", print_exception=False) from None
-    except Exception as error:  # noqa: BLE001 — every failure becomes a readable message
+    except Exception as error:
         log.exception("unexpected error in the API")
         raise gr.Error(f"[unexpected] {views.error_message(error, 'en')}", print_exception=False) from None
 
@@ -158,9 +158,9 @@ def translate_stream(text: Any, key: str | None, beam_size: Any, length_penalty:
     delay = live.SPEEDS.get(speed, live.SPEEDS["normal"])
     try:
         model = catalogue.open_model(key, settings.load())
-        decoding = live.LiveDecoding(model, text, dict(
-            beam_size=beam_size, length_penalty=length_penalty, coverage_penalty=coverage_penalty,
-            n_best=beam_size, max_len=max_len, no_repeat_ngram_size=no_repeat))
+        decoding = live.LiveDecoding(model, text, {
+            "beam_size": beam_size, "length_penalty": length_penalty, "coverage_penalty": coverage_penalty,
+            "n_best": beam_size, "max_len": max_len, "no_repeat_ngram_size": no_repeat})
         for frame in decoding:
             if delay:
                 yield {"message": gr.update(visible=False), "live_caption": views.step_caption(frame, None, lang)

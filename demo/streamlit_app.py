@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:                     # `streamlit run demo/streamlit_app.py` without installing
-    sys.path.insert(0, str(ROOT))
+for folder in (ROOT, ROOT / "demo"):              # the package without installing; this app's other modules
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
 
 @st.cache_resource(show_spinner=False)
@@ -38,7 +39,7 @@ def import_once() -> None:
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 
-    import seq2seq_lab.jobs  # noqa: F401
+    import seq2seq_lab.jobs
     import seq2seq_lab.present.views  # noqa: F401
     from seq2seq_lab import settings
 
@@ -47,46 +48,18 @@ def import_once() -> None:
 
 import_once()
 
-from seq2seq_lab import catalog, figures, jobs, settings  # noqa: E402
-from seq2seq_lab.attention import ATTENTION_TYPES  # noqa: E402
-from seq2seq_lab.errors import LabError  # noqa: E402
-from seq2seq_lab.i18n import LANGUAGES, t  # noqa: E402
-from seq2seq_lab.options import LIMITS  # noqa: E402
-from seq2seq_lab.present import catalogue, live, training, views  # noqa: E402
+import streamlit_tabs as tabs_view
+import streamlit_training as trainer
+from streamlit_ui import T, heatmap, labels, lang, plot, presenter, show_error
+
+from seq2seq_lab import catalog, figures, settings
+from seq2seq_lab.errors import LabError
+from seq2seq_lab.i18n import LANGUAGES
+from seq2seq_lab.options import LIMITS
+from seq2seq_lab.present import catalogue, live, training, views
 
 SETTINGS = settings.load()
 st.set_page_config(page_title="注意力实验室 · Seq2Seq Attention Lab", layout="wide")
-
-
-def lang() -> str:
-    return st.session_state.get("lang", "en")
-
-
-def T(key: str, **values) -> str:
-    return t(key, lang(), **values)
-
-
-def presenter() -> bool:
-    return bool(st.session_state.get("presenter"))
-
-
-def show_error(error: Exception, where=st) -> None:
-    where.error(views.error_message(error, lang()), icon=":material/error:")
-
-
-def labels(table: dict):
-    """A widget's format_func from a table made now (not one that reads the language later)."""
-    return lambda value: table.get(value, str(value))
-
-
-def plot(fig, key: str, where=None, filename: str | None = None) -> None:
-    """A plotly figure with PNG/SVG export from its modebar (client-side, offline)."""
-    config = figures.export_config(filename or key, fmt=st.session_state.get("export_fmt", "png"))
-    (where or st).plotly_chart(fig, key=key, config=config, width="stretch")
-
-
-def heatmap(src_tokens, out_tokens, attention, **kwargs):
-    return views.heatmap(src_tokens, out_tokens, attention, lang(), presenter=presenter(), **kwargs)
 
 
 OPTION_KEYS = {"beam_size": "beam", "length_penalty": "length_penalty", "coverage_penalty": "coverage_penalty",
@@ -100,12 +73,6 @@ def option_widget(where, name: str, kind: str = "slider", **kwargs):
     widget = where.slider if kind == "slider" else where.number_input
     return widget(T(limit.label), cast(limit.low), cast(limit.high), step=cast(limit.step), key=OPTION_KEYS[name],
                   **kwargs)
-
-
-@st.cache_resource(show_spinner=False)
-def job_manager(user_dir: str, shipped_dir: str) -> jobs.JobManager:
-    """The server's training jobs (at most SEQ2SEQ_LAB_MAX_TRAININGS at once)."""
-    return jobs.JobManager(user_dir, other_dirs=[shipped_dir])
 
 
 @st.cache_data(show_spinner=False)
@@ -159,23 +126,6 @@ def on_text_change() -> None:
     st.session_state._animate = True              # Enter in the text box = Translate
 
 
-def on_train_data() -> None:
-    data = st.session_state.train_data
-    st.session_state.train_name = training.default_name(data)
-    st.session_state.train_probe = training.PROBES.get(data, catalogue.DEFAULT_TEXT)
-
-
-def on_whatif_pick() -> None:
-    if st.session_state.get("whatif_pick"):
-        st.session_state.whatif_prefix = st.session_state.whatif_pick
-
-
-def on_candidate_row() -> None:
-    rows = st.session_state.get("cand_table", {}).get("selection", {}).get("rows", [])
-    if rows:
-        st.session_state.cand_pick = rows[0] + 1
-
-
 def use_tuned(tuned: dict) -> None:
     st.session_state.update({OPTION_KEYS[name]: value for name, value in tuned.items()})
 
@@ -224,114 +174,6 @@ def live_tab(result: live.Result, slots: dict) -> None:
         st.caption(T("live.beam_note"))
 
 
-# --- the other tabs ----------------------------------------------------------------------------------
-
-def pipeline_tab(model, text: str) -> None:
-    st.caption(T("pipe.intro"))
-    for panel in views.pipeline(model, text, lang(), presenter=presenter()):
-        with st.container(border=True):
-            st.markdown(f"##### {panel.title}")
-            st.caption(panel.caption)
-            if panel.html:
-                st.markdown(panel.html, unsafe_allow_html=True)
-            if panel.figure is not None:
-                plot(panel.figure, key=f"pipe_{panel.key}", filename=f"pipeline_{panel.key}")
-
-
-def output(text: str, small: bool = False) -> None:
-    html_class = "lab-output lab-small" if small else "lab-output"
-    st.markdown(f"<div class='{html_class}'>{html.escape(text)}</div>", unsafe_allow_html=True)
-
-
-def candidate_column(title: str, src_tokens, candidate, key: str, highlight_row=None) -> None:
-    st.subheader(title)
-    output(candidate.text)
-    st.markdown(views.score_line(candidate, lang()))
-    if candidate.attention is not None:
-        plot(heatmap(src_tokens, candidate.tokens, candidate.attention, highlight_row=highlight_row),
-             key=key, filename=key)
-
-
-def compare_tab(model, result: live.Result) -> None:
-    comparison = views.compare(model, result)
-    kind, note = comparison.note(lang())
-    (st.success if kind == "same" else st.warning)(note)
-    for column, (side, title, candidate) in zip(st.columns(2), comparison.sides(lang())):
-        with column:
-            candidate_column(title, result.final.src_tokens, candidate, f"cmp_{side}", comparison.split)
-
-
-def candidates_tab(result: live.Result) -> None:
-    final = result.final
-    if final.options.beam_size == 1:
-        st.info(T("cand.greedy_only"))
-        return
-    st.caption(T("cand.intro"))
-    columns, rows = views.candidate_rows(final, lang())
-    st.dataframe([dict(zip(columns, row)) for row in rows], key="cand_table", on_select=on_candidate_row,
-                 selection_mode="single-row", hide_index=True, width="stretch")
-    st.session_state.cand_pick = views.pick_rank(final, st.session_state.get("cand_pick"))
-    pick = st.segmented_control(T("cand.pick"), list(range(1, len(rows) + 1)), key="cand_pick", required=True)
-    figure, caption = views.candidate_heatmap(result, pick, lang(), presenter=presenter())
-    plot(figure, key="cand_heat", filename=f"candidate_{pick}") if figure is not None else st.info(caption)
-    st.subheader(T("tree.title"))
-    st.caption(views.tree_caption(result, lang()))
-    show_pruned = st.toggle(T("tree.pruned"), value=True, key="tree_pruned")
-    plot(views.beam_tree(result, show_pruned, lang(), presenter=presenter()), key="beam_tree", filename="beam_tree")
-
-
-def whatif_tab(model, result: live.Result) -> None:
-    st.caption(T("whatif.intro"))
-    choices = views.first_choices(result)
-    st.pills(T("whatif.pick"), list(choices), key="whatif_pick", on_change=on_whatif_pick,
-             format_func=labels({token: f"{token} · {p:.0%}" for token, p in choices.items()}))
-    prefix = st.text_input(T("whatif.prefix"), key="whatif_prefix", help=T("whatif.prefix_help")).strip()
-    if not prefix:
-        st.info(T("whatif.empty"))
-        return
-    try:
-        forced = live.translate(model, result.text, {**result.options, "prefix": prefix})
-    except LabError as error:
-        show_error(error)
-        return
-    free = result.final
-    sides = ((T("whatif.free"), free, "whatif_free"),
-             (T("whatif.forced", prefix=catalogue.md_text(prefix)), forced, "whatif_forced"))
-    for column, (title, translation, key) in zip(st.columns(2), sides):
-        with column:
-            candidate_column(title, translation.src_tokens, translation.best, key)
-    st.caption(views.forced_cost(free, forced, lang()))
-
-
-def variants_tab(shelf: catalogue.Shelf, result: live.Result) -> None:
-    st.caption(T("var.intro"))
-    if not st.toggle(T("var.run"), key="variants_on"):
-        return
-    if not any(name in shelf.good for name in catalog.VARIANT_MODELS.values()):
-        st.info(T("var.none_found"))
-        return
-    columns = st.columns(3)
-    for index, (attention, name) in enumerate(catalog.VARIANT_MODELS.items()):
-        with columns[index % 3], st.container(border=True):
-            st.markdown(f"**{name}** · {T(f'var.formula.{attention}')}")
-            if name not in shelf.good:
-                st.caption(T("var.missing", name=name))
-                continue
-            try:
-                translation = live.translate(catalogue.open_model(name, SETTINGS), result.text, result.options)
-            except LabError as error:
-                show_error(error)
-                continue
-            best = translation.best
-            output(best.text, small=True)
-            st.caption(views.score_line(best, lang()))
-            if best.attention is None:
-                st.info(T("live.no_attention"))
-            else:
-                plot(heatmap(translation.src_tokens, best.tokens, best.attention, compact=True),
-                     key=f"variant_{attention}", filename=f"attention_{attention}")
-
-
 # --- the sidebar: settings and training ------------------------------------------------------------
 
 def sidebar_settings() -> None:
@@ -339,137 +181,6 @@ def sidebar_settings() -> None:
     st.toggle(T("app.presenter"), key="presenter", help=T("app.presenter_help"))
     st.segmented_control(T("app.export"), ["png", "svg"], format_func=str.upper, key="export_fmt", required=True,
                          help=T("app.export_help"))
-
-
-def training_panel(manager: jobs.JobManager) -> None:
-    """Progress of this visitor's training (re-run every second by st.fragment while it runs)."""
-    job = manager.get(st.session_state.get("job_id"))
-    if job is None:
-        return
-    if job.active:
-        fraction, text = training.progress_line(job, lang())
-        st.progress(fraction, text=text)
-        if job.stop_requested:
-            st.caption(T("train.stopping"))
-    elif job.state in (jobs.DONE, jobs.STOPPED):
-        st.success(T("train.done" if job.state == jobs.DONE else "train.stopped", name=job.model_name))
-        if job.test:
-            st.caption(T("train.test", bleu=job.test["greedy"]["bleu"]))
-        if st.session_state.get("model") != catalog.USER_PREFIX + job.model_name:
-            st.button(T("train.use"), key="train_use", on_click=st.session_state.update,
-                      kwargs={"model": catalog.USER_PREFIX + job.model_name})
-    else:
-        show_error(job.error or LabError("train_failed", "unknown error"))
-    if job.history:
-        st.caption(T("train.valid", bleu=job.history[-1]["valid_bleu"], loss=job.history[-1]["valid_loss"]))
-    st.caption(T("train.watch"))
-    if not job.active and st.session_state.get("_job_seen") != job.id:
-        st.session_state._job_seen = job.id
-        st.rerun()                                   # the whole page, so the model list shows the new model
-
-
-def training_view(manager: jobs.JobManager) -> None:
-    """The training tab: loss and BLEU curves, and the probe sentence's attention after every epoch."""
-    job = manager.get(st.session_state.get("job_id"))
-    if job is None:
-        st.info(T("train.view_empty"))
-        return
-    request = job.request
-    st.caption(T("train.view_caption", data=T(f"train.data.{request.data}"), attention=request.arch.get("attention"),
-                 epochs=request.config.epochs))
-    if not job.history:
-        st.caption(T("train.view_waiting"))
-    else:
-        plot(figures.training_curves(job.history, lang=lang(), font_size=views.font_size(presenter())),
-             key="train_curves", filename="training_curves")
-    probe = job.probe
-    if probe is not None and probe.best.attention is not None:
-        plot(heatmap(probe.src_tokens, probe.best.tokens, probe.best.attention,
-                     title=T("train.probe_title", epoch=len(job.history), text=probe.best.text)),
-             key="train_probe_map", filename="probe_attention")
-
-
-def training_fragment(function, manager: jobs.JobManager) -> None:
-    """Run ``function`` as a fragment that redraws itself every second while this visitor's job runs."""
-    job = manager.get(st.session_state.get("job_id"))
-    st.fragment(function, run_every=1.0 if job is not None and job.active else None)(manager)
-
-
-def upload_pairs():
-    upload = st.file_uploader(T("train.upload"), type=["tsv", "txt"], key="train_tsv")
-    if upload is None:
-        return None, ""
-    try:
-        report = jobs.read_tsv(upload.getvalue(), name=upload.name)
-    except LabError as error:
-        show_error(error)
-        return None, ""
-    st.success(T("train.upload_ok", count=len(report.pairs), name=catalogue.md_text(upload.name)))
-    if report.errors:
-        line, problem = report.errors[0]
-        st.caption(T("train.upload_skipped", count=len(report.errors), line=line, problem=catalogue.md_text(problem)))
-    return report.pairs, upload.name
-
-
-def form_widget(name: str, kind, label: str, **kwargs):
-    spec = training.FORM[name]
-    key = f"train_{name}"
-    if kind == "toggle":
-        return st.toggle(T(label), value=spec.default, key=key, **kwargs)
-    if kind == "select":
-        return st.select_slider(T(label), list(spec.choices), value=spec.default, key=key, **kwargs)
-    return st.slider(T(label), spec.low, spec.high, spec.default, spec.step, key=key, **kwargs)
-
-
-def sidebar_training(manager: jobs.JobManager) -> None:
-    st.header(T("train.header"))
-    st.caption(T("train.intro"))
-    data = st.selectbox(T("train.data"), jobs.DATA_CHOICES, key="train_data", on_change=on_train_data,
-                        format_func=labels({d: T(f"train.data.{d}") for d in jobs.DATA_CHOICES}))
-    pairs, source_name = upload_pairs() if data == "tsv" else (None, "")
-    st.text_input(T("train.name"), key="train_name", help=T("train.name_help"), max_chars=60)
-    with st.expander(T("train.arch")):
-        st.segmented_control(T("train.cell"), list(training.FORM["cell"].choices), format_func=str.upper,
-                             key="train_cell", default="gru", required=True)
-        form_widget("layers", "slider", "train.layers")
-        form_widget("bi", "toggle", "train.bidirectional")
-        st.selectbox(T("train.attention"), ATTENTION_TYPES, index=ATTENTION_TYPES.index("additive"),
-                     key="train_attention")
-        form_widget("emb", "select", "train.emb")
-        form_widget("hidden", "select", "train.hidden")
-    with st.expander(T("train.settings")):
-        form_widget("epochs", "slider", "train.epochs")
-        form_widget("batch", "select", "train.batch")
-        form_widget("lr", "select", "train.lr")
-        form_widget("tf", "slider", "train.tf", help=T("train.tf_help"))
-        form_widget("dropout", "slider", "train.dropout")
-        st.number_input(T("train.seed"), 0, 10_000, 0, key="train_seed")
-    st.text_input(T("train.probe"), key="train_probe")
-
-    mine = manager.get(st.session_state.get("job_id"))
-    others = [job for job in manager.running() if job is not mine]
-    if others and not (mine and mine.active):
-        st.info(training.busy_line(others[0], lang()), icon=":material/hourglass_top:")
-    start_col, stop_col = st.columns(2)
-    start = start_col.button(T("train.start"), key="train_start", type="primary",
-                             disabled=bool(mine and mine.active), width="stretch")
-    if stop_col.button(T("train.stop"), key="train_stop", disabled=not (mine and mine.active), width="stretch"):
-        mine.stop()
-    if start:
-        s = st.session_state
-        if data == "tsv" and not pairs:
-            st.warning(T("train.upload_needed"))
-        else:
-            form = {name: s.get(f"train_{name}", spec.default) for name, spec in training.FORM.items()}
-            try:
-                job = manager.start(training.request(data, s.train_name, form, attention=s.train_attention,
-                                                     probe=s.train_probe, pairs=pairs, source_name=source_name))
-            except LabError as error:
-                show_error(error)
-            else:
-                s.job_id, s._job_seen = job.id, None
-                st.rerun()                            # redraw the sidebar: Stop enabled, progress polling on
-    training_fragment(training_panel, manager)
 
 
 # --- the page ----------------------------------------------------------------------------------------
@@ -507,10 +218,10 @@ def main() -> None:
         sidebar_settings()
     if presenter():
         st.html("<style>html { font-size: 21px; } .lab-output { font-size: 2.1rem; }</style>")
-    manager = job_manager(str(SETTINGS.user_dir), str(SETTINGS.models_dir))
+    manager = trainer.job_manager(str(SETTINGS.user_dir), str(SETTINGS.models_dir))
     with st.sidebar:
         st.divider()
-        sidebar_training(manager)
+        trainer.sidebar_training(manager)
 
     st.title(T("app.title"))
     st.caption(T("app.subtitle"))
@@ -522,7 +233,7 @@ def main() -> None:
         st.warning(catalogue.broken_file_line(info, lang()), icon=":material/broken_image:")
     if not shelf.good:
         st.info(T("app.no_models"))
-        training_fragment(training_view, manager)
+        trainer.training_fragment(trainer.training_view, manager)
         return
     if st.session_state.get("model") not in shelf.good:
         st.session_state.model = shelf.default_key
@@ -557,7 +268,7 @@ def main() -> None:
     tabs = st.tabs([T("tab.live"), T("tab.pipeline"), T("tab.compare"), T("tab.candidates"), T("tab.whatif"),
                     T("tab.variants"), T("tab.training")])
     with tabs[6]:
-        training_fragment(training_view, manager)
+        trainer.training_fragment(trainer.training_view, manager)
     with tabs[0]:
         st.caption(T("live.intro"))
         heat_col, bars_col = st.columns([3, 2])
@@ -605,15 +316,15 @@ def main() -> None:
     with tabs[0]:
         live_tab(result, slots)
     with tabs[1]:
-        pipeline_tab(model, result.text)
+        tabs_view.pipeline_tab(model, result.text)
     with tabs[2]:
-        compare_tab(model, result)
+        tabs_view.compare_tab(model, result)
     with tabs[3]:
-        candidates_tab(result)
+        tabs_view.candidates_tab(result)
     with tabs[4]:
-        whatif_tab(model, result)
+        tabs_view.whatif_tab(model, result)
     with tabs[5]:
-        variants_tab(shelf, result)
+        tabs_view.variants_tab(shelf, result)
 
 
 main()

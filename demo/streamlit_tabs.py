@@ -1,0 +1,126 @@
+"""The Streamlit app's tabs after the live heatmap: inside the model, greedy against beam, the
+candidates and the search tree, forcing a beginning, the attention variants side by side.
+
+Layout only: every value comes from ``seq2seq_lab.present``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_ui import T, heatmap, labels, lang, output, plot, presenter, show_error
+
+from seq2seq_lab import catalog, settings
+from seq2seq_lab.errors import LabError
+from seq2seq_lab.present import catalogue, live, views
+
+
+def on_whatif_pick() -> None:
+    if st.session_state.get("whatif_pick"):
+        st.session_state.whatif_prefix = st.session_state.whatif_pick
+
+
+def on_candidate_row() -> None:
+    rows = st.session_state.get("cand_table", {}).get("selection", {}).get("rows", [])
+    if rows:
+        st.session_state.cand_pick = rows[0] + 1
+
+
+def pipeline_tab(model, text: str) -> None:
+    st.caption(T("pipe.intro"))
+    for panel in views.pipeline(model, text, lang(), presenter=presenter()):
+        with st.container(border=True):
+            st.markdown(f"##### {panel.title}")
+            st.caption(panel.caption)
+            if panel.html:
+                st.markdown(panel.html, unsafe_allow_html=True)
+            if panel.figure is not None:
+                plot(panel.figure, key=f"pipe_{panel.key}", filename=f"pipeline_{panel.key}")
+
+
+def candidate_column(title: str, src_tokens, candidate, key: str, highlight_row=None) -> None:
+    st.subheader(title)
+    output(candidate.text)
+    st.markdown(views.score_line(candidate, lang()))
+    if candidate.attention is not None:
+        plot(heatmap(src_tokens, candidate.tokens, candidate.attention, highlight_row=highlight_row),
+             key=key, filename=key)
+
+
+def compare_tab(model, result: live.Result) -> None:
+    comparison = views.compare(model, result)
+    kind, note = comparison.note(lang())
+    (st.success if kind == "same" else st.warning)(note)
+    for column, (side, title, candidate) in zip(st.columns(2), comparison.sides(lang())):
+        with column:
+            candidate_column(title, result.final.src_tokens, candidate, f"cmp_{side}", comparison.split)
+
+
+def candidates_tab(result: live.Result) -> None:
+    final = result.final
+    if final.options.beam_size == 1:
+        st.info(T("cand.greedy_only"))
+        return
+    st.caption(T("cand.intro"))
+    columns, rows = views.candidate_rows(final, lang())
+    st.dataframe([dict(zip(columns, row)) for row in rows], key="cand_table", on_select=on_candidate_row,
+                 selection_mode="single-row", hide_index=True, width="stretch")
+    st.session_state.cand_pick = views.pick_rank(final, st.session_state.get("cand_pick"))
+    pick = st.segmented_control(T("cand.pick"), list(range(1, len(rows) + 1)), key="cand_pick", required=True)
+    figure, caption = views.candidate_heatmap(result, pick, lang(), presenter=presenter())
+    plot(figure, key="cand_heat", filename=f"candidate_{pick}") if figure is not None else st.info(caption)
+    st.subheader(T("tree.title"))
+    st.caption(views.tree_caption(result, lang()))
+    show_pruned = st.toggle(T("tree.pruned"), value=True, key="tree_pruned")
+    plot(views.beam_tree(result, show_pruned, lang(), presenter=presenter()), key="beam_tree", filename="beam_tree")
+
+
+def whatif_tab(model, result: live.Result) -> None:
+    st.caption(T("whatif.intro"))
+    choices = views.first_choices(result)
+    st.pills(T("whatif.pick"), list(choices), key="whatif_pick", on_change=on_whatif_pick,
+             format_func=labels({token: f"{token} · {p:.0%}" for token, p in choices.items()}))
+    prefix = st.text_input(T("whatif.prefix"), key="whatif_prefix", help=T("whatif.prefix_help")).strip()
+    if not prefix:
+        st.info(T("whatif.empty"))
+        return
+    try:
+        forced = live.translate(model, result.text, {**result.options, "prefix": prefix})
+    except LabError as error:
+        show_error(error)
+        return
+    free = result.final
+    sides = ((T("whatif.free"), free, "whatif_free"),
+             (T("whatif.forced", prefix=catalogue.md_text(prefix)), forced, "whatif_forced"))
+    for column, (title, translation, key) in zip(st.columns(2), sides):
+        with column:
+            candidate_column(title, translation.src_tokens, translation.best, key)
+    st.caption(views.forced_cost(free, forced, lang()))
+
+
+def variants_tab(shelf: catalogue.Shelf, result: live.Result) -> None:
+    st.caption(T("var.intro"))
+    if not st.toggle(T("var.run"), key="variants_on"):
+        return
+    if not any(name in shelf.good for name in catalog.VARIANT_MODELS.values()):
+        st.info(T("var.none_found"))
+        return
+    columns = st.columns(3)
+    for index, (attention, name) in enumerate(catalog.VARIANT_MODELS.items()):
+        with columns[index % 3], st.container(border=True):
+            st.markdown(f"**{name}** · {T(f'var.formula.{attention}')}")
+            if name not in shelf.good:
+                st.caption(T("var.missing", name=name))
+                continue
+            try:
+                translation = live.translate(catalogue.open_model(name, settings.load()), result.text, result.options)
+            except LabError as error:
+                show_error(error)
+                continue
+            best = translation.best
+            output(best.text, small=True)
+            st.caption(views.score_line(best, lang()))
+            if best.attention is None:
+                st.info(T("live.no_attention"))
+            else:
+                plot(heatmap(translation.src_tokens, best.tokens, best.attention, compact=True),
+                     key=f"variant_{attention}", filename=f"attention_{attention}")

@@ -1,0 +1,53 @@
+"""What the parts of the Streamlit app share: the visitor's language, errors, figures, output boxes.
+
+The Streamlit app is ``streamlit_app.py`` (the page and the live heatmap), ``streamlit_tabs.py``
+(the tabs below it) and ``streamlit_training.py`` (the sidebar's training). Layout only: what is
+shown comes from ``seq2seq_lab.present``.
+"""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from seq2seq_lab import figures
+from seq2seq_lab.i18n import t
+from seq2seq_lab.present import views
+
+
+def lang() -> str:
+    return st.session_state.get("lang", "en")
+
+
+def T(key: str, **values) -> str:
+    return t(key, lang(), **values)
+
+
+def presenter() -> bool:
+    return bool(st.session_state.get("presenter"))
+
+
+def show_error(error: Exception, where=st) -> None:
+    where.error(views.error_message(error, lang()), icon=":material/error:")
+
+
+def labels(table: dict):
+    """A widget's format_func from a table made now (not one that reads the language later)."""
+    return lambda value: table.get(value, str(value))
+
+
+def plot(fig, key: str, where=None, filename: str | None = None) -> None:
+    """A plotly figure with PNG/SVG export from its modebar (client-side, offline)."""
+    config = figures.export_config(filename or key, fmt=st.session_state.get("export_fmt", "png"))
+    (where or st).plotly_chart(fig, key=key, config=config, width="stretch")
+
+
+def heatmap(src_tokens, out_tokens, attention, **kwargs):
+    return views.heatmap(src_tokens, out_tokens, attention, lang(), presenter=presenter(), **kwargs)
+
+
+def output(text: str, small: bool = False) -> None:
+    """A translation in the big output box (escaped: model output shown as HTML)."""
+    html_class = "lab-output lab-small" if small else "lab-output"
+    st.markdown(f"<div class='{html_class}'>{html.escape(text)}</div>", unsafe_allow_html=True)
