@@ -177,59 +177,42 @@ def translate_stream(text: Any, key: str | None, beam_size: Any, length_penalty:
 
 # --- the model list and examples --------------------------------------------------------------------
 
-def model_choices(lang: str) -> list[tuple[str, str]]:
-    found = catalogue.shelf(settings.load())
-    return [(catalogue.model_label(key, info, lang), key) for key, info in found.good.items()]
-
-
-def model_card(key: str | None, lang: str) -> str:
-    """The chosen model's card (with its data's attribution), then any unreadable model files."""
-    found = catalogue.shelf(settings.load())
-    lines = []
-    if key in found.good:
-        info = found.good[key]
-        data = catalogue.model_data(info, lang)
-        lines.append(catalogue.model_card(key, info, lang) + (f"  \n{data}" if data else ""))
-    elif not found.good:
-        lines.append(t("app.no_models", lang))
-    return "\n\n".join(lines + ["⚠ " + catalogue.broken_file_line(info, lang) for info in found.bad])
+def shelf() -> catalogue.Shelf:
+    return catalogue.shelf(settings.load())
 
 
 def examples_for(key: str | None) -> list[list[str]]:
-    corpus = catalogue.shelf(settings.load()).corpus(key)
-    return [[zh] for zh in catalogue.examples_for(corpus)] or [[catalogue.DEFAULT_TEXT]]
+    return [[zh] for zh in shelf().examples(key)]
 
 
 def on_model_change(key: str | None, text: str | None, lang: str):
-    corpus = catalogue.shelf(settings.load()).corpus(key)
-    return gr.Dataset(samples=examples_for(key)), model_card(key, lang), catalogue.text_for_model(text, corpus)
+    found = shelf()
+    return (gr.Dataset(samples=examples_for(key)), found.card(key, lang),
+            catalogue.text_for_model(text, found.corpus(key)))
 
 
 def on_refresh(key: str | None, lang: str):
-    found = catalogue.shelf(settings.load())
+    found = shelf()
     value = key if key in found.good else found.default_key
-    return gr.Dropdown(choices=model_choices(lang), value=value), model_card(value, lang)
+    return gr.Dropdown(choices=found.choices(lang), value=value), found.card(value, lang)
 
 
 def on_load(request: gr.Request):
     """``?lang=zh&model=hsk_dot&text=我爱学习`` in the address."""
     params = dict(request.query_params) if request is not None else {}
     lang = lang_of(params.get("lang", settings.load().lang))
-    found = catalogue.shelf(settings.load())
+    found = shelf()
     model = params.get("model") if params.get("model") in found.good else found.default_key
-    text = params.get("text") or examples_for(model)[0][0]
-    return (lang, gr.Dropdown(choices=model_choices(lang), value=model), text, gr.Dataset(samples=examples_for(model)),
-            model_card(model, lang))
+    text = params.get("text") or found.examples(model)[0]
+    return (lang, gr.Dropdown(choices=found.choices(lang), value=model), text, gr.Dataset(samples=examples_for(model)),
+            found.card(model, lang))
 
 
 def option_slider(name: str, lang: str, *, number: bool = False, value=None, **kwargs):
     """A decoding option's widget with the range of options.LIMITS (the range the core enforces)."""
     limit = LIMITS[name]
-    info = {"beam_size": "app.beam_help", "length_penalty": "app.length_penalty_help",
-            "coverage_penalty": "app.coverage_penalty_help", "max_len": "app.max_len_help",
-            "no_repeat_ngram_size": "app.no_repeat_help"}[name]
     common = dict(minimum=limit.low, maximum=limit.high, step=limit.step, label=t(limit.label, lang),
-                  info=t(info, lang), **kwargs)
+                  info=t(limit.help, lang), **kwargs)
     if number:
         return gr.Number(limit.default if value is None else value, precision=0, **common)
     return gr.Slider(value=limit.default if value is None else value, **common)
@@ -237,16 +220,11 @@ def option_slider(name: str, lang: str, *, number: bool = False, value=None, **k
 
 # --- the page ---------------------------------------------------------------------------------------
 
-CSS = """
-.lab-output { font-size: 1.7rem; font-weight: 600; line-height: 1.35; margin: .2rem 0 .3rem 0; padding: .35rem .9rem;
-  border-left: 6px solid #1f77b4; background: rgba(31,119,180,.07); border-radius: 6px; overflow-wrap: anywhere; }
-.lab-output.lab-small { font-size: 1.25rem; }
-#lab-message { border: 1px solid #e06060; background: #fde8e8; border-radius: 8px; padding: .4rem .8rem; }
-"""
+CSS = (ROOT / "assets" / "gradio.css").read_text(encoding="utf-8")
 HEADER = "# {title}\n{subtitle}"
 L = settings.load().lang
-_first_models = model_choices(L)
-_first_model = catalogue.shelf(settings.load()).default_key
+_first_models = shelf().choices(L)
+_first_model = shelf().default_key
 
 with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
     state = gr.State(None)                        # this visitor's last result
@@ -268,7 +246,7 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         with gr.Column(scale=2):
             model_box = gr.Dropdown(_first_models, value=_first_model, label=t("app.model", L),
                                     info=t("app.model_help", L), allow_custom_value=False)
-            model_info = gr.Markdown(model_card(_first_model, L))
+            model_info = gr.Markdown(shelf().card(_first_model, L))
             refresh_btn = gr.Button(t("gr.refresh", L), size="sm", variant="secondary")
             with gr.Accordion(t("app.decoding", L), open=True) as settings_box:
                 OPTION_INPUTS = {name: option_slider(name, L, number=name in ("max_len", "no_repeat_ngram_size"))
@@ -342,10 +320,10 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         updates[speed_input] = gr.update(label=t("live.speed", lang),
                                          choices=[(t(f"live.speed_{s}", lang), s) for s in live.SPEEDS])
         updates[model_box] = gr.update(label=t("app.model", lang), info=t("app.model_help", lang),
-                                       choices=model_choices(lang))
+                                       choices=shelf().choices(lang))
         updates[header] = HEADER.format(title=t("app.title", lang), subtitle=t("app.subtitle", lang))
         updates[tree_title] = f"### {t('tree.title', lang)}"
-        updates[model_info] = model_card(key, lang)
+        updates[model_info] = shelf().card(key, lang)
         if result is not None:
             updates.update(to_components(render(result, lang, show_pruned=pruned, pick=picked)))
         return updates

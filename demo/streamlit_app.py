@@ -72,7 +72,7 @@ def option_widget(where, name: str, kind: str = "slider", **kwargs):
     cast = int if limit.integer else float
     widget = where.slider if kind == "slider" else where.number_input
     return widget(T(limit.label), cast(limit.low), cast(limit.high), step=cast(limit.step), key=OPTION_KEYS[name],
-                  **kwargs)
+                  help=T(limit.help), **kwargs)
 
 
 @st.cache_data(show_spinner=False)
@@ -194,14 +194,14 @@ def model_column(shelf: catalogue.Shelf):
     info = shelf.good[key]
     st.caption(catalogue.model_card(key, info, lang()), help=catalogue.model_data(info, lang()))
     with st.expander(T("app.decoding"), expanded=False):
-        option_widget(st, "length_penalty", help=T("app.length_penalty_help"))
-        option_widget(st, "coverage_penalty", help=T("app.coverage_penalty_help"))
+        option_widget(st, "length_penalty")
+        option_widget(st, "coverage_penalty")
         tuned = catalogue.tuned_decoding(info)
         if tuned:
             st.button(catalogue.tuned_label(tuned, lang()), key="use_tuned", help=T("app.use_tuned_help"),
                       on_click=use_tuned, args=(tuned,))
-        option_widget(st, "max_len", "number", help=T("app.max_len_help"))
-        option_widget(st, "no_repeat_ngram_size", "number", help=T("app.no_repeat_help"))
+        option_widget(st, "max_len", "number")
+        option_widget(st, "no_repeat_ngram_size", "number")
     try:
         model = catalogue.open_model(key, SETTINGS)
     except LabError as error:
@@ -250,7 +250,7 @@ def main() -> None:
         translate = controls[0].button(T("app.translate"), key="translate", type="primary", width="stretch")
         one_step = controls[1].button(T("live.one_step"), key="one_step", help=T("live.one_step_help"),
                                       width="stretch")
-        option_widget(controls[2], "beam_size", "number", help=T("app.beam_help"))
+        option_widget(controls[2], "beam_size", "number")
         controls[3].select_slider(T("live.speed"), list(live.SPEEDS), value="normal", key="speed",
                                   format_func=labels({s: T(f"live.speed_{s}") for s in live.SPEEDS}))
     corpus = shelf.corpus(model.key)

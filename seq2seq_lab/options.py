@@ -34,7 +34,8 @@ class Limit:
     default: float
     step: float
     integer: bool
-    label: str                     # i18n key of the widget's label
+    label: str                     # i18n keys of the widget's label…
+    help: str                      # …and of its help text
 
     def check(self, name: str, value) -> int | float:
         """``value`` as an int or float inside [low, high]; else ``InputError("bad_option")``."""
@@ -54,12 +55,13 @@ class Limit:
 
 
 LIMITS: dict[str, Limit] = {
-    "beam_size": Limit(1, 10, 5, 1, True, "app.beam"),                      # 1 = greedy
-    "n_best": Limit(1, 10, 5, 1, True, "cand.rank"),                        # at most beam_size are returned
-    "length_penalty": Limit(0.0, 2.0, 0.0, 0.1, False, "app.length_penalty"),     # GNMT α
-    "coverage_penalty": Limit(0.0, 1.0, 0.0, 0.1, False, "app.coverage_penalty"),  # GNMT β
-    "max_len": Limit(0, 200, 0, 1, True, "app.max_len"),                    # 0 = automatic: 2·source + 10
-    "no_repeat_ngram_size": Limit(0, 4, 0, 1, True, "app.no_repeat"),       # 0 = off
+    "beam_size": Limit(1, 10, 5, 1, True, "app.beam", "app.beam_help"),                        # 1 = greedy
+    "n_best": Limit(1, 10, 5, 1, True, "cand.rank", "cand.intro"),             # at most beam_size are returned
+    "length_penalty": Limit(0.0, 2.0, 0.0, 0.1, False, "app.length_penalty", "app.length_penalty_help"),  # GNMT α
+    "coverage_penalty": Limit(0.0, 1.0, 0.0, 0.1, False, "app.coverage_penalty",                         # GNMT β
+                              "app.coverage_penalty_help"),
+    "max_len": Limit(0, 200, 0, 1, True, "app.max_len", "app.max_len_help"),   # 0 = automatic: 2·source + 10
+    "no_repeat_ngram_size": Limit(0, 4, 0, 1, True, "app.no_repeat", "app.no_repeat_help"),       # 0 = off
 }
 MAX_PREFIX_WORDS = 20              # words a forced beginning may have
 

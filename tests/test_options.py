@@ -58,4 +58,5 @@ def test_the_error_reads_well_in_both_languages():
 
 def test_every_limit_has_a_label():
     for limit in LIMITS.values():
-        assert t(limit.label, "en") != limit.label and t(limit.label, "zh") != limit.label
+        for key in (limit.label, limit.help):
+            assert t(key, "en") != key and t(key, "zh") != key

@@ -49,6 +49,24 @@ class Shelf:
         info = self.good.get(key or "")
         return info.corpus if info is not None else "hsk"
 
+    def choices(self, lang: str) -> list[tuple[str, str]]:
+        """(label, key) for the model picker."""
+        return [(model_label(key, info, lang), key) for key, info in self.good.items()]
+
+    def examples(self, key: str | None) -> list[str]:
+        """The example sentences that suit model ``key`` (at least the default sentence)."""
+        return list(examples_for(self.corpus(key))) or [DEFAULT_TEXT]
+
+    def card(self, key: str | None, lang: str) -> str:
+        """Markdown: model ``key``'s card and its data's attribution, then a line per unreadable file."""
+        lines = []
+        if key in self.good:
+            data = model_data(self.good[key], lang)
+            lines.append(model_card(key, self.good[key], lang) + (f"  \n{data}" if data else ""))
+        elif not self.good:
+            lines.append(t("app.no_models", lang))
+        return "\n\n".join(lines + ["⚠ " + broken_file_line(info, lang) for info in self.bad])
+
 
 def shelf(settings: Settings) -> Shelf:
     return Shelf(*catalog.available_models(settings.models_dir))
