@@ -29,7 +29,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_lab import Translator, bench
+from seq2seq_lab import Translator
+
+# isort: split
+from common import hsk_test_sentences  # bench/ (this script's folder)
+from inference import load_cn2en, run_orders, weights_per_step_bytes
 
 
 def main() -> int:
@@ -38,11 +42,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    peer, why_not = bench.load_cn2en(torch.device("cpu"))
+    peer, why_not = load_cn2en(torch.device("cpu"))
     if peer is None:
         print(f"cn2en is needed here: {why_not}")
         return 2
-    texts = [p.zh for p in bench.hsk_test_sentences(args.sentences)]
+    texts = [p.zh for p in hsk_test_sentences(args.sentences)]
     models = {name: Translator.load(ROOT / "models" / f"{name}.safetensors", device="cpu")
               for name in ("hsk_additive", "hsk_none")}
 
@@ -65,7 +69,7 @@ def main() -> int:
             run(text)
     seconds = {name: [[] for _ in texts] for name in systems}
     steps = {name: [0] * len(texts) for name in systems}
-    orders = bench.run_orders(list(systems), args.runs * len(texts), seed=1)
+    orders = run_orders(list(systems), args.runs * len(texts), seed=1)
     for repetition in range(args.runs):
         for i, text in enumerate(texts):
             for name in orders[repetition * len(texts) + i]:
@@ -78,7 +82,7 @@ def main() -> int:
     for name, (_, decoder) in systems.items():
         per_sentence = [statistics.median(ts) for ts in seconds[name]]
         per_step = [s / max(1, n) for s, n in zip(per_sentence, steps[name])]
-        print(f"{name:34} {bench.weights_per_step_bytes(decoder) / 2**20:8.1f} "
+        print(f"{name:34} {weights_per_step_bytes(decoder) / 2**20:8.1f} "
               f"{statistics.median(per_sentence) * 1000:12.2f} {statistics.median(per_step) * 1000:8.3f}")
     return 0
 

@@ -29,9 +29,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_lab.corpus import load_splits  # noqa: E402
-from seq2seq_lab.data import make_batches, tokenize_pairs  # noqa: E402
-from seq2seq_lab.translator import Translator  # noqa: E402
+from seq2seq_lab.corpus import load_splits
+from seq2seq_lab.data import make_batches, tokenize_pairs
+from seq2seq_lab.translator import Translator
 
 MODELS = ("hsk_additive", "everyday_additive")
 

@@ -16,10 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_lab import checkpoint  # noqa: E402
-from seq2seq_lab.corpus import load_splits  # noqa: E402
-from seq2seq_lab.train import record_test_figures, test_figures  # noqa: E402
-from seq2seq_lab.translator import Translator  # noqa: E402
+from seq2seq_lab import checkpoint
+from seq2seq_lab.corpus import recorded_splits
+from seq2seq_lab.train import record_test_figures, test_figures
+from seq2seq_lab.translator import Translator
 
 
 def main(names: list[str]) -> None:
@@ -37,7 +37,7 @@ def main(names: list[str]) -> None:
         checkpoint.save(path, ckpt, int8=True)
         stored = checkpoint.load(path)
         tr = Translator(stored, device="cpu")
-        splits = load_splits(stored.record.get("corpus", "hsk"))
+        splits = recorded_splits(stored.record)
         record_test_figures(stored.record, test_figures(tr, splits.tests, stored.record.get("decoding")))
         checkpoint.save(path, stored, int8=True)
         old, test = stored.record["test_before_int8"], stored.record["test"]

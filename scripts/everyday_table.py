@@ -19,12 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import sacrebleu  # noqa: E402
+import sacrebleu
 
-from seq2seq_lab.catalog import DEFAULT_MODEL  # noqa: E402
-from seq2seq_lab.corpus import load_everyday  # noqa: E402
-from seq2seq_lab.train import corpus_metrics, has_repeat  # noqa: E402
-from seq2seq_lab.translator import Translator  # noqa: E402
+from seq2seq_lab.catalog import DEFAULT_MODEL
+from seq2seq_lab.corpus import load_everyday
+from seq2seq_lab.train import corpus_metrics, has_repeat
+from seq2seq_lab.translator import Translator
 
 
 def main() -> None:

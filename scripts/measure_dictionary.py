@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python scripts/measure_dictionary.py hsk --epochs 2 &
     OMP_NUM_THREADS=1 python scripts/measure_dictionary.py hsk+cedict --epochs 2; wait
 
-Trains the everyday recipe (scripts/train_models.py) for a few epochs with the given dictionary
+Trains the everyday recipe (seq2seq_lab/recipes.py) for a few epochs with the given dictionary
 (corpus.everyday_splits(dictionary=…)) and prints, per epoch, the validation chrF (greedy, the
 first 400 validation sentences: HSK and Tatoeba interleaved) and how many validation source
 tokens the model sees as <unk> or as fallback pieces. Writes bench/data_choices/<choice>.json.
@@ -22,12 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_lab.corpus import everyday_splits  # noqa: E402
-from seq2seq_lab.text import map_to_vocab, segment_zh  # noqa: E402
-from seq2seq_lab.train import fit  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from train_models import EVERYDAY_ARCH, EVERYDAY_TRAIN  # noqa: E402
+from seq2seq_lab.corpus import everyday_splits
+from seq2seq_lab.recipes import EVERYDAY_ARCH, EVERYDAY_TRAIN
+from seq2seq_lab.text import map_to_vocab, segment_zh
+from seq2seq_lab.train import fit
 
 
 def main() -> None:

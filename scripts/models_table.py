@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_lab.catalog import list_models  # noqa: E402
+from seq2seq_lab.catalog import list_models
 
 
 def fmt(metrics: dict | None, exact: bool) -> str:

@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seq2seq_lab import checkpoint  # noqa: E402
-from seq2seq_lab.corpus import load_splits  # noqa: E402
-from seq2seq_lab.train import evaluate, record_test_figures, test_figures  # noqa: E402
-from seq2seq_lab.translator import Translator  # noqa: E402
+from seq2seq_lab import checkpoint
+from seq2seq_lab.corpus import recorded_splits
+from seq2seq_lab.train import evaluate, record_test_figures, test_figures
+from seq2seq_lab.translator import Translator
 
 ALPHAS, BETAS, NO_REPEAT = (0.0, 0.6, 1.0), (0.0, 0.2), (0, 2)
 CRITERION = "chrf_repeats_wrong"
@@ -34,7 +34,7 @@ CRITERION = "chrf_repeats_wrong"
 
 def tune(path: Path) -> dict:
     ckpt = checkpoint.load(path)
-    splits = load_splits(ckpt.record.get("corpus", "hsk"))
+    splits = recorded_splits(ckpt.record)
     tr = Translator(ckpt, device="cpu")
     grid = {}
     for alpha, beta, no_repeat in itertools.product(ALPHAS, BETAS, NO_REPEAT):
@@ -45,7 +45,7 @@ def tune(path: Path) -> dict:
     plain = grid[(0.0, 0.0, 0)]["repeats"]
     allowed = {k: m for k, m in grid.items() if m["repeats"] <= plain}
     (alpha, beta, no_repeat), valid = max(allowed.items(), key=lambda kv: (round(kv[1][CRITERION], 1), -sum(kv[0])))
-    options = dict(beam_size=5, length_penalty=alpha, coverage_penalty=beta, no_repeat_ngram_size=no_repeat)
+    options = {"beam_size": 5, "length_penalty": alpha, "coverage_penalty": beta, "no_repeat_ngram_size": no_repeat}
     ckpt.record["decoding"] = {**options, "chosen_by": "validation chrF, outputs with repeats counted as wrong, "
                                                        "no more repeats than plain beam", "valid": valid,
                                "grid": [{"length_penalty": a, "coverage_penalty": b, "no_repeat_ngram_size": n,

@@ -1,8 +1,10 @@
-"""Command line: ``python -m seq2seq_lab translate|train|evaluate|bench``.
+"""Command line: ``python -m seq2seq_lab translate|train|evaluate``.
 
     python -m seq2seq_lab translate "我爱学习" --beam 5
     python -m seq2seq_lab train --data toy:numbers --epochs 5 --out models/my_numbers.safetensors
     python -m seq2seq_lab evaluate --model models/everyday_additive.safetensors --split test:tatoeba
+
+The benchmarks are not part of the package: ``python bench/run.py`` (bench/README.md).
 """
 
 from __future__ import annotations
@@ -54,21 +56,17 @@ def cmd_translate(args) -> int:
 
 
 def _data(spec: str):
-    """'hsk', 'everyday', 'toy:<task>' or a TSV path → (corpus.Splits, arch defaults, corpus name)."""
-    from .corpus import TOY_TASKS, Splits, load_splits, parse_tsv, split_pairs
+    """'hsk', 'everyday', 'toy:<task>' or a TSV path → (corpus.Splits, the ModelConfig fields the data fixes)."""
+    from .corpus import DATA_SPECS, load_splits, parse_tsv
+    from .recipes import data_arch
 
-    if spec.startswith("toy:"):
-        task = spec[4:]
-        splits = load_splits(spec)
-        return splits, {"src_segmenter": "char", "tgt_detok": TOY_TASKS[task].tgt_detok}, spec
-    if spec in ("hsk", "everyday"):
-        return load_splits(spec), {}, spec
+    if spec in DATA_SPECS or spec.startswith("toy:"):
+        return load_splits(spec), data_arch(spec)
     path = Path(spec)
     report = parse_tsv(path.read_bytes(), name=path.name)
     for line, problem in report.errors[:10]:
         print(f"{path.name}:{line}: skipped: {problem}", file=sys.stderr)
-    split = split_pairs(report.pairs)
-    return Splits(split["train"], split["valid"], {"test": split["test"]}), {}, path.name
+    return load_splits(path.name, pairs=report.pairs), {}
 
 
 def cmd_train(args) -> int:
@@ -78,7 +76,7 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, fit, record_test_figures, test_figures
     from .translator import Translator
 
-    splits, arch, corpus = _data(args.data)
+    splits, arch = _data(args.data)
     arch.update(cell=args.cell, attention=args.attention, emb_size=args.emb, hidden_size=args.hidden,
                 enc_layers=args.layers, dec_layers=args.layers, bidirectional=not args.unidirectional,
                 dropout=args.dropout)
@@ -95,8 +93,7 @@ def cmd_train(args) -> int:
         bar.set_postfix_str(post, refresh=False)
         bar.update(0)                              # redraws at most every mininterval
 
-    result = fit(splits.train, splits.valid, arch, config, on_progress=on_progress,
-                 record={"corpus": corpus, **({"data_report": splits.report} if splits.report else {})})
+    result = fit(splits.train, splits.valid, arch, config, on_progress=on_progress, record=splits.record)
     bar.close()
     tr = Translator(result.checkpoint, device=args.device)
     figures = test_figures(tr, splits.tests)
@@ -112,14 +109,15 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .checkpoint import read_metadata
-    from .corpus import DATA_SPECS, load_splits
+    from .corpus import recorded_splits
     from .errors import CorpusError
     from .train import evaluate
     from .translator import Translator
 
     path = _model_path(args.model)
-    corpus = read_metadata(path).get("record", {}).get("corpus", "hsk")
-    splits = load_splits(corpus if corpus in DATA_SPECS else "hsk")
+    record = read_metadata(path).get("record", {})
+    corpus = record.get("corpus", "hsk")
+    splits = recorded_splits(record)
     if args.split not in ("train", "valid", "test") and not (args.split.startswith("test:")
                                                              and args.split[5:] in splits.tests):
         raise CorpusError("unknown_split", f"{path.stem} has no split {args.split!r}; choose train, valid, test "
@@ -132,17 +130,10 @@ def cmd_evaluate(args) -> int:
         print(json.dumps(out, indent=2))
     else:
         print(f"{path.stem} on {corpus} {args.split} ({out['greedy']['sentences']} sentences, {tr.device_label})")
-        for name in out:
-            if isinstance(out[name], dict):
-                m = out[name]
+        for name, m in out.items():
+            if isinstance(m, dict):
                 print(f"  {name:8} BLEU {m['bleu']:6.2f}  chrF {m['chrf']:6.2f}  exact {m['exact']:.3f}")
     return 0
-
-
-def cmd_bench(args) -> int:
-    from .bench import main as bench_main
-
-    return bench_main(args.bench_args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,19 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("bench", help="benchmarks (see bench/README.md)", add_help=False)
-    p.add_argument("bench_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:                      # the bench has its own options (argparse REMAINDER misses them)
-        from .bench import main as bench_main
-
-        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -20,7 +20,6 @@ sanitised and made unique, so a new model never overwrites another.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 import threading
@@ -31,8 +30,9 @@ from pathlib import Path
 
 from . import catalog
 from .checkpoint import save
-from .corpus import HSK_ATTRIBUTION, TOY_TASKS, CorpusReport, Pair, load_hsk, parse_tsv, split_pairs, toy_splits
+from .corpus import TOY_TASKS, CorpusReport, Pair, Splits, load_splits, parse_tsv
 from .errors import BusyError, CheckpointError, CorpusError, LabError
+from .recipes import data_arch
 from .train import Progress, TrainConfig, evaluate, fit
 from .translator import Translation, Translator
 
@@ -50,11 +50,6 @@ def max_running_from_env(default: int = 1) -> int:
         return max(1, int(os.environ.get(MAX_RUNNING_ENV, default)))
     except ValueError:
         return default
-
-
-@functools.lru_cache(maxsize=1)
-def _hsk_splits() -> dict[str, list[Pair]]:
-    return split_pairs(load_hsk().pairs)          # read-only and shared: no per-user data
 
 
 def read_tsv(data: bytes, *, name: str = "upload.tsv", max_bytes: int = 5_000_000) -> CorpusReport:
@@ -80,25 +75,19 @@ class TrainRequest:
     pairs: list[Pair] | None = None           # the uploaded pairs when data == "tsv" (read_tsv(...).pairs)
     source_name: str = ""                     # the uploaded file's name, for the record
 
-    def splits(self) -> tuple[dict[str, list[Pair]], dict, dict]:
-        """(train/valid/test pairs, arch defaults for this data, record entries)."""
-        if self.data == "hsk":
-            return _hsk_splits(), {}, {"corpus": "hsk", "attribution": HSK_ATTRIBUTION}
-        if self.data.startswith("toy:"):
-            task = self.data[4:]
-            if task not in TOY_TASKS:
-                raise CorpusError("unknown_task", f"unknown toy task {task!r}")
-            return (toy_splits(task), {"src_segmenter": "char", "tgt_detok": TOY_TASKS[task].tgt_detok},
-                    {"corpus": self.data, "task": TOY_TASKS[task].title})
+    def splits(self) -> tuple[Splits, dict]:
+        """(the data's splits, the ModelConfig fields the data fixes: a toy task's segmenter)."""
         if self.data == "tsv":
             if not self.pairs:
                 raise CorpusError("no_pairs", "No training file was uploaded.")
-            splits = split_pairs(self.pairs)
-            if len(splits["train"]) < MIN_TRAIN_PAIRS:
-                raise CorpusError("too_few_pairs", f"only {len(splits['train'])} pairs fall in the training split",
-                                  count=len(splits["train"]), minimum=MIN_TRAIN_PAIRS)
-            return splits, {}, {"corpus": f"tsv:{self.source_name or 'upload'}"}
-        raise CorpusError("unknown_task", f"unknown data choice {self.data!r}")
+            splits = load_splits(f"tsv:{self.source_name or 'upload'}", pairs=self.pairs)
+            if len(splits.train) < MIN_TRAIN_PAIRS:
+                raise CorpusError("too_few_pairs", f"only {len(splits.train)} pairs fall in the training split",
+                                  count=len(splits.train), minimum=MIN_TRAIN_PAIRS)
+            return splits, {}
+        if self.data not in DATA_CHOICES:
+            raise CorpusError("unknown_task", f"unknown data choice {self.data!r}")
+        return load_splits(self.data), data_arch(self.data)
 
 
 class Job:
@@ -197,12 +186,10 @@ class JobManager:
 
     def _run(self, job: Job, name: str) -> None:
         try:
-            splits, arch_defaults, record = job.request.splits()
+            splits, arch_defaults = job.request.splits()
             arch = {**arch_defaults, **job.request.arch}
-            record["split"] = {k: len(v) for k, v in splits.items()}
-            record["trained_in_app"] = True
-            result = fit(splits["train"], splits["valid"], arch, job.request.config, on_progress=job._on_progress,
-                         should_stop=job._stop.is_set, record=record)
+            result = fit(splits.train, splits.valid, arch, job.request.config, on_progress=job._on_progress,
+                         should_stop=job._stop.is_set, record={**splits.record, "trained_in_app": True})
             job.history = list(result.history)
             translator = Translator(result.checkpoint, device="cpu")
             test_pairs = splits["test"][:MAX_TEST_PAIRS]

@@ -1,20 +1,35 @@
-"""The benchmark code path, run tiny: the reference decoder agrees with ours, the results file has
-its structure, the README block is regenerated. Nothing here asserts a timing."""
+"""The benchmark code path (bench/run.py), run tiny: the reference decoder agrees with ours, the results
+file has its structure, the README block is regenerated. Nothing here asserts a timing."""
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 
-from seq2seq_lab import Translator, bench
+from seq2seq_lab import Translator
 from seq2seq_lab.checkpoint import Checkpoint, save
 from seq2seq_lab.corpus import toy_splits
 from seq2seq_lab.data import build_vocabs, tokenize_pairs
 from seq2seq_lab.model import ModelConfig, Seq2Seq
+from seq2seq_lab.recipes import recipe
 
-reference = bench.load_reference()
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))                # a folder of scripts, not a package
+
+# isort: split
+import common
+import inference
+import reference
+import report
+import run
+import training
 
 SOURCES = ["三千零五", "两万零七百一十", "九十九", "一百", "五万四千三百二十一", "零"]
 
@@ -79,9 +94,9 @@ def test_reference_training_loop_learns(vocabs):
 
 
 def test_percentile_worked_example():
-    assert bench.percentile([1, 2, 3, 4, 5], 50) == 3
-    assert bench.percentile([1, 2, 3, 4, 5], 95) == pytest.approx(4.8)
-    assert bench.percentile([10.0], 95) == 10.0
+    assert common.percentile([1, 2, 3, 4, 5], 50) == 3
+    assert common.percentile([1, 2, 3, 4, 5], 95) == pytest.approx(4.8)
+    assert common.percentile([10.0], 95) == 10.0
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +109,7 @@ def tiny_model(vocabs, tmp_path_factory):
 @pytest.mark.slow
 def test_quick_bench_writes_results(tiny_model, tmp_path, capsys):
     out = tmp_path / "results-test.json"
-    code = bench.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-cn2en", "--device", "cpu",
+    code = run.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-cn2en", "--device", "cpu",
                        "--sentences", "3", "--model", str(tiny_model), "--out", str(out), "--machine", "test"])
     assert code == 0
     results = json.loads(out.read_text())
@@ -120,8 +135,8 @@ def test_quick_bench_writes_results(tiny_model, tmp_path, capsys):
     assert "tutorial reference greedy" in printed and str(out) in printed
 
     readme = tmp_path / "README.md"
-    readme.write_text(f"# Bench\n\n{bench.BEGIN}\nold figures\n{bench.END}\n\ntail\n", encoding="utf-8")
-    assert bench.update_readme(readme, tmp_path)
+    readme.write_text(f"# Bench\n\n{report.BEGIN}\nold figures\n{report.END}\n\ntail\n", encoding="utf-8")
+    assert report.update_readme(readme, tmp_path)
     text = readme.read_text(encoding="utf-8")
     assert "old figures" not in text and "### test" in text and "tutorial reference beam 5" in text
     assert text.endswith("tail\n")
@@ -130,7 +145,7 @@ def test_quick_bench_writes_results(tiny_model, tmp_path, capsys):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the record made when there is no GPU")
 def test_cuda_without_gpu_is_recorded_not_fatal(tiny_model, tmp_path):
     out = tmp_path / "r.json"
-    code = bench.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-train", "--skip-cn2en",
+    code = run.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-train", "--skip-cn2en",
                        "--device", "cuda", "--model", str(tiny_model), "--out", str(out)])
     assert code == 0
     results = json.loads(out.read_text())
@@ -139,7 +154,7 @@ def test_cuda_without_gpu_is_recorded_not_fatal(tiny_model, tmp_path):
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
-    assert bench.main(["--quick", "--model", str(tmp_path / "nope.safetensors")]) == 2
+    assert run.main(["--quick", "--model", str(tmp_path / "nope.safetensors")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -152,24 +167,24 @@ def test_time_to_quality_rerun_stops_once_the_shipped_chrf_is_reached(vocabs, tm
                    "train_config": {"epochs": 3, "batch_size": 256, "lr": 1e-2, "label_smoothing": 0.0,
                                     "max_valid": 20}}
     path = save(tmp_path / "ttq.safetensors", Checkpoint(tr.model, *vocabs, arch_record))
-    live = bench.time_to_quality_live(path, torch.device("cpu"))
+    live = training.time_to_quality_live(path, torch.device("cpu"))
     assert live["epochs"] == 1 and live["epoch_reached"] == 1     # chrF ≥ 0 − 0.5 after epoch 1: stop there
     assert live["reached"] is True and live["seconds_to_shipped_chrf"] > 0
     assert live["curve"][0]["test_chrf_greedy"] >= 0.0
 
     unreachable = save(tmp_path / "ttq2.safetensors", Checkpoint(tr.model, *vocabs, {
         **arch_record, "test": {"greedy": {"chrf": 101.0}}}))                 # chrF is at most 100
-    live = bench.time_to_quality_live(unreachable, torch.device("cpu"))
+    live = training.time_to_quality_live(unreachable, torch.device("cpu"))
     assert live["reached"] is False and live["seconds_to_shipped_chrf"] is None
     assert [p["epoch"] for p in live["curve"]] == [1, 2, 3]                 # the whole recipe ran
-    assert "did **not** reach" in bench.render_markdown({**_minimal_results(), "time_to_quality": {"live": live}})
+    assert "did **not** reach" in report.render_markdown({**_minimal_results(), "time_to_quality": {"live": live}})
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_quick_bench_on_cpu_and_gpu(tiny_model, tmp_path):
     out = tmp_path / "gpu.json"
-    assert bench.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-cn2en", "--device", "cpu,cuda",
+    assert run.main(["--quick", "--skip-app", "--skip-memory", "--skip-toy", "--skip-cn2en", "--device", "cpu,cuda",
                        "--sentences", "2", "--model", str(tiny_model), "--out", str(out)]) == 0
     results = json.loads(out.read_text())
     assert set(results["inference"]) == {"cpu", "cuda"} and set(results["training"]) == {"cpu", "cuda"}
@@ -181,19 +196,19 @@ def test_systems_are_timed_in_a_fresh_order_per_sentence():
     """Each system runs once per sentence, and no system always follows the same one
     (a fixed predecessor evicts its weights from the cache every time: a biased timing)."""
     names = ["a", "b", "c", "d", "e", "f", "g"]
-    orders = bench.run_orders(names, 60, seed=0)
+    orders = inference.run_orders(names, 60, seed=0)
     assert len(orders) == 60 and all(sorted(order) == names for order in orders)
     for name in names:
         before = {order[order.index(name) - 1] for order in orders if order.index(name) > 0}
         assert len(before) >= 4, (name, before)
-    assert bench.run_orders(names, 5, seed=0) == orders[:5]          # seeded: a re-run times the same orders
+    assert inference.run_orders(names, 5, seed=0) == orders[:5]          # seeded: a re-run times the same orders
 
 
 def test_weights_per_step_counts_every_decoder_weight_but_the_embedding_table():
     config = ModelConfig(src_vocab_size=50, tgt_vocab_size=70, emb_size=8, hidden_size=16, attention="additive")
     decoder = Seq2Seq(config).decoder
     expected = sum(p.numel() for name, p in decoder.named_parameters() if not name.startswith("embedding"))
-    assert bench.weights_per_step_bytes(decoder) == expected * 4
+    assert inference.weights_per_step_bytes(decoder) == expected * 4
     assert decoder.embedding.weight.numel() > 0                        # there was a table to leave out
 
 
@@ -202,3 +217,34 @@ def _minimal_results() -> dict:
     return {"machine_label": "test", "date": "2026-01-01T00:00:00+00:00", "quick": True, "command": "bench",
             "machine": {"cpu": "CPU", "cpu_count": 2, "torch": "2.13.0", "torch_threads": 1, "python": "3.11",
                         "gpu": None}}
+
+
+def test_the_bench_is_one_command_from_the_repository():
+    done = subprocess.run([sys.executable, "bench/run.py", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python bench/run.py") and "--time-to-quality" in done.stdout
+
+
+def test_a_memory_worker_runs_in_a_fresh_process(tiny_model):
+    out = run.run_worker(["--worker", "memory-baseline", "--model", str(tiny_model), "--device", "cpu"], timeout=120)
+    assert out.get("peak_rss_mb", 0) > 0, out
+
+
+def test_the_package_imports_no_bench_no_script_and_no_browser():
+    """The core stands alone: the bench and the scripts import it, never the other way round."""
+    forbidden = {"bench", "scripts", "train_models", "playwright", "subprocess", "common", "reference", "run"}
+    for path in (ROOT / "seq2seq_lab").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            assert not {name.split(".")[0] for name in names} & forbidden, (path.name, names)
+
+
+@pytest.mark.slow
+def test_toy_timing_trains_the_shipped_toy_recipe():
+    settings = replace(common.QUICK, toy_tasks=("numbers",), toy_max_pairs=64, toy_max_epochs=1)
+    out = training.bench_toy(torch.device("cpu"), settings)["numbers"]
+    assert out["train_pairs"] == 64 and out["epochs_run"] == 1
+    assert out["batch_size"] == recipe("toy_numbers").train.batch_size
+    assert 0.0 <= out["test_exact"] <= 1.0 and isinstance(out["reached_95"], bool)

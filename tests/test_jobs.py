@@ -8,11 +8,12 @@ import pytest
 
 from seq2seq_lab import jobs
 from seq2seq_lab.checkpoint import read_metadata
+from seq2seq_lab.corpus import TOY_TASKS
 from seq2seq_lab.errors import BusyError, CheckpointError, CorpusError
 from seq2seq_lab.train import TrainConfig
 from seq2seq_lab.translator import Translator
 
-TINY = dict(emb_size=16, hidden_size=32, attention="additive", dropout=0.0)
+TINY = {"emb_size": 16, "hidden_size": 32, "attention": "additive", "dropout": 0.0}
 
 
 def request(name: str = "tiny", *, epochs: int = 1, data: str = "toy:numbers", **extra) -> jobs.TrainRequest:
@@ -51,6 +52,7 @@ def test_a_job_trains_reports_progress_and_saves_a_loadable_model(tmp_path):
     assert job.probe is not None and job.probe.src_tokens[:4] == ["三", "千", "零", "五"]
     record = read_metadata(job.model_path)["record"]
     assert record["corpus"] == "toy:numbers" and record["trained_in_app"] is True
+    assert record["task"] == TOY_TASKS["numbers"].title and record["split"]["train"] == record["pairs"]["train"]
     assert record["test"]["greedy"]["sentences"] == jobs.MAX_TEST_PAIRS
     tr = Translator.load(job.model_path, device="cpu")
     assert tr.translate("三千零五", beam_size=1).src_tokens == ["三", "千", "零", "五", "</s>"]
@@ -112,6 +114,14 @@ def test_a_failed_job_reports_and_frees_its_slot(tmp_path):
     assert job.state == jobs.FAILED
     assert isinstance(job.error, CorpusError) and job.error.code == "no_pairs"
     assert manager.running() == []
+    assert not list(tmp_path.glob("*.safetensors"))
+
+
+def test_data_the_app_does_not_offer_is_refused(tmp_path):
+    manager = jobs.JobManager(tmp_path, max_running=1)
+    for data in ("toy:poetry", "everyday"):
+        job = wait(manager.start(request("nothing", data=data)))
+        assert job.state == jobs.FAILED and job.error.code == "unknown_task", data
     assert not list(tmp_path.glob("*.safetensors"))
 
 

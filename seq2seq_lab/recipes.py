@@ -1,0 +1,75 @@
+"""The shipped models' recipes: the data, architecture and training settings of each model in models/.
+
+``scripts/train_models.py`` trains them, the bench times them and ``scripts/measure_dictionary.py``
+varies one; all of them read this table. A recipe names its data by a data spec, so its splits (and
+the record of what data it was trained on) are one call to :func:`~.corpus.load_splits`.
+
+    for recipe in recipes():
+        splits = recipe.splits()
+        fit(splits.train, splits.valid, recipe.arch, recipe.train, record=splits.record)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .corpus import TOY_TASKS, Splits, load_splits
+from .train import TrainConfig
+
+ATTENTIONS = ("additive", "none", "dot", "general", "scaled_dot")   # the variants each sentence recipe ships
+
+HSK_ARCH = {"cell": "gru", "emb_size": 256, "hidden_size": 256, "enc_layers": 1, "dec_layers": 1,
+            "bidirectional": True, "dropout": 0.3, "lexical": True}
+HSK_TRAIN = TrainConfig(epochs=30, batch_size=32, lr=2e-3, label_smoothing=0.1, char_split_prob=0.1, seed=0,
+                        patience=6, probe="我爱学习")
+# The everyday models: HSK + Tatoeba (~55k sentence pairs) + the HSK word → gloss dictionary (CC-CEDICT on top
+# scored 3.5 chrF lower on validation after 2 epochs: bench/data_choices/). Larger batches than HSK's (more
+# data, fewer steps per epoch); words and English tokens seen once become <unk>.
+EVERYDAY_ARCH = HSK_ARCH
+EVERYDAY_TRAIN = TrainConfig(epochs=10, batch_size=64, lr=2e-3, label_smoothing=0.1, char_split_prob=0.1, seed=0,
+                             patience=3, min_freq=2, probe="我爱学习")
+TOY_ARCH = {"cell": "gru", "emb_size": 64, "hidden_size": 128, "bidirectional": True, "dropout": 0.1,
+            "src_segmenter": "char", "attention": "additive"}
+TOY_TRAIN = TrainConfig(epochs=15, batch_size=64, lr=3e-3, label_smoothing=0.0, char_split_prob=0.0, seed=0,
+                        stop_at_exact=0.99)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How ``models/<name>.safetensors`` is trained: ``fit`` on ``data``'s splits with ``arch`` and ``train``."""
+
+    name: str                 # the model's file name, without .safetensors
+    data: str                 # a data spec for corpus.load_splits: "everyday", "hsk" or "toy:<task>"
+    arch: dict                # ModelConfig fields (the vocabulary sizes come from the data)
+    train: TrainConfig        # batch size, learning rate, epochs, stopping rule, …
+    glossary: bool = False    # HSK: the HSK glossary joins the training split
+
+    def splits(self) -> Splits:
+        """The recipe's train / valid / test splits; ``.record`` says what data they are."""
+        return load_splits(self.data, glossary=self.glossary)
+
+
+def data_arch(spec: str) -> dict:
+    """The ModelConfig fields a data spec fixes: a toy task is read character by character, and its
+    targets are joined its own way (digits without spaces, dates as English)."""
+    if spec.startswith("toy:") and spec[4:] in TOY_TASKS:
+        return {"src_segmenter": "char", "tgt_detok": TOY_TASKS[spec[4:]].tgt_detok}
+    return {}
+
+
+def recipes() -> list[Recipe]:
+    """Every shipped model's recipe, in training order: the everyday models, the HSK ones, the toy ones."""
+    return [*(Recipe(f"everyday_{attention}", "everyday", {**EVERYDAY_ARCH, "attention": attention}, EVERYDAY_TRAIN)
+              for attention in ATTENTIONS),
+            *(Recipe(f"hsk_{attention}", "hsk", {**HSK_ARCH, "attention": attention}, HSK_TRAIN, glossary=True)
+              for attention in ATTENTIONS),
+            *(Recipe(f"toy_{task}", f"toy:{task}", {**TOY_ARCH, **data_arch(f"toy:{task}")}, TOY_TRAIN)
+              for task in TOY_TASKS)]
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe of one shipped model, by name (``"hsk_additive"``, ``"toy_numbers"``, …)."""
+    for candidate in recipes():
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"no recipe named {name!r}; the shipped models are {', '.join(r.name for r in recipes())}")
