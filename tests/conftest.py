@@ -16,6 +16,7 @@ Everything here is CPU-only and small. Two kinds of model:
 from __future__ import annotations
 
 import random
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from seq2seq_lab.catalog import DEFAULT_MODEL  # noqa: E402
 from seq2seq_lab.checkpoint import Checkpoint, save  # noqa: E402
 from seq2seq_lab.corpus import TOY_TASKS, load_hsk, split_pairs, toy_splits  # noqa: E402
 from seq2seq_lab.model import ModelConfig, Seq2Seq  # noqa: E402
@@ -150,4 +152,45 @@ def tiny_models_dir(tmp_path_factory, toy_training) -> Path:
     result = fit(pairs[:300], pairs[300:], {**TINY_ARCH, "src_segmenter": "jieba", "tgt_detok": "english"},
                  zh_config, record={"corpus": "hsk"})
     save(folder / "tiny_zh_en.safetensors", result.checkpoint)
+    return folder
+
+
+# --- the apps' models: trained once per session, copied by each app test module ----------------------
+
+def make_app_models(folder: Path, attentions=("additive", "dot", "none")) -> Path:
+    """Small HSK models, one per attention type, plus a corrupt file, in ``folder``.
+
+    ``hsk_additive`` learns the 500 shortest training sentences for 6 epochs (~5 s): its
+    translations are poor but made of real words; a copy stands in for the shipped default
+    model (``catalog.DEFAULT_MODEL``). The others get one epoch: they only need to exist for
+    the attention-variants view.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    train = [p for p in split_pairs(load_hsk().pairs)["train"] if "placeholder" not in p.en.lower()]
+    short = sorted(train, key=lambda p: (len(p.zh), p.id))[:500]
+    for attention in attentions:
+        arch = dict(cell="gru", emb_size=32, hidden_size=64, attention=attention, dropout=0.0)
+        epochs = 6 if attention == "additive" else 1
+        config = TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, seed=0, device="cpu", max_valid=20,
+                             label_smoothing=0.0)
+        result = fit(short, short[:20], arch, config, record={"corpus": "hsk"})
+        result.checkpoint.record["test"] = {"greedy": {"bleu": 0.5}, "beam5": {"bleu": 0.6}}
+        save(folder / f"hsk_{attention}.safetensors", result.checkpoint)
+        if attention == "additive":
+            shutil.copy(folder / "hsk_additive.safetensors", folder / f"{DEFAULT_MODEL}.safetensors")
+    (folder / "broken.safetensors").write_bytes(b"this is not a model file")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def app_models_dir(tmp_path_factory) -> Path:
+    """The models folder of the app tests (Streamlit, browser, concurrency): trained once per session.
+
+    Never write into it: each module copies it (:func:`copy_models`), since the apps save trainings there.
+    """
+    return make_app_models(tmp_path_factory.mktemp("app_models"))
+
+
+def copy_models(source: Path, folder: Path) -> Path:
+    shutil.copytree(source, folder, dirs_exist_ok=True)
     return folder

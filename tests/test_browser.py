@@ -39,11 +39,11 @@ if not Path(CHROMIUM).exists():
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory) -> Path:
+def models_dir(tmp_path_factory, request) -> Path:
     if os.environ.get("SEQ2SEQ_LAB_BROWSER_MODELS_DIR"):
         return Path(os.environ["SEQ2SEQ_LAB_BROWSER_MODELS_DIR"]).resolve()
-    from test_streamlit_app import make_models          # the same tiny models as the AppTest suite
-    return make_models(tmp_path_factory.mktemp("models"))
+    from conftest import copy_models  # the same tiny models as the AppTest suite
+    return copy_models(request.getfixturevalue("app_models_dir"), tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")

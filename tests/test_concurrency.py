@@ -38,9 +38,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory) -> Path:
-    from test_streamlit_app import make_models
-    return make_models(tmp_path_factory.mktemp("models"))
+def models_dir(app_models_dir, tmp_path_factory) -> Path:
+    from conftest import copy_models
+    return copy_models(app_models_dir, tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

@@ -23,45 +23,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_models
 from streamlit.testing.v1 import AppTest
 
 from seq2seq_lab.catalog import DEFAULT_MODEL
 from seq2seq_lab.checkpoint import load, save
-from seq2seq_lab.corpus import load_hsk, split_pairs
 from seq2seq_lab.i18n import STRINGS, t
-from seq2seq_lab.train import TrainConfig, fit
 from seq2seq_lab.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "demo" / "streamlit_app.py")
 SENTENCE = "我爱学习。"
-
-
-# --- tiny models (shared with test_browser.py and test_concurrency.py) ----------------------------
-
-def make_models(folder: Path, attentions=("additive", "dot", "none")) -> Path:
-    """Small HSK models, one per attention type, plus a corrupt file, in ``folder``.
-
-    ``hsk_additive`` learns the 500 shortest training sentences for 6 epochs (~5 s): its
-    translations are poor but made of real words; a copy stands in for the shipped default
-    model (``catalog.DEFAULT_MODEL``). The others get one epoch: they only need to exist for
-    the attention-variants view.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    train = [p for p in split_pairs(load_hsk().pairs)["train"] if "placeholder" not in p.en.lower()]
-    short = sorted(train, key=lambda p: (len(p.zh), p.id))[:500]
-    for attention in attentions:
-        arch = dict(cell="gru", emb_size=32, hidden_size=64, attention=attention, dropout=0.0)
-        epochs = 6 if attention == "additive" else 1
-        config = TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, seed=0, device="cpu", max_valid=20,
-                             label_smoothing=0.0)
-        result = fit(short, short[:20], arch, config, record={"corpus": "hsk"})
-        result.checkpoint.record["test"] = {"greedy": {"bleu": 0.5}, "beam5": {"bleu": 0.6}}
-        save(folder / f"hsk_{attention}.safetensors", result.checkpoint)
-        if attention == "additive":
-            shutil.copy(folder / "hsk_additive.safetensors", folder / f"{DEFAULT_MODEL}.safetensors")
-    (folder / "broken.safetensors").write_bytes(b"this is not a model file")
-    return folder
 
 
 @contextlib.contextmanager
@@ -97,8 +69,9 @@ def streamlit_server(models_dir: Path, **env):
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory) -> Path:
-    return make_models(tmp_path_factory.mktemp("models"))
+def models_dir(app_models_dir, tmp_path_factory) -> Path:
+    """This module's copy of the session's app models (conftest.app_models_dir)."""
+    return copy_models(app_models_dir, tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture
