@@ -14,13 +14,15 @@ import json
 import sys
 from pathlib import Path
 
+from . import settings
 from .attention import ATTENTION_TYPES
-from .catalog import DEFAULT_MODEL, MODELS_DIR
+from .catalog import DEFAULT_MODEL
 from .errors import LabError
 
 
 def _model_path(value: str | None) -> Path:
-    return Path(value) if value else MODELS_DIR / f"{DEFAULT_MODEL}.safetensors"
+    """A model file given on the command line, else the default model in the models folder."""
+    return Path(value) if value else settings.load().models_dir / f"{DEFAULT_MODEL}.safetensors"
 
 
 def text_heatmap(row_labels: list[str], col_labels: list[str], weights) -> str:
@@ -150,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-len", type=int)
     p.add_argument("--no-repeat-ngram", type=int, default=0)
     p.add_argument("--prefix", help="force the output to start with these words")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default=settings.load().device)
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("train", help="train a model and save it")
@@ -172,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--min-freq", type=int, default=1, help="rarer words and English tokens become <unk>")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default=settings.load().device)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="BLEU/chrF of a model on its corpus, greedy and beam")
@@ -182,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "test:<name> (test:tatoeba, test:everyday)")
     p.add_argument("--beam", type=int, default=5)
     p.add_argument("--length-penalty", type=float, default=0.0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default=settings.load().device)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
     return parser

@@ -21,14 +21,13 @@ sanitised and made unique, so a new model never overwrites another.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import catalog
+from . import catalog, settings
 from .checkpoint import save
 from .corpus import TOY_TASKS, CorpusReport, Pair, Splits, load_splits, parse_tsv
 from .errors import BusyError, CheckpointError, CorpusError, LabError
@@ -36,20 +35,11 @@ from .recipes import data_arch
 from .train import Progress, TrainConfig, evaluate, fit
 from .translator import Translation, Translator
 
-MAX_RUNNING_ENV = "SEQ2SEQ_LAB_MAX_TRAININGS"
 MIN_TRAIN_PAIRS = 20          # fewer pairs than this cannot teach a model anything visible
 MAX_TEST_PAIRS = 300          # test sentences decoded for the saved model's record
 DATA_CHOICES = ("hsk", *(f"toy:{task}" for task in TOY_TASKS), "tsv")
 
 STARTING, RUNNING, DONE, STOPPED, FAILED = "starting", "running", "done", "stopped", "failed"
-
-
-def max_running_from_env(default: int = 1) -> int:
-    """``SEQ2SEQ_LAB_MAX_TRAININGS`` as a positive int (a bad value falls back to ``default``)."""
-    try:
-        return max(1, int(os.environ.get(MAX_RUNNING_ENV, default)))
-    except ValueError:
-        return default
 
 
 def read_tsv(data: bytes, *, name: str = "upload.tsv", max_bytes: int = 5_000_000) -> CorpusReport:
@@ -152,7 +142,7 @@ class JobManager:
     def __init__(self, models_dir: str | Path, *, max_running: int | None = None,
                  other_dirs: Iterable[str | Path] = (), device: str = "auto"):
         self.models_dir = Path(models_dir)
-        self.max_running = max_running if max_running is not None else max_running_from_env()
+        self.max_running = max_running if max_running is not None else settings.load().max_trainings
         self.other_dirs = [Path(d) for d in other_dirs]   # names taken there are avoided too (shipped models)
         self.device = device
         self._jobs: dict[str, Job] = {}

@@ -75,11 +75,11 @@ def test_only_max_running_trainings_at_once(tmp_path):
 
 
 def test_limit_comes_from_the_environment(monkeypatch):
-    monkeypatch.setenv(jobs.MAX_RUNNING_ENV, "3")
+    monkeypatch.setenv("SEQ2SEQ_LAB_MAX_TRAININGS", "3")
     assert jobs.JobManager("unused").max_running == 3
-    monkeypatch.setenv(jobs.MAX_RUNNING_ENV, "lots")
+    monkeypatch.setenv("SEQ2SEQ_LAB_MAX_TRAININGS", "lots")
     assert jobs.JobManager("unused").max_running == 1
-    monkeypatch.delenv(jobs.MAX_RUNNING_ENV)
+    monkeypatch.delenv("SEQ2SEQ_LAB_MAX_TRAININGS")
     assert jobs.JobManager("unused").max_running == 1
 
 
