@@ -85,7 +85,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.no_repeat_help": {"en": "Forbid the output from repeating any n-word sequence (stops 'the the the').",
                            "zh": "禁止输出重复任何 n 个词的片段（避免“the the the”）。"},
     "app.translate": {"en": "Translate", "zh": "翻译"},
-    "app.result": {"en": "Translation", "zh": "译文"},
     "app.result_meta": {"en": "{strategy} · log-probability {score:.3f} · normalised score {norm:.3f} · "
                               "{ms:.0f} ms on {device}",
                         "zh": "{strategy} · 对数概率 {score:.3f} · 归一化得分 {norm:.3f} · 用时 {ms:.0f} 毫秒（{device}）"},
@@ -375,7 +374,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "error.unexpected": {"en": "Something went wrong: {message}", "zh": "出错了：{message}"},
     # the Gradio app
     "gr.refresh": {"en": "↻ Refresh the model list", "zh": "↻ 刷新模型列表"},
-    "gr.segmentation": {"en": "Segmentation", "zh": "分词"},
     "gr.unknown": {"en": "Unknown to the model (seen as <unk>): {words}", "zh": "模型不认识（当作 <unk>）：{words}"},
     "gr.split": {"en": "Not in the vocabulary, fed as characters: {words}", "zh": "不在词表中，按单字输入：{words}"},
     "gr.live_done": {"en": "Done: {steps} steps.", "zh": "完成：共 {steps} 步。"},
@@ -383,9 +381,6 @@ STRINGS: dict[str, dict[str, str]] = {
                         "zh": "第 {step} 步：模型写出“{token}”（概率 {prob:.1%}）。"},
     "gr.tab_pipeline": {"en": "② Inside the model", "zh": "② 模型内部"},
     "gr.message_title": {"en": "Cannot translate this", "zh": "无法翻译"},
-    "gr.api": {"en": "API", "zh": "API"},
-    "gr.model_device": {"en": "Runs on: {device}", "zh": "运行设备：{device}"},
-    "gr.test_exact": {"en": "exact match {exact:.0%}", "zh": "完全正确 {exact:.0%}"},
     "error.no_models": {"en": "There is no model in the models folder yet.", "zh": "模型文件夹里还没有模型。"},
 }
 

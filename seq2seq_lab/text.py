@@ -5,8 +5,9 @@ Chinese is NFKC-normalised and cut into words with jieba's accurate mode
 longest known sub-words, then characters (今天天气 → 今天 / 天气; see :func:`map_to_vocab`),
 so a rare compound still reaches the model; every source token records how it was obtained.
 
-English is lower-cased and split into words, contractions and punctuation for
-training ("It's 5." → it 's 5 .) and glued back together for display.
+English is split into words, contractions and punctuation for training, with each
+sentence's first word lower-cased and every other word's case kept ("It's Beijing." →
+it 's Beijing .), and glued back together for display.
 """
 
 from __future__ import annotations
