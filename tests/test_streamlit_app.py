@@ -255,7 +255,10 @@ def test_one_step_button_and_scrub_slider(app):
 def test_settings_change_updates_results_without_pressing_translate(app):
     at = translate(app, SENTENCE, beam=1)
     at.number_input(key="beam").set_value(3).run()
-    assert at.dataframe, "the beam candidates table appears after raising the beam size"
+    expected = Translator.load(Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"]) / f"{DEFAULT_MODEL}.safetensors",
+                               device="cpu").translate(SENTENCE, beam_size=3, n_best=3)
+    table = at.dataframe(key="cand_table").value                   # the beam-3 n-best list, without a click
+    assert list(table.iloc[:, 1]) == [c.text for c in expected.candidates]
 
 
 def test_what_if_forces_the_first_word(app):

@@ -196,7 +196,6 @@ def test_n_best_is_capped_by_beam_size(tr):
 def test_translation_metadata(tr):
     r = tr.translate("我爱学习", beam_size=2)
     assert r.device == "cpu" and tr.device_label == "cpu"
-    assert r.elapsed_ms >= 0
     assert r.source.text == "我爱学习"
     assert r.best is r.candidates[0]
 
@@ -235,3 +234,36 @@ def test_asking_for_cuda_without_a_gpu_is_an_input_error():
     with pytest.raises(InputError) as caught:
         resolve_device("cuda")
     assert caught.value.code == "no_cuda"
+
+
+class FakeClock:
+    """time.perf_counter that moves only when told: decoding costs 1 ms per decoder step, a pause 10 s."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def test_elapsed_time_counts_the_decoding_and_not_the_callers_pauses(tr, monkeypatch):
+    import seq2seq_lab.translator as translator_module
+
+    clock = FakeClock()
+    monkeypatch.setattr(translator_module, "time", clock)
+    real_step, calls = tr.model.decoder.step, []
+
+    def timed_step(*args, **kwargs):
+        calls.append(1)
+        clock.now += 0.001
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(tr.model.decoder, "step", timed_step)
+    steps = []
+    for step in tr.steps("我爱学习", beam_size=3, n_best=3):
+        steps.append(step)
+        clock.now += 10.0                                  # the app pausing between frames of the animation
+    assert steps[-1].final.elapsed_ms == pytest.approx(len(calls) * 1.0)
+    calls.clear()
+    assert tr.translate("我爱学习", beam_size=3).elapsed_ms == pytest.approx(len(calls) * 1.0)
+    assert len(calls) > 0
