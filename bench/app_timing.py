@@ -72,7 +72,7 @@ def bench_app(app: Path, sentences: list[str], settings: Settings) -> dict:
                     result.update(_drive_app(browser, f"http://127.0.0.1:{port}/", sentences, started, settings))
                 finally:
                     browser.close()
-        except Exception as error:  # noqa: BLE001 - whatever the app or browser does: report it, go on
+        except Exception as error:
             result["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         finally:
             server.terminate()

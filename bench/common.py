@@ -48,8 +48,8 @@ class Settings:
 
 
 QUICK = Settings(sentences=6, runs=2, warmup=1, train_batches=3, train_runs=2, reference_sentences=4,
-                 toy_tasks=("numbers",), toy_max_pairs=300, toy_max_epochs=1, memory_sentences=3, memory_batches=2, app_interactions=1,
-                 quick=True)
+                 toy_tasks=("numbers",), toy_max_pairs=300, toy_max_epochs=1, memory_sentences=3, memory_batches=2,
+                 app_interactions=1, quick=True)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -51,8 +51,7 @@ def main() -> int:
               for name in ("hsk_additive", "hsk_none")}
 
     def steps_run(tr: Translator, text: str) -> int:
-        for last in tr.steps(text, beam_size=1, n_best=1):
-            pass
+        *_, last = tr.steps(text, beam_size=1, n_best=1)
         return last.final.steps
 
     def translate_run(tr: Translator, text: str) -> int:

@@ -84,8 +84,8 @@ def render_markdown(results: dict) -> str:
                 f"{'ours' if who == 'ours' else who} {mb:.1f} MB" for who, mb in weights.items()) + "."]
         if inf.get("matvec_probe"):
             lines += ["", "Matrix–vector product (4873×256, fp32) while cycling through a working set of weights: "
-                      + ", ".join(f"{r['working_set_mb']:.0f} MB → {r['us_per_matvec']:.0f} µs ({r['gb_per_s']:.0f} GB/s)"
-                                  for r in inf["matvec_probe"]) + "."]
+                      + ", ".join(f"{r['working_set_mb']:.0f} MB → {r['us_per_matvec']:.0f} µs "
+                                  f"({r['gb_per_s']:.0f} GB/s)" for r in inf["matvec_probe"]) + "."]
         for note in inf.get("notes", {}).values():
             lines.append(f"Note: {note}")
         lines.append("")
@@ -105,7 +105,8 @@ def render_markdown(results: dict) -> str:
     if ttq.get("record"):
         r = ttq["record"]
         lines += [(f"**Time to quality ({r['model']}, from its training record):** shipped test chrF "
-                  f"{_one_decimal(r.get('test_chrf_greedy'))} (greedy) / {_one_decimal(r.get('test_chrf_beam5'))} (beam 5) "
+                  f"{_one_decimal(r.get('test_chrf_greedy'))} (greedy) / "
+                  f"{_one_decimal(r.get('test_chrf_beam5'))} (beam 5) "
                   f"are the weights of "
                   f"epoch {r.get('best_epoch')}, reached after {r.get('seconds_to_shipped_weights')} s of a "
                   f"{r.get('train_seconds_total')} s run ({r.get('epochs_run')} epochs)."), ""]

@@ -188,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 key = kind if device.type == "cpu" else f"{kind}_{device.type}"
                 results["memory"][key] = run_worker(
                     ["--worker", f"memory-{kind}", "--model", str(model_path), "--device", str(device)]
-                    + (["--quick"] if settings.quick else []) + (["--threads", str(args.threads)] if args.threads else []))
+                    + (["--quick"] if settings.quick else [])
+                    + (["--threads", str(args.threads)] if args.threads else []))
                 if kind == "baseline":
                     break
     with contextlib.suppress(OSError):

@@ -169,7 +169,7 @@ def translate_stream(text: Any, key: str | None, beam_size: Any, length_penalty:
                            decoding.src_tokens, frame.tokens, frame.attention, lang, highlight_row=frame.step - 1)}
                 time.sleep(delay)
         page = render(decoding.result, lang, show_pruned=show_pruned)
-    except Exception as error:  # noqa: BLE001 — bad input is a message, never a traceback
+    except Exception as error:                     # bad input is a message, never a traceback
         yield friendly(error, lang)
         return
     yield {**page, "state": decoding.result, "message": gr.update(visible=False)}
@@ -304,7 +304,8 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         (text_box, {"label": "app.input", "placeholder": "app.input_placeholder", "info": "app.input_help"}),
         (examples, {"label": "app.examples"}), (translate_btn, {"value": "app.translate"}),
         (model_box, {"label": "app.model", "info": "app.model_help"}), (refresh_btn, {"value": "gr.refresh"}),
-        (settings_box, {"label": "app.decoding"}), (tab_live, {"label": "tab.live"}), (live_md, {"value": "live.intro"}),
+        (settings_box, {"label": "app.decoding"}), (tab_live, {"label": "tab.live"}),
+        (live_md, {"value": "live.intro"}),
         (tab_compare, {"label": "tab.compare"}), (tab_pipeline, {"label": "gr.tab_pipeline"}),
         (pipe_md, {"value": "pipe.intro"}), (tab_candidates, {"label": "tab.candidates"}),
         (cand_md, {"value": "cand.intro"}), (show_pruned_input, {"label": "tree.pruned"}),
@@ -345,8 +346,8 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                    api_visibility="private", queue=False).then(
         ui_translate, inputs=translate_inputs, outputs=list(OUTPUTS.values()), api_name="ui_example_translate",
         api_visibility="private", concurrency_limit=8, show_progress="minimal")
-    model_box.change(on_model_change, inputs=[model_box, text_box, lang_radio], outputs=[examples, model_info, text_box],
-                     api_name="ui_model", api_visibility="private")
+    model_box.change(on_model_change, inputs=[model_box, text_box, lang_radio],
+                     outputs=[examples, model_info, text_box], api_name="ui_model", api_visibility="private")
     refresh_btn.click(on_refresh, inputs=[model_box, lang_radio], outputs=[model_box, model_info],
                       api_name="ui_refresh", api_visibility="private")
     lang_radio.change(ui_language, inputs=[lang_radio, model_box, state, show_pruned_input, pick_input],

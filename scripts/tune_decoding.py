@@ -64,7 +64,8 @@ def main(names: list[str]) -> None:
              or sorted([*models.glob("hsk_*.safetensors"), *models.glob("everyday_*.safetensors")]))
     for path in paths:
         r = tune(path)
-        print(f"{path.stem}: α={r['alpha']} β={r['beta']} no-repeat {r['no_repeat']}  valid {CRITERION} {r['valid'][CRITERION]:.1f} "
+        print(f"{path.stem}: α={r['alpha']} β={r['beta']} no-repeat {r['no_repeat']}  "
+              f"valid {CRITERION} {r['valid'][CRITERION]:.1f} "
               f"(chrF {r['valid']['chrf']:.1f}, repeats {r['valid']['repeats']:.1%}) → test chrF "
               f"{r['test']['chrf']:.1f} BLEU {r['test']['bleu']:.1f} repeats {r['test']['repeats']:.1%}", flush=True)
 

@@ -191,7 +191,7 @@ class JobManager:
             job.state = STOPPED if result.stopped else DONE
         except LabError as error:
             job.error, job.state = error, FAILED
-        except Exception as error:  # noqa: BLE001 - a crashed job must report, not take the server down
+        except Exception as error:
             job.error, job.state = LabError("train_failed", f"training failed: {error}"), FAILED
         finally:
             job.finished = time.time()

@@ -106,7 +106,9 @@ class Memory:
     embedded: torch.Tensor | None = None  # (B, S, emb) source embeddings, for the lexical shortcut
 
     def index_select(self, index: torch.Tensor) -> Memory:
-        pick = (lambda t: None if t is None else t.index_select(0, index))
+        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.index_select(0, index)
+
         return Memory(pick(self.keys), pick(self.values), pick(self.mask), pick(self.summary), pick(self.embedded))
 
 
@@ -293,7 +295,9 @@ class Seq2Seq(nn.Module):
                 r = self.decoder.advance(embedded[:, t], state, memory)
                 state = r.state
                 steps.append(r)
-            stack = (lambda name: torch.stack([getattr(r, name) for r in steps], dim=1))  # (B, T, ·)
+            def stack(name: str) -> torch.Tensor:
+                return torch.stack([getattr(r, name) for r in steps], dim=1)               # (B, T, ·)
+
             attention = None if steps[0].weights is None else stack("weights")            # (B, T, S)
             features = [stack("output"), stack("context"), embedded,
                         None if attention is None else self.decoder.attended_embeddings(attention, memory)]

@@ -22,7 +22,6 @@ import jieba
 
 from .vocab import UNK
 
-
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff〇]")
 _SPACES = re.compile(r"\s+")

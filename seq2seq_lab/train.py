@@ -308,7 +308,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     elapsed = time.perf_counter() - started
     best = history[best_epoch - 1] if best_epoch else {}
     full_record = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "train_config": asdict(config), "epochs_run": len(history), "best_epoch": best_epoch,
         "stopped": stopped, "elapsed_s": round(elapsed, 1),
         "pairs": {"train": len(train_pairs), "valid": len(valid_pairs)},

@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from seq2seq_lab.catalog import DEFAULT_MODEL  # noqa: E402
-from seq2seq_lab.checkpoint import Checkpoint, save  # noqa: E402
-from seq2seq_lab.corpus import TOY_TASKS, load_hsk, split_pairs, toy_splits  # noqa: E402
-from seq2seq_lab.model import ModelConfig, Seq2Seq  # noqa: E402
-from seq2seq_lab.train import Progress, TrainConfig, TrainResult, fit  # noqa: E402
-from seq2seq_lab.translator import Translator  # noqa: E402
-from seq2seq_lab.vocab import Vocab  # noqa: E402
+from seq2seq_lab.catalog import DEFAULT_MODEL
+from seq2seq_lab.checkpoint import Checkpoint, save
+from seq2seq_lab.corpus import TOY_TASKS, load_hsk, split_pairs, toy_splits
+from seq2seq_lab.model import ModelConfig, Seq2Seq
+from seq2seq_lab.train import Progress, TrainConfig, TrainResult, fit
+from seq2seq_lab.translator import Translator
+from seq2seq_lab.vocab import Vocab
 
 # Tiny models gain nothing from intra-op threads, and on a busy 2-core machine the
 # thread pool's spinning makes a 3 s training take 45 s. One thread for the session.

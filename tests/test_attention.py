@@ -8,8 +8,14 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from seq2seq_lab.attention import (ATTENTION_TYPES, AdditiveAttention, DotAttention, GeneralAttention,
-                                   ScaledDotAttention, build_attention)
+from seq2seq_lab.attention import (
+    ATTENTION_TYPES,
+    AdditiveAttention,
+    DotAttention,
+    GeneralAttention,
+    ScaledDotAttention,
+    build_attention,
+)
 
 H = 8
 LENGTHS = [5, 3, 1]        # three sentences, padded to S = 5

@@ -7,10 +7,10 @@ import os
 
 import pytest
 import torch
+from conftest import EXAMPLE_SENTENCES, build_translator
 from numpy.testing import assert_allclose
 from safetensors.torch import save_file
 
-from conftest import EXAMPLE_SENTENCES, build_translator
 from seq2seq_lab import CheckpointError, LabError, Translator, catalog
 from seq2seq_lab import checkpoint as ckpt
 from seq2seq_lab.checkpoint import Checkpoint

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import EXAMPLE_SENTENCES, build_translator
 from numpy.testing import assert_allclose
 from torch.testing import assert_close
 
-from conftest import EXAMPLE_SENTENCES, build_translator
 from seq2seq_lab import Translator
 from seq2seq_lab.attention import ATTENTION_TYPES
 from seq2seq_lab.checkpoint import load

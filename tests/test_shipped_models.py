@@ -59,7 +59,7 @@ def test_tuned_decoding_does_not_pad_translations_with_repeats(default):
     options = dict(beam_size=5, length_penalty=decoding["length_penalty"],
                    coverage_penalty=decoding["coverage_penalty"],
                    no_repeat_ngram_size=decoding["no_repeat_ngram_size"])
-    for text in ("我是学生。", "我们明天见。", "我的朋友来了。", "火车站在哪儿？", "你会说中文吗？"):   # the cases
+    for text in ("我是学生。", "我们明天见。", "我的朋友来了。", "火车站在哪儿？", "你会说中文吗？"):   # issue's cases
         result = default.translate(text, **options)
         assert not has_repeat(result.best.tokens), (text, result.best.text)
     pairs = load_everyday()

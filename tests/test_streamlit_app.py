@@ -299,7 +299,7 @@ def test_pipeline_panels_use_the_encoder_values(app):
     np.testing.assert_allclose(_array(chart(at, "pipe_enc")["data"][0]["z"]), encoding.states, atol=1e-5)
     np.testing.assert_allclose(_array(chart(at, "pipe_ctx")["data"][0]["z"])[0], encoding.summary, atol=1e-5)
     chips = "".join(m.value for m in at.markdown)
-    for token, token_id in zip(encoding.source.tokens, encoding.source.ids):
+    for token_id in encoding.source.ids:
         assert f">{int(token_id)}</div>" in chips
 
 

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from seq2seq_lab.text import (SourceToken, detokenize_en, detokenize_target, fallback_pieces, has_chinese,
-                              map_to_vocab, normalize_zh, segment_zh, tokenize_en, tokenize_target)
+from seq2seq_lab.text import (
+    SourceToken,
+    detokenize_en,
+    detokenize_target,
+    fallback_pieces,
+    has_chinese,
+    map_to_vocab,
+    normalize_zh,
+    segment_zh,
+    tokenize_en,
+    tokenize_target,
+)
 from seq2seq_lab.vocab import Vocab
 
 # --- Chinese ---------------------------------------------------------------------------

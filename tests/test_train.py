@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import EXAMPLE_SENTENCES
+
 from seq2seq_lab import Translator
 from seq2seq_lab.corpus import Pair, toy_splits
 from seq2seq_lab.train import TrainConfig, corpus_metrics, evaluate, fit, has_repeat

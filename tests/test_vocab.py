@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from seq2seq_lab.data import build_vocabs, source_ids, tokenize_pairs
 from seq2seq_lab.corpus import Pair
+from seq2seq_lab.data import build_vocabs, source_ids, tokenize_pairs
 from seq2seq_lab.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
 
 
