@@ -73,16 +73,6 @@ def test_probability_bars_mark_the_chosen_token():
     assert list(fig.layout.yaxis.ticktext) == ["i", "he", "&lt;/s&gt;"]
 
 
-@pytest.mark.parametrize("a, b, expected", [
-    (["i", "love", "</s>"], ["i", "love", "</s>"], None),
-    (["i", "love", "</s>"], ["i", "like", "</s>"], 1),
-    (["he", "</s>"], ["i", "</s>"], 0),
-    (["i", "</s>"], ["i", "</s>", "x"], 2),
-])
-def test_first_divergence(a, b, expected):
-    assert figures.first_divergence(a, b) == expected
-
-
 def test_beam_tree_draws_every_node_of_the_search(make_translator):
     tr = make_translator("additive", eos_bias=1.5)
     steps = list(tr.steps("我爱学习中文", beam_size=3, n_best=3))
@@ -107,25 +97,6 @@ def test_tree_layout_puts_parents_between_their_children(make_translator):
     for parent in {n.parent for n in nodes}:
         ys = [position[n.id][1] for n in nodes if n.parent == parent]
         assert position[parent][1] == pytest.approx(np.mean(ys))
-
-
-def test_final_path_follows_the_best_translation(make_translator):
-    tr = make_translator("general", eos_bias=1.5)
-    for beam in (1, 3):
-        steps = list(tr.steps("你好", beam_size=beam, n_best=beam))
-        best = steps[-1].final.best
-        path = figures.final_path(steps, best.tokens)
-        assert [n.token for n in path] == best.tokens
-        if best.attention is not None:
-            np.testing.assert_allclose(np.stack([n.attention for n in path]), best.attention, atol=1e-6)
-
-
-def test_greedy_leading_node_is_the_output_so_far(make_translator):
-    tr = make_translator("additive")
-    steps = list(tr.steps("我爱学习", beam_size=1))
-    best = steps[-1].final.best
-    for i, step in enumerate(steps):
-        assert figures.leading_node(step).tokens == best.tokens[:i + 1]
 
 
 def test_training_curves_plot_the_history():

@@ -13,18 +13,19 @@ from __future__ import annotations
 import contextlib
 import html
 import importlib.util
-import math
 import os
 import shutil
 import socket
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
 import pytest
 
 from seq2seq_lab.i18n import t
+from seq2seq_lab.present import catalogue, live, views
 from seq2seq_lab.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -267,166 +268,203 @@ def test_bad_options_and_unknown_prefix_give_readable_errors(client):
     assert "beam_size" in app_error(client, NUMBERS, "tiny_numbers", "many", api_name="/translate")
     message = app_error(client, "我爱学习", "tiny_zh_en", 3, 0.0, 0.0, 3, 0, 0, "zebra", api_name="/translate")
     assert message.startswith("[unknown_output_word]") and "zebra" in message
-    assert app_error(client, NUMBERS, [], "tiny_numbers", api_name="/score").startswith("[bad_option]")
+    assert app_error(client, NUMBERS, [], "tiny_numbers", api_name="/score").startswith("[bad_tokens]")
     assert app_error(client, "hello", ["3"], "tiny_numbers", api_name="/score").startswith("[no_chinese]")
     assert app_error(client, "", "../x", api_name="/segment").startswith("[bad_name]")
 
 
+def raw_call(server: str, api_name: str, body: str) -> str:
+    """Call an endpoint with a JSON body gradio_client refuses to send (NaN, Infinity); the event stream's text."""
+    posted = httpx.post(f"{server.rstrip('/')}/gradio_api/call/{api_name}", content=body,
+                        headers={"content-type": "application/json"}, timeout=30)
+    assert posted.status_code == 200, posted.text
+    event_id = posted.json()["event_id"]
+    return httpx.get(f"{server.rstrip('/')}/gradio_api/call/{api_name}/{event_id}", timeout=120).text
+
+
+def test_the_endpoints_refuse_what_the_ui_does_not_offer(client, server):
+    """The API has the page's limits (options.LIMITS, api.MAX_SCORED_TOKENS, the paste limit), not wider ones."""
+    widest = client.predict(NUMBERS, "tiny_numbers", 10, 2.0, 1.0, 10, 200, 4, "", api_name="/translate")
+    assert len(widest["candidates"]) == 10                          # the sliders' ends are allowed…
+    for option, args in (("beam_size", (11,)), ("n_best", (5, 0.0, 0.0, 64)), ("max_len", (5, 0.0, 0.0, 5, 500)),
+                         ("length_penalty", (5, 1e308)), ("coverage_penalty", (5, 0.0, 1e308)),
+                         ("no_repeat_ngram_size", (5, 0.0, 0.0, 5, 0, 9))):
+        message = app_error(client, NUMBERS, "tiny_numbers", *args, api_name="/translate")
+        assert message.startswith("[bad_option]") and option in message, (option, message)   # …one step past not
+    for penalties in ("NaN, 0.0", "0.0, Infinity", "-Infinity, 0.0"):     # JSON that only a hand-made request sends
+        streamed = raw_call(server, "translate",
+                            f'{{"data": ["{NUMBERS}", "tiny_numbers", 5, {penalties}, 5, 0, 0, ""]}}')
+        assert "event: error" in streamed and "[bad_option]" in streamed, streamed
+    many = app_error(client, NUMBERS, ["3"] * 50_000, "tiny_numbers", api_name="/score")
+    assert many.startswith("[bad_tokens]") and "50000" in many
+    assert app_error(client, NUMBERS, " ".join(["3"] * 50_000), "tiny_numbers",
+                     api_name="/score").startswith("[bad_tokens]")
+    assert app_error(client, "三" * 50_000, "tiny_numbers", api_name="/segment").startswith("[too_long]")
+
+
 # --- the page's functions, called directly -----------------------------------------------------------
 
+def open_model(app, key: str):
+    """The model the page uses for ``key``: the shared one, through the app's own settings."""
+    return catalogue.open_model(key, app.settings.load())
+
+
 def test_live_stream_grows_the_heatmap_one_row_per_step_then_fills_the_page(app, models, monkeypatch):
-    monkeypatch.setitem(app.SPEEDS, "test", 1e-4)
+    monkeypatch.setitem(live.SPEEDS, "test", 1e-4)
     updates = list(app.translate_stream(NUMBERS, "tiny_numbers", 1, 0.0, 0.0, 0, 0, "test", "en"))
     direct = translator(models, "tiny_numbers").translate(NUMBERS, beam_size=1)
     frames, final = updates[:-1], updates[-1]
-    assert len(frames) == len(direct.best.tokens) - 1          # the last step comes with the full page
+    assert len(frames) == len(direct.best.tokens)                # one frame per step, then the page
     for row_count, frame in enumerate(frames, start=1):
+        assert set(frame) == {"message", "live_caption", "live_plot"} and frame["message"]["visible"] is False
         z = np.array(frame["live_plot"].data[0].z)
         assert z.shape == (row_count, len(direct.src_tokens))
         np.testing.assert_allclose(z, direct.best.attention[:row_count], atol=1e-6)
-    assert final["state"]["final"].best.tokens == direct.best.tokens
+        assert f"“{catalogue.md_text(direct.best.tokens[row_count - 1])}”" in frame["live_caption"]
+    assert isinstance(final["state"], live.Result) and final["state"].final.best.tokens == direct.best.tokens
     np.testing.assert_allclose(np.array(final["live_plot"].data[0].z), direct.best.attention, atol=1e-6)
     assert direct.best.text in final["result"] and "cpu" in final["meta"]
 
 
 def test_live_stream_of_a_model_without_attention_shows_the_words_instead(app, monkeypatch):
-    monkeypatch.setitem(app.SPEEDS, "test", 1e-4)
+    monkeypatch.setitem(live.SPEEDS, "test", 1e-4)
     updates = list(app.translate_stream(NUMBERS, "tiny_numbers_none", 1, 0.0, 0.0, 0, 0, "test", "zh"))
-    final = updates[-1]["state"]["final"].best
+    final = updates[-1]["state"].final.best
     for count, frame in enumerate(updates[:-1], start=1):
         assert frame["live_plot"] is None
-        assert t("live.output_so_far", "zh", text=" ".join(final.tokens[:count])) in frame["live_caption"]
+        shown = catalogue.md_text(" ".join(final.tokens[:count]))
+        assert t("live.output_so_far", "zh", text=shown) in frame["live_caption"]
     assert updates[-1]["live_plot"] is None and updates[-1]["greedy_plot"] is None
     assert t("live.no_attention", "zh") in updates[-1]["live_caption"]
 
 
 def test_instant_speed_sends_only_the_finished_page(app):
     updates = list(app.translate_stream(NUMBERS, "tiny_numbers", 3, 0.0, 0.0, 0, 0, "instant", "en"))
-    assert len(updates) == 1 and "state" in updates[0]
+    assert len(updates) == 1 and isinstance(updates[0]["state"], live.Result)
+    assert updates[0]["state"].is_for(open_model(app, "tiny_numbers"), NUMBERS,
+                                      {"beam_size": 3, "n_best": 3, "max_len": 0})
 
 
-def test_live_frames_follow_the_leading_beam_and_end_on_the_final_translation(app, models):
-    tr = translator(models, "tiny_numbers")
-    frames = list(app.live_frames(tr, NUMBERS, app.decoding_options(beam_size=3)))
-    for tokens, attention, _ in frames:
-        assert attention.shape == (len(tokens), 5)
-        np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-4)
-    final = frames[-1][2].final
-    assert final is not None and final.best.tokens == tr.translate(NUMBERS, beam_size=3).best.tokens
+def test_the_page_fills_every_output_it_wires(app):
+    """What a result draws and what bad input clears are exactly the components the page wires."""
+    (page,) = app.translate_stream(NUMBERS, "tiny_numbers", 2, 0.0, 0.0, 0, 0, "instant", "en")
+    (cleared,) = app.translate_stream("hello", "tiny_numbers", 2, 0.0, 0.0, 0, 0, "instant", "en")
+    assert set(page) == set(cleared) == set(app.OUTPUTS)
+    assert set(app.render(page["state"], "en")) == set(app.OUTPUTS) - {"state", "message"}
 
 
-@pytest.mark.parametrize(("text", "model", "lang", "key"), [
-    ("hello", "tiny_numbers", "zh", "error.no_chinese"),
-    ("", "tiny_numbers", "en", "error.empty"),
-    (None, "tiny_numbers", "zh", "error.empty"),
-    ("三" * 5000, "tiny_numbers", "en", None),
-    (NUMBERS, "../../x", "zh", "error.bad_name"),
+@pytest.mark.parametrize(("text", "model", "options", "lang", "key"), [
+    ("hello", "tiny_numbers", (3, 0.0, 0.0, 0, 0), "zh", "error.no_chinese"),
+    ("", "tiny_numbers", (3, 0.0, 0.0, 0, 0), "en", "error.empty"),
+    (None, "tiny_numbers", (3, 0.0, 0.0, 0, 0), "zh", "error.empty"),
+    ("三" * 5000, "tiny_numbers", (3, 0.0, 0.0, 0, 0), "en", None),
+    (NUMBERS, "../../x", (3, 0.0, 0.0, 0, 0), "zh", "error.bad_name"),
+    (NUMBERS, "tiny_numbers", (64, 0.0, 0.0, 0, 0), "zh", None),            # a hand-made request
 ])
-def test_bad_input_on_the_page_is_a_message_in_the_current_language(app, text, model, lang, key):
-    with pytest.warns(UserWarning) as toasts:          # gr.Warning outside a request = warnings.warn
-        updates = list(app.translate_stream(text, model, 3, 0.0, 0.0, 0, 0, "instant", lang))
-    assert len(updates) == 1 and updates[0]["state"] is None and updates[0]["result"] == ""
-    assert updates[0]["candidates"].empty and t("cand.text", lang) in updates[0]["candidates"].columns
-    shown = updates[0]["message"]["value"]
-    assert any(str(toast.message) in shown for toast in toasts)
-    assert updates[0]["message"]["visible"] is True
+def test_bad_input_on_the_page_clears_it_and_is_a_message_in_the_current_language(app, text, model, options, lang,
+                                                                                   key):
+    updates = list(app.translate_stream(text, model, *options, "instant", lang))
+    assert len(updates) == 1
+    (page,) = updates
+    assert all(page[name] == value for name, value in app.EMPTY_PAGE.items())    # no stale result
+    assert page["candidates"].empty and t("cand.text", lang) in page["candidates"].columns
+    assert page["message"]["visible"] is True
+    shown = page["message"]["value"]
+    assert t("gr.message_title", lang) in shown and "Traceback" not in shown
     if key is not None:
-        assert t(key, lang) in shown
+        assert catalogue.md_text(t(key, lang)) in shown
+    elif options[0] == 64:
+        assert "beam_size" in shown and "10" in shown
     else:
         assert "5000" in shown and "200" in shown
 
 
-def test_bad_input_clears_every_output_of_the_earlier_result(app):
-    result = app.decode("tiny_numbers", NUMBERS, app.decoding_options(beam_size=2))
-    drawn = set(app.render(result, "en"))
-    assert drawn - {"pick", "candidates"} == set(app.EMPTY_PAGE) - {"state"}
-
-
 def test_corrupt_model_on_the_page_is_a_message_naming_the_file(app):
-    with pytest.warns(UserWarning, match="broken.safetensors"):
-        updates = list(app.translate_stream(NUMBERS, "broken", 3, 0.0, 0.0, 0, 0, "instant", "en"))
-    assert "broken.safetensors" in updates[0]["message"]["value"]
+    (page,) = app.translate_stream(NUMBERS, "broken", 3, 0.0, 0.0, 0, 0, "instant", "en")
+    assert page["state"] is None and "broken.safetensors" in page["message"]["value"]
 
 
-def test_greedy_vs_beam_and_candidates_are_drawn_from_the_models_output(app, models):
-    result = app.decode("tiny_zh_en", "我爱学习", app.decoding_options(beam_size=1))
+def test_greedy_vs_beam_tab_draws_both_translations(app, models):
+    (page,) = app.translate_stream("我爱学习", "tiny_zh_en", 1, 0.0, 0.0, 0, 0, "instant", "en")
     tr = translator(models, "tiny_zh_en")
-    assert result["greedy"].best.tokens == tr.translate("我爱学习", beam_size=1).best.tokens
-    assert result["beam_k"] == app.COMPARE_BEAM
-    assert result["beam"].best.tokens == tr.translate("我爱学习", beam_size=app.COMPARE_BEAM).best.tokens
-    page = app.render(result, "en")
+    greedy = tr.translate("我爱学习", beam_size=1).best
+    beam = tr.translate("我爱学习", beam_size=live.COMPARE_BEAM, n_best=live.COMPARE_BEAM).best
     assert t("cmp.beam1", "en") in page["compare_note"]
-    greedy_z = np.array(page["greedy_plot"].data[0].z)
-    np.testing.assert_allclose(greedy_z, result["greedy"].best.attention, atol=1e-6)
-    table = page["candidates"]
-    assert len(table) == len(result["final"].candidates) == 1
-    assert list(table.columns)[:2] == [t("cand.rank", "en"), t("cand.text", "en")]
+    np.testing.assert_allclose(np.array(page["greedy_plot"].data[0].z), greedy.attention, atol=1e-6)
+    np.testing.assert_allclose(np.array(page["beam_plot"].data[0].z), beam.attention, atol=1e-6)
+    assert html.escape(greedy.text) in page["greedy_text"] and html.escape(beam.text) in page["beam_text"]
+    assert page["compare_note"].startswith("✓" if greedy.tokens == beam.tokens else "⚠")
+    assert len(page["candidates"]) == 1                               # greedy: the n-best list is one line
 
 
-def test_beam_page_tree_and_candidate_pick(app):
-    result = app.decode("tiny_numbers", NUMBERS, app.decoding_options(beam_size=4, n_best=4))
+def test_candidates_tab_table_pick_and_tree(app):
+    result = live.decode(open_model(app, "tiny_numbers"), NUMBERS, {"beam_size": 4, "n_best": 4})
     page = app.render(result, "zh", show_pruned=False, pick=2)
-    final = result["final"]
-    assert list(page["candidates"][t("cand.text", "zh")]) == [c.text for c in final.candidates]
-    if len(final.candidates) >= 2:
-        z = np.array(page["candidate_plot"].data[0].z)
-        np.testing.assert_allclose(z, final.candidates[1].attention, atol=1e-6)
+    columns, rows = views.candidate_rows(result.final, "zh")
+    assert list(page["candidates"].columns) == columns and page["candidates"].values.tolist() == rows
+    assert page["pick"]["choices"] == [1, 2, 3, 4] and page["pick"]["value"] == 2
+    z = np.array(page["candidate_plot"].data[0].z)
+    np.testing.assert_allclose(z, result.final.candidates[1].attention, atol=1e-6)
     tree_points = sum(len(trace.x) for trace in page["tree_plot"].data if trace.mode == "markers+text")
-    kept = sum(1 for step in result["steps"] for node in step.nodes if node.status != "pruned")
-    assert tree_points == kept + 1                               # + the root <s>
-    with_pruned = app.tree_figure(result, True, "zh")
-    assert sum(len(tr.x) for tr in with_pruned.data if tr.mode == "markers+text") >= tree_points
+    kept = sum(1 for step in result.steps for node in step.nodes if node.status != "pruned")
+    assert tree_points == kept + 1                                     # + the root <s>
     assert t("strategy.beam", "zh", k=4) in page["meta"]
+    assert app.render(result, "zh", pick=99)["pick"]["value"] == 1
 
 
-def test_segmentation_html_escapes_and_marks_kinds(app, models):
-    tr = translator(models, "tiny_zh_en")
-    source = tr.analyze("我爱学习<b>饕餮</b>")
-    shown = app.segmentation_html(source, "jieba", "en")
-    assert "<b>饕" not in shown and "&lt;" in shown            # the user's markup is text
-    assert shown.count("<span title=") == len(source.tokens)
-    assert "饕" in shown and html.escape(t("pipe.legend_unk", "en")) in shown
+def test_segmentation_on_the_page_escapes_the_visitors_markup(app):
+    (page,) = app.translate_stream("我爱学习<b>饕餮</b>", "tiny_zh_en", 1, 0.0, 0.0, 0, 0, "instant", "en")
+    assert "<b>" not in page["seg_view"] and "&lt;" in page["seg_view"] and "饕" in page["seg_view"]
+    assert "<b>" not in page["pipe_seg"] and "饕餮" in page["pipe_seg"]
+    assert html.escape(t("pipe.legend_unk", "en")) in page["seg_view"]
+    assert page["pipe_seg"].startswith(f"#### {t('pipe.seg', 'en')}")
 
 
-def test_model_list_and_card_show_the_broken_file_with_its_error(app, models):
-    keys = [key for _, key in app.model_choices("en")]
-    assert sorted(keys) == ["tiny_numbers", "tiny_numbers_none", "tiny_zh_en"]
-    card = app.model_card("tiny_numbers", "zh")
+def test_model_list_card_and_examples_come_from_the_catalogue(app):
+    found = app.shelf()
+    assert [key for _, key in found.choices("en")] == ["tiny_numbers", "tiny_numbers_none", "tiny_zh_en"]
+    assert found.choices("en")[0][0] == catalogue.model_label("tiny_numbers", found.good["tiny_numbers"], "en")
+    assert app.examples_for("tiny_numbers")[0] == [NUMBERS] and ["我爱学习。"] in app.examples_for("tiny_zh_en")
+    dataset, card, text = app.on_model_change("tiny_numbers", "我爱学习。", "zh")
+    assert dataset.raw_samples == app.examples_for("tiny_numbers") and text == NUMBERS
     assert "tiny_numbers" in card and "additive" in card and "broken.safetensors" in card
-    assert app.examples_for("tiny_numbers")[0] == ["三千零五"]
-    assert ["我爱学习。"] in app.examples_for("tiny_zh_en")
+    assert app.on_model_change("tiny_zh_en", "我喜欢猫", "en")[2] == "我喜欢猫"        # typed text stays
+    dropdown, card = app.on_refresh("gone_model", "en")
+    assert dropdown.value == found.default_key and card == found.card(found.default_key, "en")
+
+
+def test_address_parameters_pick_language_model_and_text(app):
+    query = SimpleNamespace(query_params={"lang": "zh", "model": "tiny_zh_en", "text": "我爱学习"})
+    lang, dropdown, text, dataset, card = app.on_load(query)
+    assert (lang, dropdown.value, text) == ("zh", "tiny_zh_en", "我爱学习")
+    assert dataset.raw_samples == app.examples_for("tiny_zh_en") and card == app.shelf().card("tiny_zh_en", "zh")
+    lang, dropdown, text, _, _ = app.on_load(SimpleNamespace(query_params={"lang": "xx", "model": "../x"}))
+    assert (lang, dropdown.value, text) == ("en", "tiny_numbers", NUMBERS)
 
 
 def test_models_are_loaded_once_and_reloaded_when_the_file_changes(app, models):
-    key, first = app.open_model("tiny_numbers")
-    assert key == "tiny_numbers"
-    assert app.open_model("tiny_numbers")[1] is first
+    first = open_model(app, "tiny_numbers")
+    assert first.path == (models / "tiny_numbers.safetensors").resolve()
+    assert open_model(app, "tiny_numbers").translator is first.translator
     path = models / "tiny_numbers.safetensors"
     stat = path.stat()
     os.utime(path, (stat.st_atime, stat.st_mtime + 10))
     try:
-        assert app.open_model("tiny_numbers")[1] is not first
+        reloaded = open_model(app, "tiny_numbers")
+        assert reloaded.translator is not first.translator and reloaded.version != first.version
+        (page,) = app.translate_stream(NUMBERS, "tiny_numbers", 2, 0.0, 0.0, 0, 0, "instant", "en")
+        assert page["state"].version == reloaded.version
     finally:
         os.utime(path, (stat.st_atime, stat.st_mtime))
 
 
-def test_rerender_switches_the_language_of_text_and_figures(app):
-    result = app.decode("tiny_numbers", NUMBERS, app.decoding_options(beam_size=2))
-    en, zh = app.rerender(result, "en", True, 1), app.rerender(result, "zh", True, 1)
+def test_render_switches_the_language_of_text_and_figures(app):
+    result = live.decode(open_model(app, "tiny_numbers"), NUMBERS, {"beam_size": 2, "n_best": 2})
+    en, zh = app.render(result, "en"), app.render(result, "zh")
     assert t("strategy.beam", "en", k=2) in en["meta"] and t("strategy.beam", "zh", k=2) in zh["meta"]
     assert en["live_plot"].layout.xaxis.title.text == t("fig.source_axis", "en")
     assert zh["live_plot"].layout.xaxis.title.text == t("fig.source_axis", "zh")
-    assert app.rerender(None, "zh", True, 1) == {}
-
-
-def test_decoding_options_validate_what_the_api_may_send(app):
-    assert app.decoding_options(beam_size="3", max_len=None, prefix=None)["beam_size"] == 3
-    assert app.decoding_options(max_len=0)["max_len"] is None
-    for bad in ({"beam_size": 2.5}, {"beam_size": math.inf}, {"length_penalty": -1}, {"no_repeat_ngram_size": 99},
-                {"prefix": 5}, {"max_len": "ten"}):
-        with pytest.raises(app.InputError) as caught:
-            app.decoding_options(**bad)
-        assert caught.value.code == "bad_option"
+    assert en["tree_caption"] != zh["tree_caption"] and en["pipe_seg"] != zh["pipe_seg"]
 
 
 def test_nothing_but_this_machine_was_contacted(client, hosts_contacted):

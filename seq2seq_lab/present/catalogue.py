@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -114,8 +115,10 @@ def open_model(key: str | None, settings: Settings) -> OpenModel:
 
 # --- labels and cards ----------------------------------------------------------------------
 
-# What can turn text into a link, an image, HTML, code or emphasis (``_`` inside a word cannot, in CommonMark).
+# What can turn text into a link, an image, HTML, code or emphasis. ``_`` between two letters or digits
+# ("tiny_numbers") cannot open or close emphasis in CommonMark; any other ``_`` can ("_draft_", "__init__").
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*[]()!|~"})
+_LOOSE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 
 
 def md_text(value) -> str:
@@ -124,7 +127,7 @@ def md_text(value) -> str:
     Model names, corpus names and attributions are read from files anyone can drop into the models
     folder (or name through an upload): ``![x](http://…)`` must show as those characters.
     """
-    return html.escape(str(value), quote=False).translate(_MARKDOWN)
+    return _LOOSE_UNDERSCORE.sub(r"\\_", html.escape(str(value), quote=False).translate(_MARKDOWN))
 
 
 def fmt(value, digits: int = 1) -> str:

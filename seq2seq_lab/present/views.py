@@ -151,7 +151,7 @@ def candidate_heatmap(result: Result, rank, lang: str, *, presenter: bool = Fals
 
 def tree_caption(result: Result, lang: str) -> str:
     k = result.final.options.beam_size
-    return t("cand.greedy_only", lang) if k == 1 else t("tree.intro", lang, k=k)
+    return t("cand.greedy_only", lang) if k == 1 else md_text(t("tree.intro", lang, k=k))    # "</s>" as text
 
 
 def beam_tree(result: Result, show_pruned: bool, lang: str, *, presenter: bool = False):
@@ -185,10 +185,11 @@ def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False)
     if config.src_segmenter == "char":
         seg_caption = t("pipe.seg_char_model", lang)
     else:
-        seg_caption = t("pipe.seg_help", lang) + "  \n" + t("pipe.words", lang, words=md_text(" / ".join(source.words)))
+        seg_caption = md_text(t("pipe.seg_help", lang)) + "  \n" + md_text(t("pipe.words", lang,
+                                                                                words=" / ".join(source.words)))
     for key, words in (("gr.unknown", source.unknown), ("gr.split", source.split_words)):
-        if words:
-            seg_caption += "  \n" + t(key, lang, words=md_text(", ".join(words)))
+        if words:                                       # the sentences say "<unk>": text, not an HTML tag
+            seg_caption += "  \n" + md_text(t(key, lang, words=", ".join(words)))
     direction = t("pipe.both_ways" if config.bidirectional else "pipe.one_way", lang)
 
     def vectors(rows, values):
@@ -197,7 +198,7 @@ def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False)
     return [
         Panel("seg", t("pipe.seg", lang), seg_caption, html=figures.token_chips_html(source.tokens, font_size=size + 4)
               + legend),
-        Panel("ids", t("pipe.ids", lang), t("pipe.ids_help", lang, size=len(tr.src_vocab)),
+        Panel("ids", t("pipe.ids", lang), md_text(t("pipe.ids_help", lang, size=len(tr.src_vocab))),
               html=figures.token_chips_html(source.tokens, source.ids, font_size=size + 2)),
         Panel("emb", t("pipe.emb", lang), t("pipe.emb_help", lang, dim=encoding.embeddings.shape[1]),
               figure=vectors(tokens, encoding.embeddings)),
