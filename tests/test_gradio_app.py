@@ -223,8 +223,8 @@ def test_prefix_forces_the_first_tokens(client):
 def test_default_model_and_keyword_call(client):
     result = client.predict(text=NUMBERS, model="tiny_numbers", beam_size=1, api_name="/translate")
     assert result["strategy"] == "greedy" and len(result["candidates"]) == 1
-    assert client.predict(NUMBERS, api_name="/segment")["model"] in {"tiny_numbers", "tiny_numbers_none",
-                                                                      "tiny_zh_en"}
+    # No file of this folder is catalog.DEFAULT_MODEL, so the default is the first readable model by name.
+    assert client.predict(NUMBERS, api_name="/segment")["model"] == "tiny_numbers"
 
 
 def test_concurrent_requests_on_the_shared_model_each_get_their_own_answer(client, models):
