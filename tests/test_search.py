@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import EXAMPLE_SENTENCES
 from numpy.testing import assert_allclose
 
-from conftest import EXAMPLE_SENTENCES
 from seq2seq_lab import search
 from seq2seq_lab.attention import ATTENTION_TYPES
 from seq2seq_lab.data import pad
@@ -491,6 +491,35 @@ def test_first_beam_step_has_no_duplicate_hypotheses(make_translator):
     assert len(tokens) == len(set(tokens))
     assert all(n.parent == 0 for n in first.nodes)
     assert all(n.token != "</s>" for n in first.nodes)       # no empty translations
+
+
+@pytest.mark.parametrize("strategy, beam_size", [(greedy_search, 1), (beam_search, 1), (beam_search, 3)],
+                         ids=["greedy", "beam_1", "beam_3"])
+def test_a_batch_yields_one_step_per_sentence_every_step(make_translator, strategy, beam_size):
+    """The generator protocol: each step yields B records, in batch order; a finished sentence's are empty."""
+    tr = make_translator("additive", eos_bias=2.0)
+    analyses = [tr.analyze(t) for t in EXAMPLE_SENTENCES]
+    lengths = torch.tensor([len(a.ids) for a in analyses])
+    with torch.inference_mode():
+        encoded = tr.model.encode(pad([a.ids for a in analyses]), lengths)
+        search_steps = strategy(tr.model, tr.model.decoder.prepare(encoded), tr.model.decoder.init_state(encoded),
+                                lengths, tr.tgt_vocab, SearchOptions(beam_size=beam_size, n_best=beam_size))
+        records = []
+        while True:
+            try:
+                records.append(next(search_steps))
+            except StopIteration as done:
+                results = done.value
+                break
+    assert all(len(steps) == len(EXAMPLE_SENTENCES) for steps in records)
+    assert all(step.index == t for t, steps in enumerate(records) for step in steps)
+    for b, hyps in enumerate(results):
+        active = [t for t, steps in enumerate(records) if steps[b].nodes]
+        assert active == list(range(len(active))), "a sentence's records resume after it was done"
+        if strategy is greedy_search:
+            assert len(active) == len(hyps[0].ids)
+    assert len({sum(1 for steps in records if steps[b].nodes) for b in range(len(results))}) > 1, \
+        "every sentence took as many steps: the check above proves nothing"
 
 
 def test_decoding_is_deterministic(make_translator):
