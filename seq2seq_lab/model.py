@@ -140,6 +140,15 @@ class StepOutput:
     attention: torch.Tensor | None   # (B, layers, heads, S); (B, 1, 1, S) for an RNN decoder
     context: torch.Tensor            # (B, H) c_t
 
+    @property
+    def summary_attention(self) -> torch.Tensor | None:
+        """The (B, S) row the heatmap shows: the last layer's weights, averaged over its heads.
+
+        For an RNN decoder (one layer, one head) that is its attention exactly; a many-headed model's
+        cross-attention is summarised the same way everywhere (training, search, the apps).
+        """
+        return None if self.attention is None else self.attention[:, -1].mean(1)
+
 
 @dataclass
 class Recurrence:
@@ -311,7 +320,7 @@ class Seq2Seq(nn.Module):
             state = out.state
             all_logits.append(out.logits)
             if out.attention is not None:
-                all_attention.append(out.attention[:, -1].mean(1))       # (B, S) last layer, mean of heads
+                all_attention.append(out.summary_attention)              # (B, S)
             if t + 1 < tgt_in.size(1):
                 use_reference = rng.random() < teacher_forcing
                 prev = tgt_in[:, t + 1] if use_reference else out.logits.argmax(-1)

@@ -209,8 +209,8 @@ def _next_log_probs(out: StepOutput, t: int, histories: list[list[int]], options
 
 
 def _attention_rows(out: StepOutput) -> torch.Tensor | None:
-    """The attention row behind each row's next token: last layer, mean of its heads, (N, S)."""
-    return None if out.attention is None else out.attention[:, -1].mean(1).float()
+    """The attention row behind each row's next token (:attr:`StepOutput.summary_attention`), (N, S)."""
+    return None if out.summary_attention is None else out.summary_attention.float()
 
 
 def _alternatives(log_probs: torch.Tensor, count: int, vocab: Vocab) -> list[list[Alternative]]:
