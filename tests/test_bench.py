@@ -31,6 +31,8 @@ import report
 import run
 import training
 
+pytestmark = pytest.mark.slow          # runs the bench's code paths and worker processes
+
 SOURCES = ["三千零五", "两万零七百一十", "九十九", "一百", "五万四千三百二十一", "零"]
 
 

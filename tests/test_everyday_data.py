@@ -216,6 +216,7 @@ def test_tatoeba_split_is_keyed_on_the_sentence_id(tatoeba):
     assert all(len(splits) == 1 for splits in by_id.values())     # all translations of a sentence together
 
 
+@pytest.mark.slow
 def test_everyday_splits_are_deterministic():
     a = everyday_splits(dictionary="none")
     b = everyday_splits(dictionary="none")

@@ -13,6 +13,8 @@ from seq2seq_lab.errors import BusyError, CheckpointError, CorpusError
 from seq2seq_lab.train import TrainConfig
 from seq2seq_lab.translator import Translator
 
+pytestmark = pytest.mark.slow          # each test trains in a background thread
+
 TINY = {"emb_size": 16, "hidden_size": 32, "attention": "additive", "dropout": 0.0}
 
 

@@ -12,6 +12,8 @@ from seq2seq_lab.corpus import everyday_splits, load_everyday, sentence_key
 from seq2seq_lab.train import evaluate, has_repeat
 from seq2seq_lab.translator import Translator
 
+pytestmark = pytest.mark.slow          # decodes test sets with the shipped models
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 DEFAULT_PATH = MODELS / f"{DEFAULT_MODEL}.safetensors"

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "demo" / "streamlit_app.py")
 SENTENCE = "我爱学习。"
 
+pytestmark = pytest.mark.slow          # each test runs the whole app script (AppTest)
+
 
 @contextlib.contextmanager
 def streamlit_server(models_dir: Path, **env):

@@ -321,6 +321,7 @@ FAULTS_PER_BATCH = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
 def test_keep_freed_memory_stops_training_steps_from_page_faulting():
     """With glibc's defaults every training step page-faults its large tensors back in from the
