@@ -194,3 +194,10 @@ def app_models_dir(tmp_path_factory) -> Path:
 def copy_models(source: Path, folder: Path) -> Path:
     shutil.copytree(source, folder, dirs_exist_ok=True)
     return folder
+
+
+def copy_with_a_broken_file(source: Path, folder: Path) -> Path:
+    """``source``'s models copied into ``folder``, plus a corrupt ``broken.safetensors`` (every app must list it)."""
+    copy_models(source, folder)
+    (folder / "broken.safetensors").write_bytes(b"this is not a model file")
+    return folder

@@ -14,7 +14,6 @@ import contextlib
 import html
 import importlib.util
 import os
-import shutil
 import socket
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from types import SimpleNamespace
 import httpx
 import numpy as np
 import pytest
+from conftest import copy_with_a_broken_file
 
 from seq2seq_lab.i18n import t
 from seq2seq_lab.present import catalogue, live, views
@@ -77,11 +77,7 @@ def hosts_contacted():
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, tiny_models_dir):
     """A models folder: tiny_numbers, tiny_numbers_none, tiny_zh_en and a corrupt broken.safetensors."""
-    folder = tmp_path_factory.mktemp("gradio_models")
-    for path in tiny_models_dir.glob("*.safetensors"):
-        shutil.copy(path, folder / path.name)
-    (folder / "broken.safetensors").write_bytes(b"this is not a model file")
-    return folder
+    return copy_with_a_broken_file(tiny_models_dir, tmp_path_factory.mktemp("gradio_models"))
 
 
 @pytest.fixture(scope="module")

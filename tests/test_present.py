@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_with_a_broken_file
 from markdown_it import MarkdownIt
 
 from seq2seq_lab.catalog import ModelInfo
@@ -40,11 +41,7 @@ SENTENCE = "我爱学习。"
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, tiny_models_dir) -> Path:
     """tiny_numbers, tiny_numbers_none, tiny_zh_en and a corrupt broken.safetensors."""
-    folder = tmp_path_factory.mktemp("present_models")
-    for path in tiny_models_dir.glob("*.safetensors"):
-        shutil.copy(path, folder / path.name)
-    (folder / "broken.safetensors").write_bytes(b"this is not a model file")
-    return folder
+    return copy_with_a_broken_file(tiny_models_dir, tmp_path_factory.mktemp("present_models"))
 
 
 @pytest.fixture(scope="module")
