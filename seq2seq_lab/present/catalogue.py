@@ -115,9 +115,11 @@ def open_model(key: str | None, settings: Settings) -> OpenModel:
 
 # --- labels and cards ----------------------------------------------------------------------
 
-# What can turn text into a link, an image, HTML, code or emphasis. ``_`` between two letters or digits
-# ("tiny_numbers") cannot open or close emphasis in CommonMark; any other ``_`` can ("_draft_", "__init__").
-_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*[]()!|~"})
+# What can turn text into a link, an image, HTML, code or emphasis. Without "[" no link or image can form, so
+# "(" and ")" stay as they are: escaped, a GFM renderer would put the backslash into a bare URL it links
+# ("https://example.org\)"). ``_`` between two letters or digits ("tiny_numbers") cannot open or close emphasis
+# in CommonMark; any other ``_`` can ("_draft_", "__init__"), so _LOOSE_UNDERSCORE escapes those.
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*[]!|~"})
 _LOOSE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 
 
