@@ -2,18 +2,12 @@
 
     python demo/gradio_app.py                      # then open the address it prints
 
-Type a Chinese sentence (or click an example), pick a model and the decoding settings, press
-Translate, and watch the attention heatmap grow one output word per step; below it the
-segmentation, greedy against beam search, the n-best list and the search tree, and the model's
-insides. ``?lang=zh&model=toy_numbers&text=三千零五`` in the address works too.
-
-The API — ``/translate``, ``/segment``, ``/score``, ``/models`` — is described in the README
-("The HTTP API") and under "Use via API" at the foot of the page; its answers are built by
-``seq2seq_lab.present.api``. Bad input is an error whose message reads ``"[code] explanation"``.
-
-This file is layout and wiring only: what the page shows comes from ``seq2seq_lab.present``
-(shared with the Streamlit app), the settings from ``seq2seq_lab.settings``. Gradio's and the
-Hugging Face hub's telemetry are switched off before Gradio is imported: nothing leaves the machine.
+The page: type a Chinese sentence, press Translate, watch the attention heatmap grow one word per step;
+below it greedy against beam search, the n-best list and the search tree, the model's insides
+(``?lang=zh&model=toy_numbers&text=三千零五`` works too). The API (``/translate``, ``/segment``,
+``/score``, ``/models``; see the README) answers through ``seq2seq_lab.present.api``; bad input is an
+error reading ``"[code] explanation"``. Layout and wiring only: what the page shows comes from
+``seq2seq_lab.present``. Telemetry is switched off before Gradio is imported: nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -36,20 +30,15 @@ if str(ROOT) not in sys.path:                     # `python demo/gradio_app.py` 
     sys.path.insert(0, str(ROOT))
 
 import gradio as gr
-import pandas as pd
 
 from seq2seq_lab import settings
 from seq2seq_lab.errors import LabError
-from seq2seq_lab.i18n import LANGUAGES, t
+from seq2seq_lab.i18n import LANGUAGES, language, t
 from seq2seq_lab.options import LIMITS
 from seq2seq_lab.present import api, catalogue, live, views
 
 log = logging.getLogger(__name__)
 settings.apply_torch_threads(settings.load())
-
-
-def lang_of(value: Any) -> str:
-    return value if value in LANGUAGES else "en"
 
 
 # --- the API: the present.api functions, their errors as "[code] explanation" -----------------------
@@ -94,11 +83,6 @@ def output_html(text: str, small: bool = False) -> str:
     return f"<div class='lab-output{' lab-small' if small else ''}'>{html.escape(text)}</div>"
 
 
-def candidates_frame(translation, lang: str) -> pd.DataFrame:
-    columns, rows = views.candidate_rows(translation, lang)
-    return pd.DataFrame(rows, columns=columns)
-
-
 def render(result: live.Result, lang: str, *, show_pruned: bool = True, pick: Any = 1) -> dict[str, Any]:
     """Every output of the page for ``result``, by name (the wiring maps names to components)."""
     model = catalogue.open_model(result.model_key, settings.load())
@@ -122,7 +106,7 @@ def render(result: live.Result, lang: str, *, show_pruned: bool = True, pick: An
                                + views.score_line(candidate, lang))
         out[f"{side}_plot"] = None if candidate.attention is None else views.heatmap(
             final.src_tokens, candidate.tokens, candidate.attention, lang, highlight_row=comparison.split)
-    out["candidates"] = candidates_frame(final, lang)
+    out["candidates"] = views.candidate_frame(final, lang)
     pick = views.pick_rank(final, pick)
     out["pick"] = gr.update(choices=list(range(1, len(final.candidates) + 1)), value=pick, label=t("cand.pick", lang))
     out["candidate_plot"], out["candidate_caption"] = views.candidate_heatmap(result, pick, lang)
@@ -131,21 +115,13 @@ def render(result: live.Result, lang: str, *, show_pruned: bool = True, pick: An
     return out
 
 
-EMPTY_PAGE: dict[str, Any] = {  # what the page shows after bad input: no stale result from an earlier sentence
-    **dict.fromkeys(("result", "meta", "live_caption", "compare_note", "greedy_text", "beam_text", "candidate_caption",
-                     "tree_caption", "pipe_seg", "pipe_ids", "pipe_emb", "pipe_enc", "pipe_ctx", "seg_view",
-                     "ids_view"), ""),
-    **dict.fromkeys(("live_plot", "greedy_plot", "beam_plot", "candidate_plot", "tree_plot", "emb_view", "enc_view",
-                     "ctx_view", "state"), None),
-}
-
-
 def friendly(error: Exception, lang: str) -> dict[str, Any]:
     """The page after bad input: every output cleared and a message in the visitor's language."""
     if not isinstance(error, LabError):
         log.exception("unexpected error in the page")
     message = catalogue.md_text(views.error_message(error, lang))
-    return {**EMPTY_PAGE, "candidates": candidates_frame(None, lang), "pick": gr.update(choices=[1], value=1),
+    empty = {name: None if isinstance(component, (gr.Plot, gr.State)) else "" for name, component in OUTPUTS.items()}
+    return {**empty, "candidates": views.candidate_frame(None, lang), "pick": gr.update(choices=[1], value=1),
             "message": gr.update(value=f"⚠ **{t('gr.message_title', lang)}:** {message}", visible=True)}
 
 
@@ -154,7 +130,7 @@ def translate_stream(text: Any, key: str | None, beam_size: Any, length_penalty:
                      ) -> Iterator[dict[str, Any]]:
     """The Translate button: page updates by name, one per decoding step (the heatmap grows one row at a
     time), then the whole result with ``state``; or a friendly ``message`` for bad input."""
-    lang = lang_of(lang)
+    lang = language(lang)
     delay = live.SPEEDS.get(speed, live.SPEEDS["normal"])
     try:
         model = catalogue.open_model(key, settings.load())
@@ -200,7 +176,7 @@ def on_refresh(key: str | None, lang: str):
 def on_load(request: gr.Request):
     """``?lang=zh&model=hsk_dot&text=我爱学习`` in the address."""
     params = dict(request.query_params) if request is not None else {}
-    lang = lang_of(params.get("lang", settings.load().lang))
+    lang = language(params.get("lang", settings.load().lang))
     found = shelf()
     model = params.get("model") if params.get("model") in found.good else found.default_key
     text = params.get("text") or found.examples(model)[0]
@@ -208,14 +184,12 @@ def on_load(request: gr.Request):
             found.card(model, lang))
 
 
-def option_slider(name: str, lang: str, *, number: bool = False, value=None, **kwargs):
+def option_slider(name: str, lang: str, *, number: bool = False):
     """A decoding option's widget with the range of options.LIMITS (the range the core enforces)."""
     limit = LIMITS[name]
     common = dict(minimum=limit.low, maximum=limit.high, step=limit.step, label=t(limit.label, lang),
-                  info=t(limit.help, lang), **kwargs)
-    if number:
-        return gr.Number(limit.default if value is None else value, precision=0, **common)
-    return gr.Slider(value=limit.default if value is None else value, **common)
+                  info=t(limit.help, lang))
+    return gr.Number(limit.default, precision=0, **common) if number else gr.Slider(value=limit.default, **common)
 
 
 # --- the page ---------------------------------------------------------------------------------------
@@ -312,12 +286,11 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
     ]
 
     def ui_language(lang, key, result, pruned, picked):
-        lang = lang_of(lang)
+        lang = language(lang)
         updates = {component: gr.update(**{attr: t(k, lang) for attr, k in attrs.items()})
                    for component, attrs in LABELS}
         for name, component in OPTION_INPUTS.items():
-            updates[component] = gr.update(label=option_slider(name, lang).label,
-                                           info=option_slider(name, lang).info)
+            updates[component] = gr.update(label=t(LIMITS[name].label, lang), info=t(LIMITS[name].help, lang))
         updates[speed_input] = gr.update(label=t("live.speed", lang),
                                          choices=[(t(f"live.speed_{s}", lang), s) for s in live.SPEEDS])
         updates[model_box] = gr.update(label=t("app.model", lang), info=t("app.model_help", lang),
@@ -330,10 +303,10 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         return updates
 
     def ui_pick(result, picked, lang):
-        return (gr.skip(), gr.skip()) if result is None else views.candidate_heatmap(result, picked, lang_of(lang))
+        return (gr.skip(), gr.skip()) if result is None else views.candidate_heatmap(result, picked, language(lang))
 
     def ui_tree(result, pruned, lang):
-        return gr.skip() if result is None else views.beam_tree(result, pruned, lang_of(lang))
+        return gr.skip() if result is None else views.beam_tree(result, pruned, language(lang))
 
     def ui_row(event: gr.SelectData):
         return event.index[0] + 1 if isinstance(event.index, (list, tuple)) else gr.skip()

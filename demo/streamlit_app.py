@@ -54,7 +54,7 @@ from streamlit_ui import T, heatmap, labels, lang, plot, presenter, show_error
 
 from seq2seq_lab import catalog, figures, settings
 from seq2seq_lab.errors import LabError
-from seq2seq_lab.i18n import LANGUAGES
+from seq2seq_lab.i18n import LANGUAGES, language
 from seq2seq_lab.options import LIMITS
 from seq2seq_lab.present import catalogue, live, training, views
 
@@ -88,8 +88,7 @@ def init_state() -> None:
         return
     state._initialised = True
     params = st.query_params
-    requested_lang = params.get("lang") or SETTINGS.lang
-    state.lang = requested_lang if requested_lang in LANGUAGES else "en"
+    state.lang = language(params.get("lang") or SETTINGS.lang)
     state.presenter, state.export_fmt = False, "png"
     state.src_text = params.get("text", catalogue.DEFAULT_TEXT)
     state.train_data = training.DEFAULT_DATA

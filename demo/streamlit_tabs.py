@@ -61,11 +61,11 @@ def candidates_tab(result: live.Result) -> None:
         st.info(T("cand.greedy_only"))
         return
     st.caption(T("cand.intro"))
-    columns, rows = views.candidate_rows(final, lang())
-    st.dataframe([dict(zip(columns, row)) for row in rows], key="cand_table", on_select=on_candidate_row,
-                 selection_mode="single-row", hide_index=True, width="stretch")
+    table = views.candidate_frame(final, lang())
+    st.dataframe(table, key="cand_table", on_select=on_candidate_row, selection_mode="single-row", hide_index=True,
+                 width="stretch")
     st.session_state.cand_pick = views.pick_rank(final, st.session_state.get("cand_pick"))
-    pick = st.segmented_control(T("cand.pick"), list(range(1, len(rows) + 1)), key="cand_pick", required=True)
+    pick = st.segmented_control(T("cand.pick"), list(range(1, len(table) + 1)), key="cand_pick", required=True)
     figure, caption = views.candidate_heatmap(result, pick, lang(), presenter=presenter())
     plot(figure, key="cand_heat", filename=f"candidate_{pick}") if figure is not None else st.info(caption)
     st.subheader(T("tree.title"))

@@ -17,6 +17,11 @@ from .errors import LabError
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 
+
+def language(value) -> str:
+    """``value`` if it names a language of the interface, else English (for ``?lang=…`` and the like)."""
+    return value if value in LANGUAGES else "en"
+
 STRINGS: dict[str, dict[str, str]] = {
     # --- the page -------------------------------------------------------------------
     "app.title": {"en": "Seq2Seq Attention Lab · 注意力实验室", "zh": "注意力实验室 · Seq2Seq Attention Lab"},

@@ -129,6 +129,14 @@ def candidate_rows(translation: Translation | None, lang: str) -> tuple[list[str
     return columns, rows
 
 
+def candidate_frame(translation: Translation | None, lang: str):
+    """The n-best table as a pandas DataFrame (what both apps' table widgets take)."""
+    import pandas as pd
+
+    columns, rows = candidate_rows(translation, lang)
+    return pd.DataFrame(rows, columns=columns)
+
+
 def pick_rank(translation: Translation, rank) -> int:
     """A 1-based rank inside the n-best list (anything else: 1)."""
     try:
