@@ -1,6 +1,7 @@
 """Command line: ``python -m seq2seq_lab translate|train|evaluate``.
 
     python -m seq2seq_lab translate "我爱学习" --beam 5
+    python -m seq2seq_lab translate "三千零五" --model toy_numbers        # a name in the models folder, or a file
     python -m seq2seq_lab train --data toy:numbers --epochs 5 --out models/my_numbers.safetensors
     python -m seq2seq_lab evaluate --model models/everyday_additive.safetensors --split test:tatoeba
 
@@ -16,13 +17,34 @@ from pathlib import Path
 
 from . import settings
 from .attention import ATTENTION_TYPES
-from .catalog import DEFAULT_MODEL
-from .errors import LabError
+from .catalog import DEFAULT_MODEL, SUFFIX, available_models, model_path
+from .errors import CheckpointError, LabError
 
 
 def _model_path(value: str | None) -> Path:
-    """A model file given on the command line, else the default model in the models folder."""
-    return Path(value) if value else settings.load().models_dir / f"{DEFAULT_MODEL}.safetensors"
+    """``--model``: a model file, or a model's name in the models folder as the apps' picker knows it
+    (``toy_numbers``, ``user/my_dates``); the default model when it is not given."""
+    models_dir = settings.load().models_dir
+    if not value:
+        return models_dir / f"{DEFAULT_MODEL}{SUFFIX}"
+    if Path(value).is_file():
+        return Path(value)
+    try:
+        return model_path(value, models_dir)             # refuses names that leave the folder
+    except CheckpointError as error:
+        if error.code != "missing":                      # not a name (it has a folder in it): a path to a file
+            raise CheckpointError("missing", f"model file {value} does not exist", path=value) from None
+    names = ", ".join(sorted(available_models(models_dir)[0])) or "none"
+    raise CheckpointError("missing", f"there is no model file {value!r} and no model called {value!r} in "
+                          f"{models_dir} (models there: {names})", path=value)
+
+
+def figures_text(metrics: dict, corpus: str, digits: int = 1) -> str:
+    """The figure that fits the task: exact match for a toy task (BLEU on a one-token output like "3005"
+    means little), BLEU and chrF for sentences."""
+    if corpus.startswith("toy:"):
+        return f"exact match {metrics['exact']:.{digits}%}"
+    return f"BLEU {metrics['bleu']:.{digits}f}  chrF {metrics['chrf']:.{digits}f}"
 
 
 def text_heatmap(row_labels: list[str], col_labels: list[str], weights) -> str:
@@ -87,11 +109,13 @@ def cmd_train(args) -> int:
                          label_smoothing=args.label_smoothing, min_freq=args.min_freq)
     bar = tqdm(total=1.0, unit="run", mininterval=0.5, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
+    corpus = splits.record.get("corpus", args.data)
+
     def on_progress(p):
         bar.n = round(p.fraction, 4)
         post = f"epoch {p.epoch}/{p.epochs} loss {p.loss:.3f}"
         if p.valid:
-            post += f" | valid chrF {p.valid['chrf']:.1f} BLEU {p.valid['bleu']:.1f}"
+            post += f" | valid {figures_text(p.valid, corpus)}"
         bar.set_postfix_str(post, refresh=False)
         bar.update(0)                              # redraws at most every mininterval
 
@@ -105,7 +129,7 @@ def cmd_train(args) -> int:
     for test_set, by_decoding in figures.items():
         label = "" if len(figures) == 1 else f" {test_set}"
         for name, m in by_decoding.items():
-            print(f"test{label} {name:6}: BLEU {m['bleu']:.1f}  chrF {m['chrf']:.1f}  exact {m['exact']:.3f}")
+            print(f"test{label} {name:6}: {figures_text(m, corpus)}")
     return 0
 
 
@@ -134,8 +158,12 @@ def cmd_evaluate(args) -> int:
         print(f"{path.stem} on {corpus} {args.split} ({out['greedy']['sentences']} sentences, {tr.device_label})")
         for name, m in out.items():
             if isinstance(m, dict):
-                print(f"  {name:8} BLEU {m['bleu']:6.2f}  chrF {m['chrf']:6.2f}  exact {m['exact']:.3f}")
+                print(f"  {name:8} {figures_text(m, corpus, digits=2)}")
     return 0
+
+
+MODEL_HELP = (f"a .safetensors file, or a model's name in the models folder: toy_numbers, user/my_dates "
+              f"(default: {DEFAULT_MODEL})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("translate", help="translate one sentence and show the attention")
     p.add_argument("text")
-    p.add_argument("--model", help="model file (default: the shipped HSK model)")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--beam", type=int, default=5)
     p.add_argument("--n-best", type=int, default=5)
     p.add_argument("--length-penalty", type=float, default=0.0)
@@ -177,8 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=settings.load().device)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="BLEU/chrF of a model on its corpus, greedy and beam")
-    p.add_argument("--model")
+    p = sub.add_parser("evaluate", help="BLEU/chrF (exact match for a toy task) of a model on its corpus, "
+                                        "greedy and beam")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--split", default="test",
                    help="train, valid, test (the first test set: HSK's for the everyday models) or "
                         "test:<name> (test:tatoeba, test:everyday)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,61 @@ def test_bad_translate_input_exits_2_with_a_message(capsys, tiny_models_dir, arg
     assert "Traceback" not in err and out == ""
 
 
+@pytest.mark.parametrize("name", ["tiny_numbers", "tiny_numbers.safetensors", "user/my_numbers"])
+def test_model_by_name_as_the_apps_take_it(capsys, tiny_models_dir, tmp_path, monkeypatch, name):
+    folder = tmp_path / "models"
+    (folder / "user").mkdir(parents=True)
+    model = tiny_models_dir / "tiny_numbers.safetensors"
+    shutil.copy(model, folder / "tiny_numbers.safetensors")
+    shutil.copy(model, folder / "user" / "my_numbers.safetensors")
+    monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(folder))
+    monkeypatch.chdir(tmp_path)                                          # no file of that name here
+    code, by_name, err = run_cli(capsys, "translate", "三千零五", "--model", name, "--beam", 2, "--device", "cpu")
+    assert code == 0 and err == ""
+    _, by_path, _ = run_cli(capsys, "translate", "三千零五", "--model", model, "--beam", 2, "--device", "cpu")
+    assert candidate_lines(by_name) == candidate_lines(by_path) and candidate_lines(by_name)
+    code, out, _ = run_cli(capsys, "evaluate", "--model", name, "--split", "valid", "--beam", 2, "--device", "cpu")
+    assert code == 0 and out.startswith(f"{Path(name).stem.removesuffix('.safetensors')} on toy:numbers valid")
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("toy_numberz", "no model called 'toy_numberz' in "),
+    ("user/toy_numbers", "no model called 'user/toy_numbers' in "),
+    ("../tiny_numbers", "model file ../tiny_numbers does not exist"),
+    ("no/such/dir/m.safetensors", "model file no/such/dir/m.safetensors does not exist"),
+])
+@pytest.mark.parametrize("command", [["translate", "三千零五"], ["evaluate"]])
+def test_a_model_that_is_neither_a_file_nor_a_name_exits_2(capsys, tiny_models_dir, tmp_path, monkeypatch,
+                                                            command, name, needle):
+    monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(tiny_models_dir))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, *command, "--model", name, "--device", "cpu")
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and needle in err and "Traceback" not in err
+    if "no model called" in needle:                                      # says which names would work
+        assert "tiny_numbers, tiny_numbers_none, tiny_zh_en" in err
+
+
+def test_the_package_imports_from_any_folder(tmp_path, tiny_models_dir):
+    """Installed by requirements.txt (`-e .`): the API and the CLI work outside the checkout, with no PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", "import seq2seq_lab; from seq2seq_lab import Translator; "
+                             "print(seq2seq_lab.__file__)"],
+                            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).is_relative_to(ROOT / "seq2seq_lab")     # this checkout, editable
+    result = subprocess.run([sys.executable, "-m", "seq2seq_lab", "translate", "三千零五", "--model", "tiny_numbers",
+                             "--beam", "1", "--device", "cpu"], capture_output=True, text=True, cwd=tmp_path,
+                            env={**env, "SEQ2SEQ_LAB_MODELS_DIR": str(tiny_models_dir)}, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "model:        tiny_numbers (additive attention) on cpu" in result.stdout
+
+
+def test_requirements_install_the_package_itself():
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert "-e ." in lines
+
+
 def test_missing_or_corrupt_model_exits_2(capsys, tmp_path):
     code, _, err = run_cli(capsys, "translate", "我爱学习", "--model", tmp_path / "absent.safetensors")
     assert code == 2 and "absent.safetensors" in err and "does not exist" in err
@@ -170,8 +226,18 @@ def test_evaluate_table(capsys, tiny_models_dir):
     lines = out.strip().splitlines()
     n = len(toy_splits("numbers")["valid"])
     assert lines[0] == f"tiny_numbers_none on toy:numbers valid ({n} sentences, cpu)"
-    assert re.fullmatch(r"\s+greedy\s+BLEU\s+\d+\.\d\d\s+chrF\s+\d+\.\d\d\s+exact\s+\d\.\d{3}", lines[1])
-    assert lines[2].split()[0] == "beam2"
+    assert re.fullmatch(r"\s+greedy\s+exact match \d+\.\d\d%", lines[1])        # a toy task: BLEU means little
+    assert lines[2].split()[0] == "beam2" and "BLEU" not in out
+
+
+def test_evaluate_table_of_a_sentence_model_gives_bleu_and_chrf(capsys, tiny_models_dir):
+    code, out, _ = run_cli(capsys, "evaluate", "--model", tiny_models_dir / "tiny_zh_en.safetensors",
+                           "--split", "valid", "--beam", 2, "--device", "cpu")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("tiny_zh_en on hsk valid (")
+    assert re.fullmatch(r"\s+greedy\s+BLEU\s+\d+\.\d\d\s+chrF\s+\d+\.\d\d", lines[1])
+    assert "exact" not in out
 
 
 @pytest.mark.parametrize("split", ["test:tatoeba", "nonsense", "test:"])
@@ -213,8 +279,9 @@ def test_train_on_a_tsv_file_saves_a_working_model(capsys, tmp_path):
     assert "numbers.tsv:3: skipped: expected 2 or 3 tab-separated columns, found 1" in err
     assert "numbers.tsv:6: skipped: no Chinese text in the first two columns" in err
     assert f"saved {out_path}" in out
-    assert re.search(r"test greedy: BLEU \d+\.\d  chrF \d+\.\d  exact [01]\.\d{3}\n"
-                     r"test beam5 : BLEU \d+\.\d  chrF \d+\.\d  exact [01]\.\d{3}", out)
+    assert re.search(r"test greedy: BLEU \d+\.\d  chrF \d+\.\d\n"            # sentences (a TSV): BLEU and chrF
+                     r"test beam5 : BLEU \d+\.\d  chrF \d+\.\d\n", out)
+    assert "valid BLEU" in err and "exact" not in out + err
     checkpoint = load(out_path)
     assert checkpoint.config.attention == "general" and checkpoint.config.cell == "lstm"
     assert checkpoint.config.hidden_size == 16 and checkpoint.config.src_segmenter == "jieba"
@@ -222,6 +289,16 @@ def test_train_on_a_tsv_file_saves_a_working_model(capsys, tmp_path):
     assert record["corpus"] == "numbers.tsv" and record["split"]["train"] == record["pairs"]["train"]
     assert set(record["test"]) == {"greedy", "beam5"}
     assert Translator(checkpoint, device="cpu").translate("三十五", beam_size=2).best.tokens
+
+
+def test_train_on_a_toy_task_prints_exact_match_not_bleu(capsys, tmp_path):
+    out_path = tmp_path / "toy.safetensors"
+    code, out, err = run_cli(capsys, "train", "--data", "toy:numbers", "--out", out_path, *TINY_TRAIN)
+    assert code == 0
+    assert re.search(r"test greedy: exact match \d+\.\d%\ntest beam5 : exact match \d+\.\d%\n", out)
+    assert re.search(r"valid exact match \d+\.\d%", err)                   # the progress bar's last line
+    assert "BLEU" not in out + err and "chrF" not in out + err
+    assert read_metadata(out_path)["record"]["corpus"] == "toy:numbers"
 
 
 @pytest.mark.parametrize("argv, needle", [
