@@ -140,8 +140,8 @@ def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int | None, slot
     if frame.attention is None:
         slots["heat"].info(views.no_attention_note(frame.tokens, lang()))
     else:
-        plot(heatmap(src_tokens, frame.tokens, frame.attention, title=T("live.heatmap_title"),
-                     highlight_row=frame.step - 1), key=f"live_heat{key}", where=slots["heat"], filename="attention")
+        plot(heatmap(src_tokens, frame.tokens, frame.attention, highlight_row=frame.step - 1),   # the tab is its title
+             key=f"live_heat{key}", where=slots["heat"], filename="attention")
     if frame.alternatives:
         plot(figures.probability_bars(frame.alternatives, frame.token, title=T("live.bars_title", step=frame.step),
                                       lang=lang(), font_size=views.font_size(presenter())),
@@ -164,6 +164,7 @@ def animate(model, text: str, options: dict, slots: dict) -> live.Result:
 
 def live_tab(result: live.Result, slots: dict) -> None:
     n = len(result.frames)
+    st.caption(T("live.intro"))
     if n > 1:
         st.session_state.scrub = min(max(1, int(st.session_state.get("scrub", n))), n)
         st.slider(T("live.scrub"), 1, n, key="scrub", help=T("live.scrub_help"))
@@ -184,15 +185,38 @@ def sidebar_settings() -> None:
 
 # --- the page ----------------------------------------------------------------------------------------
 
-def model_column(shelf: catalogue.Shelf):
-    """The model picker, its card and the decoding settings; returns the open model (None: an error shown)."""
+TABS = ("live", "pipeline", "compare", "candidates", "whatif", "variants", "training")
+
+
+def tab_labels() -> list[str]:
+    """The tab titles; presenter mode uses the short ones, so all seven fit on one projector line."""
+    suffix = "_short" if presenter() else ""
+    return [T(f"tab.{name}{suffix}") for name in TABS]
+
+
+def keep_open_tab(labels: list[str]) -> None:
+    """The open tab survives a change of language or of presenter mode (its label changes with them)."""
+    previous = st.session_state.get("_tab_labels")
+    if st.session_state.get("tab") not in labels and previous and st.session_state.get("tab") in previous:
+        st.session_state.tab = labels[previous.index(st.session_state.tab)]
+    st.session_state._tab_labels = labels
+
+
+def model_row(shelf: catalogue.Shelf):
+    """Title, model picker, the model card and decoding settings (a popover), the examples (another)."""
+    # The last column stays empty: Streamlit's toolbar (the "Running…" sign and the ⋮ menu) sits there.
+    widths = [0.01, 3.0, 1.4, 1.4, 1.4] if presenter() else [2.9, 2.5, 1.1, 1.1, 1.3]
+    title, pick, settings_col, examples_col, _ = st.columns(widths, vertical_alignment="center")
+    if not presenter():                                 # a projector needs the room for the heatmap
+        title.markdown(f"<div class='lab-title'>{html.escape(T('app.title'))}</div>", unsafe_allow_html=True,
+                       help=T("app.subtitle"))
     keys = shelf.keys
-    key = st.selectbox(T("app.model"), keys, key="model", help=T("app.model_help"),
-                       format_func=labels({k: catalogue.model_label(k, shelf.good[k], lang()) for k in keys}),
-                       on_change=on_model_change, args=({k: shelf.corpus(k) for k in keys},))
+    key = pick.selectbox(T("app.model"), keys, key="model", help=T("app.model_help"), label_visibility="collapsed",
+                         format_func=labels({k: catalogue.model_label(k, shelf.good[k], lang()) for k in keys}),
+                         on_change=on_model_change, args=({k: shelf.corpus(k) for k in keys},))
     info = shelf.good[key]
-    st.caption(catalogue.model_card(key, info, lang()), help=catalogue.model_data(info, lang()))
-    with st.expander(T("app.decoding"), expanded=False):
+    with settings_col.popover(T("app.decoding_short"), icon=":material/tune:", width="stretch"):
+        st.caption(catalogue.model_card(key, info, lang()), help=catalogue.model_data(info, lang()))
         option_widget(st, "length_penalty")
         option_widget(st, "coverage_penalty")
         tuned = catalogue.tuned_decoding(info)
@@ -201,13 +225,68 @@ def model_column(shelf: catalogue.Shelf):
                       on_click=use_tuned, args=(tuned,))
         option_widget(st, "max_len", "number")
         option_widget(st, "no_repeat_ngram_size", "number")
+        device = st.empty()
+    examples = catalogue.examples_for(shelf.corpus(key))
+    with examples_col.popover(T("app.examples_short"), icon=":material/list:", width="stretch"):
+        st.pills(T("app.examples"), list(examples), key="example", on_change=on_example, wrap=True,
+                 format_func=labels({zh: catalogue.example_label(e) for zh, e in examples.items()}))
     try:
         model = catalogue.open_model(key, SETTINGS)
     except LabError as error:
         show_error(error)
         return None
-    st.caption(T("app.device", device=model.translator.device_label))
+    device.caption(T("app.device", device=model.translator.device_label))
     return model
+
+
+def input_row() -> tuple[bool, bool]:
+    """The sentence, Translate, One step, the beam size and the speed, on one line; (translate, one_step)."""
+    widths = [3.0, 1.4, 1.4, 1.2, 1.8] if presenter() else [3.8, 1.1, 1.1, 1.0, 1.8]
+    box, go, step, beam, speed = st.columns(widths, vertical_alignment="bottom")
+    box.text_input(T("app.input"), key="src_text", placeholder=T("app.input_placeholder"), help=T("app.input_help"),
+                   on_change=on_text_change)
+    translate = go.button(T("app.translate"), key="translate", type="primary", width="stretch")
+    one_step = step.button(T("live.one_step"), key="one_step", help=T("live.one_step_help"), width="stretch")
+    option_widget(beam, "beam_size", "number")
+    speed.select_slider(T("live.speed"), list(live.SPEEDS), value="normal", key="speed",
+                        format_func=labels({s: T(f"live.speed_{s}") for s in live.SPEEDS}))
+    return translate, one_step
+
+
+def banner(result: live.Result, text: str, corpus: str) -> None:
+    """The translation (so far, while stepping), big; its scores; the reference of an example."""
+    if result.text != text:
+        st.warning(T("app.stale") + "  \n" + T("app.result_for", text=catalogue.md_text(result.text)))
+    step = int(st.session_state.get("scrub", len(result.frames)))
+    shown = views.text_so_far(result, step)
+    st.markdown(f"<div class='lab-output' id='lab-translation'>{html.escape(shown)}</div>", unsafe_allow_html=True)
+    meta = views.result_meta(result.final, lang())
+    reference = catalogue.example_reference(result.text, corpus, lang())
+    st.caption(meta + (f" · {reference}" if reference else ""))
+
+
+def decide(model, text: str, options: dict, translate: bool, one_step: bool, slots: dict, live_open: bool):
+    """What this run does with the visitor's request: animate, decode at once, step, or keep the result."""
+    state = st.session_state
+    result: live.Result | None = state.get("result")
+    # Enter in the box or an example asks for the animation; "One step" on a new sentence starts at step 1.
+    animate_now = (state.pop("_animate", False) or translate) and not one_step
+    current = result is not None and result.is_for(model, text, options)
+    instant = not live.SPEEDS.get(state.get("speed", "normal"), 0.35)
+    if animate_now and live_open and not instant:
+        result = animate(model, text, options, slots)
+        state.scrub, state.cand_pick = len(result.frames), 1
+    elif animate_now or (one_step and not current):
+        result = live.decode(model, text, options)
+        state.scrub, state.cand_pick = (1 if one_step else len(result.frames)), 1
+    elif one_step:
+        n = len(result.frames)
+        state.scrub = 1 if int(state.get("scrub", n)) >= n else int(state.get("scrub", n)) + 1
+    elif ("result" not in state and text.strip()) or (not current and result is not None and result.text == text):
+        # a first visit shows the default sentence already translated; a changed setting updates at once
+        result = live.decode(model, text, options)
+        state.scrub = len(result.frames)
+    return result
 
 
 def main() -> None:
@@ -216,14 +295,12 @@ def main() -> None:
     with st.sidebar:
         sidebar_settings()
     if presenter():
-        st.html("<style>html { font-size: 21px; } .lab-output { font-size: 2.1rem; }</style>")
+        st.html("<style>html { font-size: 19px; } .lab-output { font-size: 1.9rem; }</style>")
     manager = trainer.job_manager(str(SETTINGS.user_dir), str(SETTINGS.models_dir))
     with st.sidebar:
         st.divider()
         trainer.sidebar_training(manager)
 
-    st.title(T("app.title"))
-    st.caption(T("app.subtitle"))
     notice = st.session_state.pop("_notice", None)
     if notice is not None:
         show_error(notice)
@@ -231,99 +308,59 @@ def main() -> None:
     for info in shelf.bad:
         st.warning(catalogue.broken_file_line(info, lang()), icon=":material/broken_image:")
     if not shelf.good:
+        st.markdown(f"### {T('app.title')}")
         st.info(T("app.no_models"))
         trainer.training_fragment(trainer.training_view, manager)
         return
     if st.session_state.get("model") not in shelf.good:
         st.session_state.model = shelf.default_key
-
-    left, right = st.columns([3, 2], gap="large")
-    with right:
-        model = model_column(shelf)
+    model = model_row(shelf)
     if model is None:
         return
-    with left:
-        st.text_input(T("app.input"), key="src_text", placeholder=T("app.input_placeholder"),
-                      help=T("app.input_help"), on_change=on_text_change)
-        controls = st.columns([1.2, 1.2, 1, 2], vertical_alignment="bottom")
-        translate = controls[0].button(T("app.translate"), key="translate", type="primary", width="stretch")
-        one_step = controls[1].button(T("live.one_step"), key="one_step", help=T("live.one_step_help"),
-                                      width="stretch")
-        option_widget(controls[2], "beam_size", "number")
-        controls[3].select_slider(T("live.speed"), list(live.SPEEDS), value="normal", key="speed",
-                                  format_func=labels({s: T(f"live.speed_{s}") for s in live.SPEEDS}))
-    corpus = shelf.corpus(model.key)
-    examples = catalogue.examples_for(corpus)
-    st.pills(T("app.examples"), list(examples), key="example", on_change=on_example, wrap=True,
-             format_func=labels({zh: catalogue.example_label(e) for zh, e in examples.items()}))
-
+    translate, one_step = input_row()
     text = st.session_state.src_text or ""
     options = decoding_options()
-    result: live.Result | None = st.session_state.get("result")
-    # Enter in the box or an example asks for the animation; "One step" on a new sentence starts at step 1 instead.
-    animate_now = (st.session_state.pop("_animate", False) or translate) and not one_step
-    current = result is not None and result.is_for(model, text, options)
     header = st.container()
-    tabs = st.tabs([T("tab.live"), T("tab.pipeline"), T("tab.compare"), T("tab.candidates"), T("tab.whatif"),
-                    T("tab.variants"), T("tab.training")])
-    with tabs[6]:
-        trainer.training_fragment(trainer.training_view, manager)
-    with tabs[0]:
-        st.caption(T("live.intro"))
-        heat_col, bars_col = st.columns([3, 2])
-        slots = {"heat": heat_col.empty(), "bars": bars_col.empty(), "caption": st.empty(), "status": st.empty()}
-
+    names = tab_labels()
+    keep_open_tab(names)
+    tabs = dict(zip(TABS, st.tabs(names, key="tab", on_change="rerun")))
+    with tabs["live"]:
+        if presenter():                                   # the heatmap gets the whole width; the bars go below
+            heat_col, bars_col = st.container(), None
+        else:
+            heat_col, bars_col = st.columns([3, 2])
+        slots = {"heat": heat_col.empty(), "caption": st.empty(), "status": st.empty()}
+        slots["bars"] = (bars_col or st).empty()
     try:
-        if animate_now:
-            with tabs[0]:
-                result = animate(model, text, options, slots)
-            st.session_state.scrub, st.session_state.cand_pick = len(result.frames), 1
-        elif one_step and not current:
-            result = live.decode(model, text, options)
-            st.session_state.scrub, st.session_state.cand_pick = 1, 1
-        elif one_step:
-            n = len(result.frames)
-            st.session_state.scrub = 1 if int(st.session_state.get("scrub", n)) >= n else st.session_state.scrub + 1
-        elif ("result" not in st.session_state and text.strip()) or (not current and result is not None
-                                                                      and result.text == text):
-            # a first visit shows the default sentence already translated; a changed setting updates at once
-            result = live.decode(model, text, options)
-            st.session_state.scrub = len(result.frames)
+        with tabs["live"]:
+            result = decide(model, text, options, translate, one_step, slots, tabs["live"].open is not False)
         st.session_state.result = result
     except LabError as error:
         show_error(error, header)
         result = st.session_state.result = None
-
+    if tabs["training"].open is not False:
+        with tabs["training"]:
+            trainer.training_fragment(trainer.training_view, manager)
     if result is None:
         header.info(T("app.start_hint"))
         return
     with header:
-        if result.text != text:
-            st.warning(T("app.stale"))
-            st.caption(T("app.result_for", text=catalogue.md_text(result.text)))
-        st.markdown(f"<div class='lab-output' id='lab-translation'>{html.escape(result.final.best.text)}</div>",
-                    unsafe_allow_html=True)
-        st.caption(views.result_meta(result.final, lang()))
-        reference = catalogue.example_reference(result.text, corpus, lang())
-        if reference:
-            st.caption(reference)
+        banner(result, text, shelf.corpus(model.key))
     try:
         model = catalogue.open_model(result.model_key, SETTINGS)
     except LabError as error:
         show_error(error)
         return
-    with tabs[0]:
-        live_tab(result, slots)
-    with tabs[1]:
-        tabs_view.pipeline_tab(model, result.text)
-    with tabs[2]:
-        tabs_view.compare_tab(model, result)
-    with tabs[3]:
-        tabs_view.candidates_tab(result)
-    with tabs[4]:
-        tabs_view.whatif_tab(model, result)
-    with tabs[5]:
-        tabs_view.variants_tab(shelf, result)
+    views_by_tab = {"live": lambda: live_tab(result, slots),
+                    "pipeline": lambda: tabs_view.pipeline_tab(model, result.text),
+                    "compare": lambda: tabs_view.compare_tab(model, result),
+                    "candidates": lambda: tabs_view.candidates_tab(result),
+                    "whatif": lambda: tabs_view.whatif_tab(model, result),
+                    "variants": lambda: tabs_view.variants_tab(shelf, result)}
+    for name, draw in views_by_tab.items():
+        if tabs[name].open is not False:                   # only the open tab does any work (None: all, in tests)
+            with tabs[name]:
+                draw()
 
 
 main()

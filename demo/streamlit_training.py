@@ -28,8 +28,31 @@ def on_train_data() -> None:
     st.session_state.train_probe = training.PROBES.get(data, catalogue.DEFAULT_TEXT)
 
 
+def keep_choice(key: str) -> None:
+    """Send a selectbox's choice to the browser again, before it is drawn with this run's labels.
+
+    Streamlit passes a selectbox's choice as the label shown, and the browser keeps its label when only
+    the labels change (a language switch). The run after that could not read the old language's label:
+    the choice became the label itself and ``on_change`` fired. A value set here goes out with the box.
+    """
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+
+
+def use_model(key: str, corpus: str) -> None:
+    """"Use this model": what picking it in the model list does (then training_panel redraws the page)."""
+    state = st.session_state
+    state.model, state._use_model = key, True
+    text = state.get("src_text", "")
+    new = catalogue.text_for_model(text, corpus)
+    if new != text:
+        state.src_text, state._animate = new, True
+
+
 def training_panel(manager: jobs.JobManager) -> None:
     """Progress of this visitor's training (re-run every second by st.fragment while it runs)."""
+    if st.session_state.pop("_use_model", False):
+        st.rerun(scope="app")                        # "Use this model" reran this fragment only: redraw the page
     job = manager.get(st.session_state.get("job_id"))
     if job is None:
         return
@@ -42,9 +65,9 @@ def training_panel(manager: jobs.JobManager) -> None:
         st.success(T("train.done" if job.state == jobs.DONE else "train.stopped", name=job.model_name))
         if job.test:
             st.caption(T("train.test", bleu=job.test["greedy"]["bleu"]))
-        if st.session_state.get("model") != catalog.USER_PREFIX + job.model_name:
-            st.button(T("train.use"), key="train_use", on_click=st.session_state.update,
-                      kwargs={"model": catalog.USER_PREFIX + job.model_name})
+        key = catalog.USER_PREFIX + job.model_name
+        if st.session_state.get("model") != key:
+            st.button(T("train.use"), key="train_use", on_click=use_model, args=(key, job.request.data))
     else:
         show_error(job.error or LabError("train_failed", "unknown error"))
     if job.history:
@@ -111,6 +134,7 @@ def form_widget(name: str, kind, label: str, **kwargs):
 def sidebar_training(manager: jobs.JobManager) -> None:
     st.header(T("train.header"))
     st.caption(T("train.intro"))
+    keep_choice("train_data")                        # its labels follow the language
     data = st.selectbox(T("train.data"), jobs.DATA_CHOICES, key="train_data", on_change=on_train_data,
                         format_func=labels({d: T(f"train.data.{d}") for d in jobs.DATA_CHOICES}))
     pairs, source_name = upload_pairs() if data == "tsv" else (None, "")

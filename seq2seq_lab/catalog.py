@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from .checkpoint import read_metadata
@@ -85,15 +86,30 @@ def resolve_model(name: str, models_dir: Path | str = MODELS_DIR) -> Path:
     return path
 
 
+@lru_cache(maxsize=256)
+def _info(path: Path, mtime_ns: int, size: int) -> ModelInfo:
+    """One file's entry, read once per version of the file: the metadata holds the vocabularies, and
+    parsing the JSON of every file on every page view cost a visitor a quarter of a second."""
+    try:
+        meta = read_metadata(path)
+    except CheckpointError as error:
+        return ModelInfo(path.stem, path, error=error)
+    return ModelInfo(path.stem, path, meta.get("config", {}), meta.get("record", {}))
+
+
 def list_models(models_dir: Path | str = MODELS_DIR) -> list[ModelInfo]:
-    """Every ``*.safetensors`` in the folder, readable ones first (default model at the top)."""
+    """Every ``*.safetensors`` in the folder, readable ones first (default model at the top).
+
+    The entries are shared between callers (they come from a cache): read them, never change them.
+    """
     infos = []
     for path in sorted(Path(models_dir).glob(f"*{SUFFIX}")):
         try:
-            meta = read_metadata(path)
-            infos.append(ModelInfo(path.stem, path, meta.get("config", {}), meta.get("record", {})))
-        except CheckpointError as error:
-            infos.append(ModelInfo(path.stem, path, error=error))
+            stat = path.stat()
+        except OSError as error:                   # removed between the listing and now
+            infos.append(ModelInfo(path.stem, path, error=CheckpointError("missing", str(error), path=str(path))))
+            continue
+        infos.append(_info(path, stat.st_mtime_ns, stat.st_size))
     return sorted(infos, key=lambda m: (not m.ok, m.name != DEFAULT_MODEL, m.name))
 
 

@@ -43,6 +43,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.input_help": {"en": "One sentence at a time (up to 200 characters). Press Enter or Translate.",
                        "zh": "每次一句（不超过 200 个字）。按回车或点击“翻译”。"},
     "app.examples": {"en": "Examples (click to translate)", "zh": "例句（点击即翻译）"},
+    "app.examples_short": {"en": "Examples", "zh": "例句"},
     "app.example_reference": {"en": "Reference translation: {en}", "zh": "参考译文：{en}"},
     "app.example_seen": {"en": "(the model saw this sentence in training)", "zh": "（模型训练时见过这句）"},
     "app.example_unseen": {"en": "(the model never saw this sentence)", "zh": "（模型从未见过这句）"},
@@ -64,6 +65,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.metric_bleu": {"en": "BLEU {value}", "zh": "BLEU {value}"},
     "app.metric_exact": {"en": "exact {value}", "zh": "完全正确 {value}"},
     "app.decoding": {"en": "Decoding settings", "zh": "解码设置"},
+    "app.decoding_short": {"en": "Decoding", "zh": "解码"},
     "app.use_tuned": {"en": "Use this model's tuned settings (α = {alpha}, β = {beta}, no repeated {n}-grams)",
                       "zh": "使用该模型调好的设置（α = {alpha}，β = {beta}，禁止重复 {n}-gram）"},
     "app.use_tuned_help": {"en": "Chosen on the validation split for beam 5, counting a translation that repeats "
@@ -111,6 +113,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "tab.whatif": {"en": "⑤ What if…", "zh": "⑤ 如果……"},
     "tab.variants": {"en": "⑥ Attention variants", "zh": "⑥ 注意力变体"},
     "tab.training": {"en": "⑦ Training", "zh": "⑦ 训练"},
+    "tab.live_short": {"en": "① Live", "zh": "① 逐步"},
+    "tab.pipeline_short": {"en": "② Pipeline", "zh": "② 流程"},
+    "tab.compare_short": {"en": "③ Greedy/beam", "zh": "③ 贪心/束"},
+    "tab.candidates_short": {"en": "④ Candidates", "zh": "④ 候选"},
+    "tab.whatif_short": {"en": "⑤ What if", "zh": "⑤ 如果"},
+    "tab.variants_short": {"en": "⑥ Variants", "zh": "⑥ 变体"},
+    "tab.training_short": {"en": "⑦ Training", "zh": "⑦ 训练"},
 
     # --- live decoding ----------------------------------------------------------------
     "live.intro": {"en": "Each row of the heatmap is one decoding step: how much attention the model paid to each "
@@ -129,7 +138,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "live.step_caption": {"en": "Step {step} of {steps}: the model wrote “{token}” (probability {prob:.1%}).",
                           "zh": "第 {step} 步（共 {steps} 步）：模型写出“{token}”（概率 {prob:.1%}）。"},
     "live.running": {"en": "Decoding… step {step}", "zh": "正在解码……第 {step} 步"},
-    "live.heatmap_title": {"en": "Attention, step by step", "zh": "逐步注意力"},
     "live.bars_title": {"en": "Top next words at step {step}", "zh": "第 {step} 步概率最高的候选词"},
     "live.beam_note": {"en": "With beam search the rows follow the final best translation; while decoding, they "
                              "follow whichever hypothesis is leading at that step.",

@@ -137,6 +137,12 @@ def texts(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+def open_tab(at: AppTest, name: str, lang: str = "en") -> AppTest:
+    """Select tab ``name`` ("compare", "candidates", …): only the open tab's content runs (lazy tabs)."""
+    at.session_state["tab"] = t(f"tab.{name}", lang)
+    return at.run()
+
+
 def translate(at: AppTest, text: str, *, beam: int = 1) -> AppTest:
     at.number_input(key="beam").set_value(beam)
     at.text_input(key="src_text").set_value(text)
@@ -193,7 +199,10 @@ def test_translate_greedy_draws_the_models_own_attention(app):
     assert at.slider(key="scrub").value == len(expected.best.tokens)
     bars = chart(at, "live_bars")["data"][0]
     assert abs(max(_array(bars["x"])) - max(a.prob for a in bars_source(at, expected))) < 1e-6
-    assert "Step" in texts(at) and "Greedy decoding keeps one hypothesis" in texts(at)
+    assert "Step" in texts(at)
+    assert "cmp_greedy" not in chart_keys(at) and "beam_tree" not in chart_keys(at)   # closed tabs do no work
+    at = open_tab(at, "candidates")
+    assert "Greedy decoding keeps one hypothesis" in texts(at) and "live_heat" not in chart_keys(at)
 
 
 def bars_source(at, expected):
@@ -207,6 +216,7 @@ def test_translate_beam_shows_candidates_tree_and_comparison(app):
     tr = translator(at)
     beam = tr.translate(SENTENCE, beam_size=3, n_best=3)
     greedy = tr.translate(SENTENCE, beam_size=1)
+    at = open_tab(at, "candidates")
     table = at.dataframe[0].value
     assert list(table.iloc[:, 1]) == [c.text for c in beam.candidates]
     np.testing.assert_allclose(table.iloc[:, 2], [round(c.score, 3) for c in beam.candidates])
@@ -221,6 +231,7 @@ def test_translate_beam_shows_candidates_tree_and_comparison(app):
         count = sum(n.status == status for s in steps for n in s.nodes)
         assert drawn.get(label, 0) == count
     # greedy vs beam, side by side
+    at = open_tab(at, "compare")
     _, y_greedy, _ = heatmap_axes(chart(at, "cmp_greedy"))
     _, y_beam, _ = heatmap_axes(chart(at, "cmp_beam"))
     assert y_greedy == escaped(greedy.best.tokens) and y_beam == escaped(beam.best.tokens)
@@ -234,10 +245,34 @@ def test_choosing_a_candidate_shows_its_heatmap(app):
     at = translate(app, SENTENCE, beam=4)
     beam = translator(at).translate(SENTENCE, beam_size=4, n_best=4)
     assert len(beam.candidates) >= 2
+    at = open_tab(at, "candidates")
     at.segmented_control(key="cand_pick").set_value(2).run()
     _, y, z = heatmap_axes(chart(at, "cand_heat"))
     assert y == escaped(beam.candidates[1].tokens)
     np.testing.assert_allclose(z, beam.candidates[1].attention, atol=1e-5)
+
+
+def banner_text(at: AppTest) -> str:
+    shown = [m.value for m in at.markdown if "id='lab-translation'" in m.value]
+    assert len(shown) == 1
+    return re.sub(r"<[^>]+>", "", shown[0])
+
+
+def test_one_step_on_a_newly_typed_sentence_starts_at_step_one_and_the_banner_follows(app):
+    other = "你好！"                                              # not the sentence the first visit translated
+    app.text_input(key="src_text").set_value(other)               # typed, not submitted: then "One step"
+    at = app.button(key="one_step").click().run()
+    assert not at.exception
+    final = translator(at).translate(other, beam_size=5, n_best=5)
+    _, y, _ = heatmap_axes(chart(at, "live_heat"))
+    assert len(y) == 1 and at.slider(key="scrub").value == 1        # step 1, not the whole animation
+    assert len(final.best.tokens) > 2
+    assert banner_text(at) != final.best.text and banner_text(at).endswith("…")    # not the final answer yet
+    assert banner_text(at).startswith(final.best.tokens[0].capitalize())
+    for _ in range(len(final.best.tokens) - 1):
+        at = at.button(key="one_step").click().run()
+    assert at.slider(key="scrub").value == len(final.best.tokens)
+    assert banner_text(at) == final.best.text                       # the last step: the finished translation
 
 
 def test_one_step_button_and_scrub_slider(app):
@@ -255,7 +290,7 @@ def test_one_step_button_and_scrub_slider(app):
 
 
 def test_settings_change_updates_results_without_pressing_translate(app):
-    at = translate(app, SENTENCE, beam=1)
+    at = open_tab(translate(app, SENTENCE, beam=1), "candidates")
     at.number_input(key="beam").set_value(3).run()
     expected = Translator.load(Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"]) / f"{DEFAULT_MODEL}.safetensors",
                                device="cpu").translate(SENTENCE, beam_size=3, n_best=3)
@@ -264,7 +299,7 @@ def test_settings_change_updates_results_without_pressing_translate(app):
 
 
 def test_what_if_forces_the_first_word(app):
-    at = translate(app, SENTENCE, beam=1)
+    at = open_tab(translate(app, SENTENCE, beam=1), "whatif")
     first_choices = at.pills(key="whatif_pick").options                  # shown as "word · 12%"
     assert first_choices and all(" · " in choice and choice.endswith("%") for choice in first_choices)
     second = first_choices[1].split(" · ")[0]
@@ -280,7 +315,7 @@ def test_what_if_forces_the_first_word(app):
 
 
 def test_attention_variants_side_by_side(app):
-    at = translate(app, SENTENCE, beam=1)
+    at = open_tab(translate(app, SENTENCE, beam=1), "variants")
     at.toggle(key="variants_on").set_value(True).run()
     assert not at.exception
     keys = chart_keys(at)
@@ -293,7 +328,7 @@ def test_attention_variants_side_by_side(app):
 
 
 def test_pipeline_panels_use_the_encoder_values(app):
-    at = translate(app, SENTENCE, beam=1)
+    at = open_tab(translate(app, SENTENCE, beam=1), "pipeline")
     encoding = translator(at).encode(SENTENCE)
     emb = chart(at, "pipe_emb")
     np.testing.assert_allclose(_array(emb["data"][0]["z"]), encoding.embeddings, atol=1e-5)
@@ -316,7 +351,7 @@ def test_a_toy_model_gets_its_own_example_and_reference(app):
 
 
 def test_unknown_words_are_marked_in_the_chips(app):
-    at = translate(app, "我爱犇犇。", beam=1)                           # 犇 is in no HSK sentence
+    at = open_tab(translate(app, "我爱犇犇。", beam=1), "pipeline")       # 犇 is in no HSK sentence
     assert not at.exception
     assert "&lt;unk&gt;" in "".join(m.value for m in at.markdown)
 
@@ -382,7 +417,7 @@ def test_chinese_interface(app):
     assert at.button(key="translate").label == "翻译"
     assert any("没有汉字" in e.value for e in at.error)
     at = translate(at, SENTENCE, beam=1)
-    assert at.title[0].value.startswith("注意力实验室")
+    assert "<div class='lab-title'>注意力实验室" in texts(at)
     assert chart(at, "live_heat")["layout"]["xaxis"]["title"]["text"] == t("fig.source_axis", "zh")
 
 
@@ -452,7 +487,8 @@ def test_training_a_toy_model_to_completion(app):
     at = wait_for_training(at)
     assert any("saved as “tiny_numbers”" in s.value for s in at.success), [s.value for s in at.success]
     assert "tiny_numbers (trained here) · additive · toy:numbers" in " ".join(at.selectbox(key="model").options)
-    assert "train_curves" in chart_keys(at)
+    assert "train_curves" in chart_keys(open_tab(at, "training"))
+    at = open_tab(at, "live")
     at.button(key="train_use").click().run()
     assert at.selectbox(key="model").value == "user/tiny_numbers"
     at = translate(at, "三千零五", beam=2)

@@ -104,6 +104,7 @@ class Result:
     steps: list[Step]              # the search as it happened, one record per step
     final: Translation
     frames: list[Frame] = field(default_factory=list)   # along the final translation
+    style: str = "english"         # how the model's output tokens are joined (ModelConfig.tgt_detok)
 
     @property
     def request(self) -> tuple:
@@ -141,7 +142,7 @@ class LiveDecoding:
             yield frame_of(path_to(leading_node(step), by_id))
         final = steps[-1].final
         self.result = Result(self.model.key, self.model.version, self.text, self.options, steps, final,
-                             final_frames(steps, final))
+                             final_frames(steps, final), self.model.translator.config.tgt_detok)
 
 
 # --- bounded caches shared by every visitor --------------------------------------------------

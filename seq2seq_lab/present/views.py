@@ -15,7 +15,7 @@ from .. import figures
 from ..errors import LabError
 from ..i18n import error_text, t
 from ..search import PRUNED, Step
-from ..translator import Candidate, Translation
+from ..translator import Candidate, Translation, detokenize
 from .catalogue import OpenModel, md_text
 from .live import COMPARE_BEAM, Frame, Result, translate
 
@@ -56,6 +56,18 @@ def step_caption(frame: Frame, steps: int | None, lang: str) -> str:
     if steps is None:
         return t("gr.step_caption", lang, step=frame.step, token=md_text(frame.token), prob=frame.prob)
     return t("live.step_caption", lang, step=frame.step, steps=steps, token=md_text(frame.token), prob=frame.prob)
+
+
+def text_so_far(result: Result, step: int) -> str:
+    """The translation as it stands after ``step`` (1-based) of the final path: the banner while stepping.
+
+    At the last step (or beyond) it is the finished translation; before, the words written so far and "…".
+    """
+    frames = result.frames
+    if not frames or step >= len(frames):
+        return result.final.best.text
+    tokens = frames[max(1, step) - 1].tokens
+    return detokenize(tokens, result.style) + " …"
 
 
 def no_attention_note(tokens: Sequence[str], lang: str) -> str:
