@@ -15,9 +15,10 @@ Measures, side by side in one run, and writes ``bench/results-<machine>.json`` p
 
 Figures are medians of several runs; ratios come from the same run; ``report.py`` checks the goals
 and writes the table and the README block. Tests never call the timing paths with real settings
-(``tests/test_bench.py`` runs ``--quick`` and checks structure).
+(``tests/test_bench.py`` runs ``--quick`` and checks structure). Progress goes to stderr (:class:`Progress`):
+which part runs, how far it has got, the seconds elapsed; stdout has the table, the file the results.
 
-    python bench/run.py                   # full run (≈10 min on 2 cores)
+    python bench/run.py                   # full run (≈ 5–7 min on 2 quiet cores, far longer on a busy machine)
     python bench/run.py --quick --skip-app
     python bench/run.py --device cpu,cuda --time-to-quality
 """
@@ -31,6 +32,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -48,6 +50,69 @@ from report import goals, render_table, update_readme
 
 # The parts that measure are imported where they run: a worker process measuring the memory baseline
 # must hold torch and the package only.
+
+PROGRESS_EVERY_S = 15.0          # while a part runs, a progress line on stderr this often
+
+
+def _position(frame) -> str:
+    """How far the bench's loops running in ``frame`` (and the frames that called it) have got.
+
+    Read from their loop variables, innermost loop first, because the parts report nothing themselves
+    (a progress callback through ``inference.py`` and ``training.py`` would be sturdier). A loop whose
+    variables are renamed just drops out of the progress line; the part and its seconds remain."""
+    readers = {
+        "matvec_probe": lambda f: f"matrix-vector probe, {f['size']} MB",
+        "bench_inference": lambda f: (f"batched decoding, beam {f['beam']}" if "batched" in f else
+                                      f"run {f['repetition'] + 1}/{f['settings'].runs}, "
+                                      f"sentence {f['i'] + 1}/{len(f['texts'])}"),
+        "fit": lambda f: f"epoch {f['epoch']}/{f['config'].epochs}, batch {f['i']}/{f['total_batches']}",
+        "bench_training": lambda f: f"run {f['r'] + 1}/{f['settings'].train_runs}",
+    }
+    while frame is not None:
+        reader = readers.get(frame.f_code.co_name)
+        if reader is not None:
+            try:
+                return reader(frame.f_locals)
+            except (KeyError, AttributeError, TypeError):   # before its loop started (loading, warming up)
+                pass
+        frame = frame.f_back
+    return ""
+
+
+class Progress:
+    """Progress on stderr: a line when a part starts and when it ends (with its seconds), and every
+    ``every`` seconds while it runs: how far it has got (``_position``) and the seconds so far.
+
+    A watcher thread reads the running part's loop variables from the main thread's stack; it
+    wakes once per ``every`` seconds for well under a millisecond, too rarely to move a median."""
+
+    def __init__(self, every: float = PROGRESS_EVERY_S):
+        self.started = time.perf_counter()
+        self.every = every
+        self.part_seconds: dict[str, float] = {}
+
+    def log(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def part(self, name: str):
+        self.log(name)
+        started, stop, runner = time.perf_counter(), threading.Event(), threading.get_ident()
+
+        def watch() -> None:
+            while not stop.wait(self.every):
+                where = _position(sys._current_frames().get(runner))
+                self.log(f"{name}: {where + ', ' if where else ''}{time.perf_counter() - started:.0f} s so far")
+
+        watcher = threading.Thread(target=watch, name="bench-progress", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+            self.part_seconds[name] = round(time.perf_counter() - started, 1)
+            self.log(f"{name}: done in {self.part_seconds[name]:.1f} s")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,10 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         "model": shown(model_path),
         "settings": asdict(settings), "inference": {}, "training": {}, "time_to_quality": {}, "toy": {},
         "app": {}, "memory": {}}
-    started = time.perf_counter()
-
-    def log(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+    progress = Progress()
+    log, part = progress.log, progress.part
 
     usable = []
     for name in devices:
@@ -158,43 +221,45 @@ def main(argv: list[str] | None = None) -> int:
 
     for device in usable:
         if not args.skip_inference:
-            log(f"inference on {device}")
-            results["inference"][str(device)] = bench_inference(model_path, device, settings,
-                                                                use_cn2en=not args.skip_cn2en)
+            with part(f"inference on {device}"):
+                results["inference"][str(device)] = bench_inference(model_path, device, settings,
+                                                                    use_cn2en=not args.skip_cn2en)
         if not args.skip_train:
-            log(f"training throughput on {device}")
-            results["training"][str(device)] = bench_training(model_path, device, settings)
+            with part(f"training throughput on {device}"):
+                results["training"][str(device)] = bench_training(model_path, device, settings)
     results["time_to_quality"]["record"] = time_to_quality_from_record(model_path)
     if args.time_to_quality:
-        log("time to quality: re-running the recipe")
-        results["time_to_quality"]["live"] = time_to_quality_live(model_path, usable[0] if usable else "cpu")
+        with part("time to quality: re-running the recipe"):
+            results["time_to_quality"]["live"] = time_to_quality_live(model_path, usable[0] if usable else "cpu")
     if not args.skip_toy:
         for task in settings.toy_tasks:
-            log(f"toy task {task}: time to {GOAL_TOY_EXACT:.0%} exact")
-            results["toy"].update(bench_toy(usable[0] if usable else torch.device("cpu"),
-                                            replace(settings, toy_tasks=(task,))))
+            with part(f"toy task {task}: time to {GOAL_TOY_EXACT:.0%} exact"):
+                results["toy"].update(bench_toy(usable[0] if usable else torch.device("cpu"),
+                                                replace(settings, toy_tasks=(task,))))
     if not args.skip_app:
         sentences = [p.zh for p in hsk_test_sentences(max(1, settings.app_interactions))]
-        log("app: browser")
-        results["app"]["browser"] = bench_app(app, sentences, settings)
+        with part("app: browser"):
+            results["app"]["browser"] = bench_app(app, sentences, settings)
         if app.is_file():
-            log("app: server time (AppTest)")
-            results["app"]["server"] = run_worker(["--worker", "app-server", "--app", str(app), "--model",
-                                                   str(model_path)] + [a for s in sentences for a in ("--sentence", s)])
+            with part("app: server time (AppTest)"):
+                results["app"]["server"] = run_worker(["--worker", "app-server", "--app", str(app), "--model",
+                                                       str(model_path)]
+                                                      + [a for s in sentences for a in ("--sentence", s)])
     if not args.skip_memory:
         for kind in ("baseline", "translate", "train"):
             for device in usable:
-                log(f"memory: {kind} on {device}")
                 key = kind if device.type == "cpu" else f"{kind}_{device.type}"
-                results["memory"][key] = run_worker(
-                    ["--worker", f"memory-{kind}", "--model", str(model_path), "--device", str(device)]
-                    + (["--quick"] if settings.quick else [])
-                    + (["--threads", str(args.threads)] if args.threads else []))
+                with part(f"memory: {kind} on {device}"):
+                    results["memory"][key] = run_worker(
+                        ["--worker", f"memory-{kind}", "--model", str(model_path), "--device", str(device)]
+                        + (["--quick"] if settings.quick else [])
+                        + (["--threads", str(args.threads)] if args.threads else []))
                 if kind == "baseline":
                     break
     with contextlib.suppress(OSError):
         results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    results["elapsed_s"] = round(time.perf_counter() - progress.started, 1)
+    results["part_seconds"] = progress.part_seconds              # what a full run's duration is made of
     results["goals"] = goals(results)
 
     out = Path(args.out) if args.out else (BENCH_DIR / "tmp" if settings.quick else BENCH_DIR) / f"results-{label}.json"
