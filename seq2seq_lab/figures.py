@@ -21,6 +21,9 @@ Labels are escaped (``<script>`` is drawn as text; plotly would otherwise read
 from __future__ import annotations
 
 import html
+import math
+import re
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,11 +55,44 @@ def export_config(filename: str, *, fmt: str = "png", scale: int = 2) -> dict:
             "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
-def _layout(fig: go.Figure, *, title: str | None, height: int, font_size: int) -> go.Figure:
+def _layout(fig: go.Figure, *, title: str | None, height: int, font_size: int,
+            margin: dict | None = None) -> go.Figure:
     fig.update_layout(title=dict(text=label(title) if title else None, x=0, xanchor="left"),
-                      height=height, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+                      height=height, margin=margin or dict(l=10, r=10, t=50 if title else 20, b=10),
                       font=dict(family=FONT, size=font_size), hoverlabel=dict(font=dict(family=FONT)))
     return fig
+
+
+# --- measuring text before the browser does --------------------------------------------------------
+# The apps hand plotly a figure of a fixed height; where a label or a title does not fit, plotly.js
+# cuts it off at the figure's edge (a rotated title longer than the plot loses its first letters:
+# "utput"). So the figures that place text near an edge reserve its room from an estimate that
+# errs on the wide side: 0.6 em for a Latin character (real ones average about 0.5), twice that for
+# a CJK one and for the "ambiguous" symbols the CJK fonts draw full-width (↓, （, …).
+
+LINE = 1.3           # a line of text is about 1.3 × the font size tall
+
+
+def text_width(text: str, size: float) -> float:
+    """The width in px of ``text`` (plain or escaped for plotly) at ``size`` px, estimated generously."""
+    return sum(size * (1.2 if unicodedata.east_asian_width(ch) in "WFA" else 0.6) for ch in html.unescape(text))
+
+
+def title_size(font_size: int) -> int:
+    """plotly's size for axis titles: 1.2 × the figure's font (set explicitly, so the estimate uses it)."""
+    return round(1.2 * font_size)
+
+
+def title_lines(text: str, size: float, room: float) -> list[str]:
+    """An axis title on one line if it is at most ``room`` px long, else broken before its bracket:
+    "output" / "(↓ order written)", "输出词" / "（↓ 生成顺序）". Two lines of a rotated title still read
+    as one label; more would not, so a title that is still too long needs a taller plot."""
+    if text_width(text, size) <= room:
+        return [text]
+    bracket = re.search(r"\s*[(（]", text)
+    if bracket is None or bracket.start() == 0:
+        return [text]
+    return [text[:bracket.start()], text[bracket.end() - 1:]]
 
 
 def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], attention: np.ndarray | None, *,
@@ -87,20 +123,42 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
                        f"%{{customdata[1]}}<br>{t('fig.weight', lang)}: %{{z:.3f}}<extra></extra>"),
         texttemplate="%{z:.2f}" if show_values else None, textfont=dict(size=max(9, font_size - 4)))
     fig = go.Figure(heatmap)
+    # Room for the text around the cells, reserved here rather than left to plotly's automargin (which
+    # stays on and can only add more): the x title and the source tokens above the plot, the output
+    # tokens and the rotated y title to its left. The y title takes two lines where the plot is too
+    # short for one, and a short heatmap (a row or two written so far) grows to fit its longest line
+    # (unless the caller fixed the height).
+    axis_font, fixed_height = title_size(font_size), height is not None
+    x_title = None if compact else t("fig.source_axis", lang)
+    top = 8 + LINE * font_size + 6 + (LINE * axis_font + 8 if x_title else 0)
+    if title:                                                  # plotly's figure title: 1.4 × the font
+        top += LINE * round(1.4 * font_size) + 10
+    bottom = 10
+    if height is None:
+        height = (90 if compact else 130) + (28 if compact else 34) * max(rows, 3)
+    plot_height = max(height - top - bottom, 1)
+    clear = 12                                                 # px left free at the title's two ends
+    y_title = [] if compact else title_lines(t("fig.output_axis", lang), axis_font, plot_height - clear)
+    if y_title and not fixed_height:
+        plot_height = max(plot_height, max(text_width(line, axis_font) for line in y_title) + clear)
+    ticks = max((text_width(tok, font_size) for tok in out_labels), default=0)
+    left = 10 + ticks + 6 + (8 + LINE * axis_font * len(y_title) if y_title else 0)
     fig.update_xaxes(tickmode="array", tickvals=list(range(S)), ticktext=src_labels, side="top",
-                     range=[-0.5, S - 0.5], title=dict(text=None if compact else t("fig.source_axis", lang)),
-                     tickangle=0,
-                     showgrid=False, zeroline=False, automargin=True)
+                     range=[-0.5, S - 0.5], title=dict(text=x_title, font=dict(size=axis_font), standoff=8),
+                     tickangle=0, showgrid=False, zeroline=False, automargin=True)
     fig.update_yaxes(tickmode="array", tickvals=list(range(rows)), ticktext=out_labels,
                      range=[max(rows, 1) - 0.5, -0.5],
-                     title=dict(text=None if compact else t("fig.output_axis", lang)),
+                     title=dict(text="<br>".join(y_title) or None, font=dict(size=axis_font), standoff=8),
                      showgrid=False, zeroline=False, automargin=True)
     if highlight_row is not None and 0 <= highlight_row < rows:
         fig.add_shape(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_row - 0.5, y1=highlight_row + 0.5,
                       line=dict(color=COLORS["best"], width=3), fillcolor="rgba(0,0,0,0)")
-    if height is None:
-        height = (90 if compact else 130) + (28 if compact else 34) * max(rows, 3)
-    return _layout(fig, title=title, height=height, font_size=font_size)
+    margin = dict(l=math.ceil(left), r=10, t=math.ceil(top), b=bottom)
+    fig = _layout(fig, title=title, height=math.ceil(top + plot_height + bottom), font_size=font_size,
+                  margin=margin)
+    if title:        # at the very top, above the x title (plotly's "auto" centres it in the margin)
+        fig.update_layout(title=dict(y=1, yref="container", yanchor="top", pad=dict(t=8)))
+    return fig
 
 
 def vector_heatmap(tokens: Sequence[str], vectors: np.ndarray, *, title: str | None = None, lang: str = "en",
@@ -140,11 +198,16 @@ def probability_bars(alternatives: Sequence, chosen: str | None = None, *, title
     return _layout(fig, title=title, height=120 + 32 * max(len(tokens), 3), font_size=font_size)
 
 
-def tree_layout(nodes: Sequence) -> dict[int, tuple[float, float]]:
+def tree_layout(nodes: Sequence, *, pruned_gap: float = 1.0) -> dict[int, tuple[float, float]]:
     """(x, y) for every node id (and the root, id 0): x = step + 1, leaves stacked top to bottom.
 
     Children are ordered by score (best on top) and each parent sits at the mean
     height of its children, so the tree reads like a textbook's search tree.
+    Neighbouring siblings are one row apart, or ``pruned_gap`` rows where either is
+    pruned (a pruned node drawn without its word needs less room than a word). Two
+    nodes of one column are never closer than the siblings where their branches
+    part, and only leaves are pruned, so with ``pruned_gap`` ≥ 0.5 any two nodes of a
+    column that are not pruned stay at least a row apart.
     """
     children: dict[int, list] = {}
     for node in nodes:
@@ -152,19 +215,25 @@ def tree_layout(nodes: Sequence) -> dict[int, tuple[float, float]]:
     for kids in children.values():
         kids.sort(key=lambda n: -n.log_prob)
     position: dict[int, tuple[float, float]] = {}
-    next_leaf = [0]
+    last_leaf: list[float | None] = [None]
 
-    def place(node_id: int, depth: int) -> float:
+    def place(node_id: int, depth: int, gap: float) -> float:
+        """``gap``: the rows between this subtree's first leaf and the leaf placed before it."""
         kids = children.get(node_id, [])
         if not kids:
-            y = float(next_leaf[0])
-            next_leaf[0] += 1
+            y = 0.0 if last_leaf[0] is None else last_leaf[0] + gap
+            last_leaf[0] = y
         else:
-            y = float(np.mean([place(kid.id, depth + 1) for kid in kids]))
+            ys = []
+            for i, kid in enumerate(kids):
+                if i:
+                    gap = pruned_gap if "pruned" in (kids[i - 1].status, kid.status) else 1.0
+                ys.append(place(kid.id, depth + 1, gap))
+            y = float(np.mean(ys))
         position[node_id] = (float(depth), y)
         return y
 
-    place(0, 0)
+    place(0, 0, 1.0)
     return position
 
 
@@ -182,6 +251,14 @@ def best_path(nodes: Sequence, final_tokens: Sequence[str] | None) -> set[int]:
     return path
 
 
+PRESENTER_FONT = 18          # from this font size on, a figure is for a projector (the apps' presenter mode: 20)
+TREE_MAX_HEIGHT = 1100       # px: a tree with every word labelled may grow to this, no further
+# Words drawn over the tree's edges get a white halo (CSS text-shadow): where the red best path
+# runs under a word it is interrupted instead of striking the word through. The tree's plot is
+# white (in both apps alike), so the halo does not show.
+HALO = "0 0 2px white, 0 0 2px white, 0 0 3px white, 0 0 4px white"
+
+
 def beam_tree(steps: Sequence, *, best_tokens: Sequence[str] | None = None, title: str | None = None,
               lang: str = "en", font_size: int = 14) -> go.Figure:
     """The beam search tree from ``search.Step`` records.
@@ -189,11 +266,33 @@ def beam_tree(steps: Sequence, *, best_tokens: Sequence[str] | None = None, titl
     Alive hypotheses are blue circles, finished ones green diamonds, pruned ones grey
     crosses; the edges of the best translation are red. Hover shows the hypothesis,
     its cumulative log-probability, the probability of its last token and its score.
+
+    On a projector (``font_size`` ≥ ``PRESENTER_FONT``), and in a tree too big for all
+    its words, pruned nodes are crosses without their word: the class follows the
+    kept hypotheses, the crosses still show how many candidates each step dropped,
+    and hovering one shows its words. With words they need a row each, and at a
+    projector's font size they piled on top of each other (issue #10). The figure is
+    then as tall as its rows need: a tree taller than the screen scrolls, a word on
+    top of another cannot be read at all.
     """
     nodes = [node for step in steps for node in step.nodes]
-    position = tree_layout(nodes)
     on_best = best_path(nodes, best_tokens)
+    text_size = font_size - 2
+    row = max(14 + font_size // 2, math.ceil(LINE * text_size) + 2)     # px from one row to the next
+    axis_font = title_size(font_size)
+    top = font_size + 30                 # the legend above the plot (plotly's legend row: the font + 28 px)
+    if title:
+        top += LINE * round(1.4 * font_size) + 10
+    bottom = LINE * font_size + 6 + LINE * axis_font + 8 + 10            # step numbers and the x title
+    position = tree_layout(nodes)
+    rows = max((y for _, y in position.values()), default=0) + 1.4     # the y range pads 0.7 row each side
+    label_pruned = font_size < PRESENTER_FONT and top + bottom + row * rows <= TREE_MAX_HEIGHT
+    if not label_pruned:
+        position = tree_layout(nodes, pruned_gap=0.5)
+        rows = max((y for _, y in position.values()), default=0) + 1.4
     fig = go.Figure()
+    # The edges first, the red ones last of them: plotly draws later traces on top, so the best path
+    # runs over the grey edges and beneath every node and word.
     for highlight in (False, True):
         xs, ys = [], []
         for node in nodes:
@@ -207,17 +306,19 @@ def beam_tree(steps: Sequence, *, best_tokens: Sequence[str] | None = None, titl
             line=dict(color=COLORS["best"] if highlight else "#cccccc", width=3 if highlight else 1)))
     fig.add_trace(go.Scatter(x=[0], y=[position[0][1]], mode="markers+text", text=["&lt;s&gt;"],
                              textposition="middle left", marker=dict(size=12, color="#555555"),
+                             textfont=dict(size=text_size, shadow=HALO),
                              hovertemplate="&lt;s&gt;<extra></extra>", showlegend=False))
     symbols = {"alive": "circle", "finished": "diamond", "pruned": "x"}
     for status in ("alive", "finished", "pruned"):
         chosen = [n for n in nodes if n.status == status]
         if not chosen:
             continue
+        words = status != "pruned" or label_pruned
         fig.add_trace(go.Scatter(
             x=[position[n.id][0] for n in chosen], y=[position[n.id][1] for n in chosen],
-            mode="markers+text", name=t(f"fig.{status}", lang),
-            text=[label(n.token) for n in chosen], textposition="middle right",
-            textfont=dict(size=font_size - 2, color="#999999" if status == "pruned" else None),
+            mode="markers+text" if words else "markers", name=t(f"fig.{status}", lang),
+            text=[label(n.token) for n in chosen] if words else None, textposition="middle right",
+            textfont=dict(size=text_size, color="#999999" if status == "pruned" else None, shadow=HALO),
             marker=dict(size=11 if status != "pruned" else 8, symbol=symbols[status], color=COLORS[status],
                         line=dict(width=1, color="white")),
             customdata=[[label(" ".join(n.tokens)), n.log_prob, n.token_prob, n.score,
@@ -226,13 +327,18 @@ def beam_tree(steps: Sequence, *, best_tokens: Sequence[str] | None = None, titl
                            f"<br>{t('fig.token_prob', lang)}: %{{customdata[2]:.3f}}"
                            f"<br>{t('fig.score', lang)}: %{{customdata[3]:.3f}}"
                            f"<br>%{{customdata[4]}}<extra></extra>")))
-    leaves = max((y for _, y in position.values()), default=0) + 1
     depth = max((x for x, _ in position.values()), default=0)
-    fig.update_xaxes(title=dict(text=t("fig.step", lang)), range=[-0.8, depth + 1.2], dtick=1, zeroline=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
-    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
-    return _layout(fig, title=title, height=int(min(1100, 140 + (14 + font_size // 2) * leaves)),
-                   font_size=font_size)
+    fig.update_xaxes(title=dict(text=t("fig.step", lang), font=dict(size=axis_font), standoff=8),
+                     range=[-0.8, depth + 1.2], dtick=1, zeroline=False, gridcolor="#e8e8e8")
+    fig.update_yaxes(visible=False, range=[rows - 0.7, -0.7])
+    # The legend at the top left: plotly's modebar appears at the top right on hover and covered it there.
+    fig.update_layout(plot_bgcolor="white",
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1, yanchor="bottom"))
+    fig = _layout(fig, title=title, height=math.ceil(top + bottom + row * rows), font_size=font_size,
+                  margin=dict(l=10, r=10, t=math.ceil(top), b=math.ceil(bottom)))
+    if title:        # above the legend
+        fig.update_layout(title=dict(y=1, yref="container", yanchor="top", pad=dict(t=8)))
+    return fig
 
 
 def training_curves(history: Sequence[dict], *, lang: str = "en", font_size: int = 14) -> go.Figure:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import unicodedata
+from collections import defaultdict
+
 import numpy as np
 import pytest
 
 from seq2seq_lab import figures
+from seq2seq_lab.i18n import t
 from seq2seq_lab.search import Alternative
 from seq2seq_lab.text import SourceToken
 
@@ -79,7 +84,7 @@ def test_beam_tree_draws_every_node_of_the_search(make_translator):
     final = steps[-1].final
     nodes = [n for s in steps for n in s.nodes]
     fig = figures.beam_tree(steps, best_tokens=final.best.tokens)
-    drawn = {trace.name: len(trace.x) for trace in fig.data if trace.mode == "markers+text" and trace.name}
+    drawn = {trace.name: len(trace.x) for trace in fig.data if "markers" in trace.mode and trace.name}
     for status, label in (("alive", "kept"), ("finished", "finished"), ("pruned", "pruned")):
         assert drawn.get(label, 0) == sum(n.status == status for n in nodes)
     position = figures.tree_layout(nodes)
@@ -90,13 +95,114 @@ def test_beam_tree_draws_every_node_of_the_search(make_translator):
     assert len([x for x in red[0].x if x is None]) == len(final.best.tokens)    # one red edge per output token
 
 
-def test_tree_layout_puts_parents_between_their_children(make_translator):
+def text_px(text: str, size: float) -> float:
+    """A conservative width of ``text`` drawn at ``size`` px: 0.6 em a character, CJK (and ↓, （) double."""
+    return sum(size * (1.2 if unicodedata.east_asian_width(ch) in "WFA" else 0.6) for ch in html.unescape(text))
+
+
+# Output tokens the y axis may have to show: short, long English words, Chinese, and a single row.
+Y_LABELS = {"short": ["i", "love", "you", "</s>"], "long": ["we", "internationalization", "understanding", "</s>"],
+            "chinese": ["我们", "明天见", "</s>"], "one_row": ["hello"]}
+
+
+@pytest.mark.parametrize("font_size", [14, 20])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("labels", list(Y_LABELS))
+@pytest.mark.parametrize("rows", [1, 2, 3, 10])
+def test_heatmap_leaves_room_for_the_y_title_and_labels(labels, lang, font_size, rows):
+    """Issue #10: "the heatmap's y-axis title is clipped ("utput")". The rotated title must fit the plot's
+    height (or it runs off the figure's bottom edge) and the left margin must hold labels and title."""
+    out = (Y_LABELS[labels] * 10)[:rows]
+    src = ["我们", "明天", "一起", "去", "图书馆", "</s>"]
+    attention = np.full((rows, len(src)), 1 / len(src))
+    layout = figures.attention_heatmap(src, out, attention, lang=lang, font_size=font_size).layout
+    title_size = layout.yaxis.title.font.size or round(1.2 * font_size)     # plotly's default: 1.2 × the font
+    lines = layout.yaxis.title.text.split("<br>")
+    assert "".join(lines).replace(" ", "") == t("fig.output_axis", lang).replace(" ", "")   # wrapped, not cut
+    plot_height = layout.height - layout.margin.t - layout.margin.b
+    assert plot_height >= max(text_px(line, title_size) for line in lines)
+    tick_width = max(text_px(tick, font_size) for tick in layout.yaxis.ticktext)
+    assert layout.margin.l >= tick_width + len(lines) * 1.2 * title_size
+    # the x tick labels and the x title above the plot fit in the top margin, so it does not grow in the
+    # browser (which would shorten the plot the title was measured against)
+    assert layout.margin.t >= 1.2 * font_size + 1.2 * (layout.xaxis.title.font.size or round(1.2 * font_size))
+
+
+def presenter_tree(make_translator, font_size: int = 20, lang: str = "en", beam_size: int = 5, eos_bias: float = 0.0):
+    tr = make_translator("additive", eos_bias=eos_bias)
+    steps = list(tr.steps("我爱学习中文", beam_size=beam_size, n_best=beam_size))
+    nodes = [n for s in steps for n in s.nodes]
+    return figures.beam_tree(steps, best_tokens=steps[-1].final.best.tokens, lang=lang, font_size=font_size), nodes
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_beam_tree_legend_is_out_of_the_modebars_corner(make_translator, lang):
+    """The modebar shows at the figure's top right on hover: a legend there is hidden (issue #10)."""
+    fig, _ = presenter_tree(make_translator, lang=lang)
+    legend = fig.layout.legend
+    x = 1.02 if legend.x is None else legend.x                   # plotly's default: right of the plot, at the top
+    y = 1.0 if legend.y is None else legend.y
+    right = x > 0.5 or legend.xanchor == "right"
+    assert not (right and y > 0.5)
+    if y >= 1:                                                   # above the plot: the top margin holds it
+        assert legend.yanchor == "bottom" and fig.layout.margin.t >= 1.5 * fig.layout.font.size
+
+
+def test_beam_tree_best_path_runs_beneath_the_labels(make_translator):
+    """The red best path is drawn first (plotly draws later traces on top) and every label has a halo in the
+    background colour, so where the line passes under a word it is interrupted instead of striking it out."""
+    fig, _ = presenter_tree(make_translator)
+    best = figures.COLORS["best"]
+    red = [i for i, trace in enumerate(fig.data) if trace.mode == "lines" and trace.line.color == best]
+    nodes = [i for i, trace in enumerate(fig.data) if "markers" in trace.mode]
+    assert red and max(red) < min(nodes)
+    background = fig.layout.plot_bgcolor
+    for trace in fig.data:
+        if "text" in trace.mode:
+            assert background and background in (trace.textfont.shadow or "")
+
+
+@pytest.mark.parametrize("font_size", [14, 20])
+@pytest.mark.parametrize("search", [(5, 0.0), (3, 3.0)])         # a 20-step search; a short one, every word drawn
+def test_beam_tree_labels_do_not_pile_up(make_translator, font_size, search):
+    """Issue #10: in presenter mode the labels of pruned branches pile on top of each other (and at the normal
+    size a big tree squeezed its rows to fit 1100 px). No two labels in one column may be closer than a line
+    of text; pruned nodes stay drawn (and hoverable)."""
+    fig, nodes = presenter_tree(make_translator, font_size, beam_size=search[0], eos_bias=search[1])
+    layout = fig.layout
+    ys = [y for trace in fig.data if "markers" in trace.mode for y in trace.y]
+    top, bottom = (layout.yaxis.range or (max(ys), min(ys)))                 # autorange: at least the data
+    px_per_row = (layout.height - layout.margin.t - layout.margin.b) / abs(top - bottom)
+    columns = defaultdict(list)
+    for trace in fig.data:
+        if "text" not in trace.mode:
+            continue
+        for x, y, text in zip(trace.x, trace.y, trace.text):
+            if text:
+                columns[x].append((y, trace.textfont.size or layout.font.size))
+    assert columns
+    for labels in columns.values():
+        labels.sort()
+        for (y0, size0), (y1, size1) in zip(labels, labels[1:]):
+            assert (y1 - y0) * px_per_row >= 1.2 * max(size0, size1)
+    pruned = [trace for trace in fig.data if trace.name == t("fig.pruned", "en")]
+    assert len(pruned[0].x) == sum(n.status == "pruned" for n in nodes)
+
+
+@pytest.mark.parametrize("pruned_gap", [1.0, 0.5])
+def test_tree_layout_puts_parents_between_their_children(make_translator, pruned_gap):
     steps = list(make_translator("dot").steps("我爱学习", beam_size=4, n_best=4))
     nodes = [n for s in steps for n in s.nodes]
-    position = figures.tree_layout(nodes)
+    position = figures.tree_layout(nodes, pruned_gap=pruned_gap)
     for parent in {n.parent for n in nodes}:
         ys = [position[n.id][1] for n in nodes if n.parent == parent]
         assert position[parent][1] == pytest.approx(np.mean(ys))
+    columns = defaultdict(list)                                  # pruned rows closer, the others a row apart
+    for node in nodes:
+        if node.status != "pruned":
+            columns[node.step].append(position[node.id][1])
+    for ys in columns.values():
+        assert all(b - a >= 1 - 1e-9 for a, b in zip(sorted(ys), sorted(ys)[1:]))
 
 
 def test_training_curves_plot_the_history():
