@@ -139,7 +139,7 @@ def sidebar_training(manager: jobs.JobManager) -> None:
                         format_func=labels({d: T(f"train.data.{d}") for d in jobs.DATA_CHOICES}))
     pairs, source_name = upload_pairs() if data == "tsv" else (None, "")
     st.text_input(T("train.name"), key="train_name", help=T("train.name_help"), max_chars=60)
-    with st.expander(T("train.arch")):
+    with st.expander(T("train.arch"), key="train_arch"):          # keyed: stays open in the other language
         st.segmented_control(T("train.cell"), list(training.FORM["cell"].choices), format_func=str.upper,
                              key="train_cell", default="gru", required=True)
         form_widget("layers", "slider", "train.layers")
@@ -148,7 +148,7 @@ def sidebar_training(manager: jobs.JobManager) -> None:
                      key="train_attention")
         form_widget("emb", "select", "train.emb")
         form_widget("hidden", "select", "train.hidden")
-    with st.expander(T("train.settings")):
+    with st.expander(T("train.settings"), key="train_settings"):
         form_widget("epochs", "slider", "train.epochs")
         form_widget("batch", "select", "train.batch")
         form_widget("lr", "select", "train.lr")
