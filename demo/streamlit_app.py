@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,9 +49,9 @@ import_once()
 
 import streamlit_tabs as tabs_view
 import streamlit_training as trainer
-from streamlit_ui import T, heatmap, labels, lang, plot, presenter, show_error
+from streamlit_ui import T, keep_choice, labels, lang, presenter, show_error
 
-from seq2seq_lab import catalog, figures, settings
+from seq2seq_lab import catalog, settings
 from seq2seq_lab.errors import LabError
 from seq2seq_lab.i18n import LANGUAGES, language
 from seq2seq_lab.options import LIMITS
@@ -89,7 +88,7 @@ def init_state() -> None:
     state._initialised = True
     params = st.query_params
     state.lang = language(params.get("lang") or SETTINGS.lang)
-    state.presenter, state.export_fmt = False, "png"
+    state.presenter, state.export_fmt, state.speed = False, "png", "normal"
     state.src_text = params.get("text", catalogue.DEFAULT_TEXT)
     state.train_data = training.DEFAULT_DATA
     state.train_name = training.default_name(training.DEFAULT_DATA)
@@ -132,46 +131,6 @@ def use_tuned(tuned: dict) -> None:
 def decoding_options() -> dict:
     options = {name: st.session_state[key] for name, key in OPTION_KEYS.items()}
     return {**options, "n_best": options["beam_size"]}
-
-
-# --- live decoding ---------------------------------------------------------------------------------
-
-def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int | None, slots: dict, key: str) -> None:
-    if frame.attention is None:
-        slots["heat"].info(views.no_attention_note(frame.tokens, lang()))
-    else:
-        plot(heatmap(src_tokens, frame.tokens, frame.attention, highlight_row=frame.step - 1),   # the tab is its title
-             key=f"live_heat{key}", where=slots["heat"], filename="attention")
-    if frame.alternatives:
-        plot(figures.probability_bars(frame.alternatives, frame.token, title=T("live.bars_title", step=frame.step),
-                                      lang=lang(), font_size=views.font_size(presenter())),
-             key=f"live_bars{key}", where=slots["bars"], filename="next_word_probabilities")
-    slots["caption"].markdown(views.step_caption(frame, steps, lang()))
-
-
-def animate(model, text: str, options: dict, slots: dict) -> live.Result:
-    """Decode with the model, redrawing the heatmap after every step."""
-    delay = live.SPEEDS.get(st.session_state.get("speed", "normal"), 0.35)
-    decoding = live.LiveDecoding(model, text, options)
-    for frame in decoding:
-        draw_frame(frame, decoding.src_tokens, None, slots, key=f"_anim{frame.step}")
-        slots["status"].caption(T("live.running", step=frame.step))
-        if delay:
-            time.sleep(delay)
-    slots["status"].empty()
-    return decoding.result
-
-
-def live_tab(result: live.Result, slots: dict) -> None:
-    n = len(result.frames)
-    st.caption(T("live.intro"))
-    if n > 1:
-        st.session_state.scrub = min(max(1, int(st.session_state.get("scrub", n))), n)
-        st.slider(T("live.scrub"), 1, n, key="scrub", help=T("live.scrub_help"))
-    index = int(st.session_state.get("scrub", n)) - 1 if n > 1 else 0
-    draw_frame(result.frames[index], result.final.src_tokens, n, slots, key="")
-    if result.final.options.beam_size > 1:
-        st.caption(T("live.beam_note"))
 
 
 # --- the sidebar: settings and training ------------------------------------------------------------
@@ -248,7 +207,8 @@ def input_row() -> tuple[bool, bool]:
     translate = go.button(T("app.translate"), key="translate", type="primary", width="stretch")
     one_step = step.button(T("live.one_step"), key="one_step", help=T("live.one_step_help"), width="stretch")
     option_widget(beam, "beam_size", "number")
-    speed.select_slider(T("live.speed"), list(live.SPEEDS), value="normal", key="speed",
+    keep_choice("speed")                                  # its labels follow the language
+    speed.select_slider(T("live.speed"), list(live.SPEEDS), key="speed",
                         format_func=labels({s: T(f"live.speed_{s}") for s in live.SPEEDS}))
     return translate, one_step
 
@@ -274,7 +234,7 @@ def decide(model, text: str, options: dict, translate: bool, one_step: bool, slo
     current = result is not None and result.is_for(model, text, options)
     instant = not live.SPEEDS.get(state.get("speed", "normal"), 0.35)
     if animate_now and live_open and not instant:
-        result = animate(model, text, options, slots)
+        result = tabs_view.animate(model, text, options, slots)
         state.scrub, state.cand_pick = len(result.frames), 1
     elif animate_now or (one_step and not current):
         result = live.decode(model, text, options)
@@ -314,6 +274,7 @@ def main() -> None:
         return
     if st.session_state.get("model") not in shelf.good:
         st.session_state.model = shelf.default_key
+    keep_choice("model")                                  # the picker's labels follow the language
     model = model_row(shelf)
     if model is None:
         return
@@ -351,7 +312,7 @@ def main() -> None:
     except LabError as error:
         show_error(error)
         return
-    views_by_tab = {"live": lambda: live_tab(result, slots),
+    views_by_tab = {"live": lambda: tabs_view.live_tab(result, slots),
                     "pipeline": lambda: tabs_view.pipeline_tab(model, result.text),
                     "compare": lambda: tabs_view.compare_tab(model, result),
                     "candidates": lambda: tabs_view.candidates_tab(result),

@@ -1,17 +1,58 @@
-"""The Streamlit app's tabs after the live heatmap: inside the model, greedy against beam, the
-candidates and the search tree, forcing a beginning, the attention variants side by side.
+"""The Streamlit app's tabs: the live heatmap (drawn step by step, then scrubbed), inside the model,
+greedy against beam, the candidates and the search tree, forcing a beginning, the attention variants.
 
 Layout only: every value comes from ``seq2seq_lab.present``.
 """
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 from streamlit_ui import T, heatmap, labels, lang, output, plot, presenter, show_error
 
-from seq2seq_lab import catalog, settings
+from seq2seq_lab import catalog, figures, settings
 from seq2seq_lab.errors import LabError
 from seq2seq_lab.present import catalogue, live, views
+
+# --- ① live decoding ---------------------------------------------------------------------------------
+
+def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int | None, slots: dict, key: str) -> None:
+    if frame.attention is None:
+        slots["heat"].info(views.no_attention_note(frame.tokens, lang()))
+    else:
+        plot(heatmap(src_tokens, frame.tokens, frame.attention, highlight_row=frame.step - 1),   # the tab is its title
+             key=f"live_heat{key}", where=slots["heat"], filename="attention")
+    if frame.alternatives:
+        plot(figures.probability_bars(frame.alternatives, frame.token, title=T("live.bars_title", step=frame.step),
+                                      lang=lang(), font_size=views.font_size(presenter())),
+             key=f"live_bars{key}", where=slots["bars"], filename="next_word_probabilities")
+    slots["caption"].markdown(views.step_caption(frame, steps, lang()))
+
+
+def animate(model, text: str, options: dict, slots: dict) -> live.Result:
+    """Decode with the model, redrawing the heatmap after every step."""
+    delay = live.SPEEDS.get(st.session_state.get("speed", "normal"), 0.35)
+    decoding = live.LiveDecoding(model, text, options)
+    for frame in decoding:
+        draw_frame(frame, decoding.src_tokens, None, slots, key=f"_anim{frame.step}")
+        slots["status"].caption(T("live.running", step=frame.step))
+        if delay:
+            time.sleep(delay)
+    slots["status"].empty()
+    return decoding.result
+
+
+def live_tab(result: live.Result, slots: dict) -> None:
+    n = len(result.frames)
+    st.caption(T("live.intro"))
+    if n > 1:
+        st.session_state.scrub = min(max(1, int(st.session_state.get("scrub", n))), n)
+        st.slider(T("live.scrub"), 1, n, key="scrub", help=T("live.scrub_help"))
+    index = int(st.session_state.get("scrub", n)) - 1 if n > 1 else 0
+    draw_frame(result.frames[index], result.final.src_tokens, n, slots, key="")
+    if result.final.options.beam_size > 1:
+        st.caption(T("live.beam_note"))
 
 
 def on_whatif_pick() -> None:

@@ -7,7 +7,7 @@ request it makes come from ``seq2seq_lab.present.training``. Layout only.
 from __future__ import annotations
 
 import streamlit as st
-from streamlit_ui import T, heatmap, labels, lang, plot, presenter, show_error
+from streamlit_ui import T, heatmap, keep_choice, labels, lang, plot, presenter, show_error
 
 from seq2seq_lab import catalog, figures, jobs
 from seq2seq_lab.attention import ATTENTION_TYPES
@@ -26,17 +26,6 @@ def on_train_data() -> None:
     data = st.session_state.train_data
     st.session_state.train_name = training.default_name(data)
     st.session_state.train_probe = training.PROBES.get(data, catalogue.DEFAULT_TEXT)
-
-
-def keep_choice(key: str) -> None:
-    """Send a selectbox's choice to the browser again, before it is drawn with this run's labels.
-
-    Streamlit passes a selectbox's choice as the label shown, and the browser keeps its label when only
-    the labels change (a language switch). The run after that could not read the old language's label:
-    the choice became the label itself and ``on_change`` fired. A value set here goes out with the box.
-    """
-    if key in st.session_state:
-        st.session_state[key] = st.session_state[key]
 
 
 def use_model(key: str, corpus: str) -> None:

@@ -51,3 +51,14 @@ def output(text: str, small: bool = False) -> None:
     """A translation in the big output box (escaped: model output shown as HTML)."""
     html_class = "lab-output lab-small" if small else "lab-output"
     st.markdown(f"<div class='{html_class}'>{html.escape(text)}</div>", unsafe_allow_html=True)
+
+
+def keep_choice(key: str) -> None:
+    """Send a selectbox's choice to the browser again, before it is drawn with this run's labels.
+
+    Streamlit passes a selectbox's choice as the label shown, and the browser keeps its label when only
+    the labels change (a language switch). The run after that could not read the old language's label:
+    the choice became the label itself and ``on_change`` fired. A value set here goes out with the box.
+    """
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]

@@ -135,7 +135,10 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
         top += LINE * round(1.4 * font_size) + 10
     bottom = 10
     if height is None:
-        height = (90 if compact else 130) + (28 if compact else 34) * max(rows, 3)
+        # A row is a line of tick text plus a little air: a 10-word sentence's heatmap (about 12 rows) then
+        # fits a 1366×768 projector below the app's controls, in presenter mode (font 20) too.
+        cell = max(22 if compact else 24, round(1.45 * font_size))
+        height = math.ceil(top + bottom + cell * max(rows, 3))
     plot_height = max(height - top - bottom, 1)
     clear = 12                                                 # px left free at the title's two ends
     y_title = [] if compact else title_lines(t("fig.output_axis", lang), axis_font, plot_height - clear)

@@ -170,3 +170,57 @@ def test_every_tab_draws_without_errors(browser, server, tmp_path):
             page.screenshot(path=screenshot_dir(tmp_path) / f"{name}.png")
     finally:
         context.close()
+
+
+# --- projector first: the sentence, the translation and the whole heatmap on one screen -----------------
+
+TEN_WORDS = "我每天早上七点和妈妈一起去公园跑步。"        # 我/每天/早上/七点/和/妈妈/一起/去/公园/跑步/。
+
+
+@pytest.fixture(scope="module")
+def shipped_server():
+    """The app on the shipped models (read only): their translations have a real sentence's length."""
+    from test_streamlit_app import streamlit_server
+    with streamlit_server(ROOT / "models") as url:
+        yield url
+
+
+def box(page, selector: str) -> dict:
+    found = page.locator(selector).first.bounding_box()
+    assert found is not None, f"{selector} is not on the page"
+    return found
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("presenter", [False, True], ids=["normal", "presenter"])
+@pytest.mark.parametrize("width, height", [(1366, 768), (1920, 1080)])
+def test_the_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(browser, shipped_server, width, height,
+                                                                    presenter, lang, tmp_path):
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"{shipped_server}/?lang={lang}&text={TEN_WORDS}")
+        page.wait_for_selector("#lab-translation", timeout=90_000)
+        if presenter:
+            page.locator(".st-key-presenter label").click()
+            page.wait_for_function("() => getComputedStyle(document.documentElement).fontSize !== '16px'",
+                                   timeout=30_000)
+        page.wait_for_selector(".st-key-live_heat .main-svg", timeout=60_000)
+        page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+        time.sleep(1)
+        no_exceptions(page)
+        rows = texts(page, ".st-key-live_heat .ytick text")
+        assert len(rows) >= 8, rows                                     # a real sentence's translation
+        for name, selector in (("sentence", ".st-key-src_text input"), ("translation", "#lab-translation"),
+                               ("heatmap", ".st-key-live_heat .main-svg")):
+            found = box(page, selector)
+            assert found["y"] >= 0 and found["y"] + found["height"] <= height, (name, found, height)
+            assert found["x"] >= 0 and found["x"] + found["width"] <= width, (name, found, width)
+        tab_bar = box(page, "[data-testid='stMain'] [role='tablist']")
+        last_tab = page.locator("[data-testid='stMain'] [role='tab']").last.bounding_box()
+        assert last_tab["x"] + last_tab["width"] <= tab_bar["x"] + tab_bar["width"] + 1, "tab ⑦ overflows"
+        assert last_tab["x"] + last_tab["width"] <= width
+        page.screenshot(path=screenshot_dir(tmp_path) / f"projector_{width}x{height}_"
+                        f"{'presenter' if presenter else 'normal'}_{lang}.png")
+    finally:
+        context.close()
