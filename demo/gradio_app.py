@@ -195,49 +195,52 @@ def option_slider(name: str, lang: str, *, number: bool = False):
 # --- the page ---------------------------------------------------------------------------------------
 
 CSS = (ROOT / "assets" / "gradio.css").read_text(encoding="utf-8")
-HEADER = "# {title}\n{subtitle}"
+HEADER = "## {title}"
 L = settings.load().lang
 _first_models = shelf().choices(L)
 _first_model = shelf().default_key
 
 with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
     state = gr.State(None)                        # this visitor's last result
-    with gr.Row(equal_height=False):
-        header = gr.Markdown(HEADER.format(title=t("app.title", L), subtitle=t("app.subtitle", L)))
+    # Projector first: the title, the sentence and the model on two rows; examples, the model card and the
+    # decoding settings fold away, so the translation and the heatmap fit a 1366×768 screen.
+    with gr.Row(equal_height=True):
+        header = gr.Markdown(HEADER.format(title=t("app.title", L)), scale=3)
         lang_radio = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value=L,
-                              label=t("app.language", L), scale=0, min_width=200)
-    with gr.Row():
+                              label=t("app.language", L), scale=1, min_width=200, container=False)
+    with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            text_box = gr.Textbox(value=examples_for(_first_model)[0][0], label=t("app.input", L),
-                                  placeholder=t("app.input_placeholder", L), info=t("app.input_help", L), lines=1,
-                                  max_lines=4)
-            examples = gr.Dataset(components=[text_box], samples=examples_for(_first_model),
-                                  label=t("app.examples", L), samples_per_page=14)
-            with gr.Row():
-                translate_btn = gr.Button(t("app.translate", L), variant="primary", scale=1)
-                speed_input = gr.Radio([(t(f"live.speed_{s}", L), s) for s in live.SPEEDS], value="fast",
-                                       label=t("live.speed", L), scale=2)
+            with gr.Row(equal_height=True):
+                text_box = gr.Textbox(value=examples_for(_first_model)[0][0], label=t("app.input", L),
+                                      placeholder=t("app.input_placeholder", L), lines=1, max_lines=4, scale=4)
+                translate_btn = gr.Button(t("app.translate", L), variant="primary", scale=1, min_width=120)
+            with gr.Accordion(t("app.examples_short", L), open=False) as examples_box:
+                examples = gr.Dataset(components=[text_box], samples=examples_for(_first_model),
+                                      label=t("app.examples", L), samples_per_page=14)
         with gr.Column(scale=2):
             model_box = gr.Dropdown(_first_models, value=_first_model, label=t("app.model", L),
-                                    info=t("app.model_help", L), allow_custom_value=False)
-            model_info = gr.Markdown(shelf().card(_first_model, L))
-            refresh_btn = gr.Button(t("gr.refresh", L), size="sm", variant="secondary")
-            with gr.Accordion(t("app.decoding", L), open=True) as settings_box:
-                OPTION_INPUTS = {name: option_slider(name, L, number=name in ("max_len", "no_repeat_ngram_size"))
-                                 for name in ("beam_size", "length_penalty", "coverage_penalty", "max_len",
-                                              "no_repeat_ngram_size")}
+                                    allow_custom_value=False)
+            with gr.Row(equal_height=False):
+                with gr.Accordion(t("gr.model_card", L), open=False) as card_box:
+                    model_info = gr.Markdown(shelf().card(_first_model, L))
+                    refresh_btn = gr.Button(t("gr.refresh", L), size="sm", variant="secondary")
+                with gr.Accordion(t("app.decoding", L), open=False) as settings_box:
+                    speed_input = gr.Radio([(t(f"live.speed_{s}", L), s) for s in live.SPEEDS], value="fast",
+                                           label=t("live.speed", L))
+                    OPTION_INPUTS = {name: option_slider(name, L, number=name in ("max_len", "no_repeat_ngram_size"))
+                                     for name in ("beam_size", "length_penalty", "coverage_penalty", "max_len",
+                                                  "no_repeat_ngram_size")}
     message = gr.Markdown(visible=False, elem_id="lab-message")
     result_html = gr.HTML()
     meta = gr.Markdown()
-    pipe_seg = gr.Markdown()
-    seg_view = gr.HTML()
     with gr.Tabs():
         with gr.Tab(t("tab.live", L)) as tab_live:
-            live_md = gr.Markdown(t("live.intro", L))
-            live_caption_md = gr.Markdown()
             live_plot = gr.Plot(show_label=False)
+            live_caption_md = gr.Markdown()
+            live_md = gr.Markdown(t("live.intro", L))
         with gr.Tab(t("gr.tab_pipeline", L)) as tab_pipeline:
             pipe_md = gr.Markdown(t("pipe.intro", L))
+            pipe_seg, seg_view = gr.Markdown(), gr.HTML()
             PIPE = {"pipe_ids": gr.Markdown(), "ids_view": gr.HTML()}
             for stage in ("emb", "enc", "ctx"):
                 PIPE[f"pipe_{stage}"], PIPE[f"{stage}_view"] = gr.Markdown(), gr.Plot(show_label=False)
@@ -275,11 +278,12 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
 
     LABELS = [  # (component, attribute → i18n key): what the language switch rewrites
         (lang_radio, {"label": "app.language"}),
-        (text_box, {"label": "app.input", "placeholder": "app.input_placeholder", "info": "app.input_help"}),
-        (examples, {"label": "app.examples"}), (translate_btn, {"value": "app.translate"}),
-        (model_box, {"label": "app.model", "info": "app.model_help"}), (refresh_btn, {"value": "gr.refresh"}),
-        (settings_box, {"label": "app.decoding"}), (tab_live, {"label": "tab.live"}),
-        (live_md, {"value": "live.intro"}),
+        (text_box, {"label": "app.input", "placeholder": "app.input_placeholder"}),
+        (examples, {"label": "app.examples"}), (examples_box, {"label": "app.examples_short"}),
+        (translate_btn, {"value": "app.translate"}),
+        (model_box, {"label": "app.model"}), (refresh_btn, {"value": "gr.refresh"}),
+        (settings_box, {"label": "app.decoding"}), (card_box, {"label": "gr.model_card"}),
+        (tab_live, {"label": "tab.live"}), (live_md, {"value": "live.intro"}),
         (tab_compare, {"label": "tab.compare"}), (tab_pipeline, {"label": "gr.tab_pipeline"}),
         (pipe_md, {"value": "pipe.intro"}), (tab_candidates, {"label": "tab.candidates"}),
         (cand_md, {"value": "cand.intro"}), (show_pruned_input, {"label": "tree.pruned"}),
@@ -293,9 +297,8 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
             updates[component] = gr.update(label=t(LIMITS[name].label, lang), info=t(LIMITS[name].help, lang))
         updates[speed_input] = gr.update(label=t("live.speed", lang),
                                          choices=[(t(f"live.speed_{s}", lang), s) for s in live.SPEEDS])
-        updates[model_box] = gr.update(label=t("app.model", lang), info=t("app.model_help", lang),
-                                       choices=shelf().choices(lang))
-        updates[header] = HEADER.format(title=t("app.title", lang), subtitle=t("app.subtitle", lang))
+        updates[model_box] = gr.update(label=t("app.model", lang), choices=shelf().choices(lang))
+        updates[header] = HEADER.format(title=t("app.title", lang))
         updates[tree_title] = f"### {t('tree.title', lang)}"
         updates[model_info] = shelf().card(key, lang)
         if result is not None:

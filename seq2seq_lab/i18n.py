@@ -387,6 +387,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "error.unexpected": {"en": "Something went wrong: {message}", "zh": "出错了：{message}"},
     # the Gradio app
     "gr.refresh": {"en": "↻ Refresh the model list", "zh": "↻ 刷新模型列表"},
+    "gr.model_card": {"en": "About this model", "zh": "关于这个模型"},
     "gr.unknown": {"en": "Unknown to the model (seen as <unk>): {words}", "zh": "模型不认识（当作 <unk>）：{words}"},
     "gr.split": {"en": "Not in the vocabulary, fed as characters: {words}", "zh": "不在词表中，按单字输入：{words}"},
     "gr.live_done": {"en": "Done: {steps} steps.", "zh": "完成：共 {steps} 步。"},
