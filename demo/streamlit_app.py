@@ -164,7 +164,7 @@ def keep_open_tab(labels: list[str]) -> None:
 def model_row(shelf: catalogue.Shelf):
     """Title, model picker, the model card and decoding settings (a popover), the examples (another)."""
     # The last column stays empty: Streamlit's toolbar (the "Running…" sign and the ⋮ menu) sits there.
-    widths = [0.01, 3.0, 1.4, 1.4, 1.4] if presenter() else [2.9, 2.5, 1.1, 1.1, 1.3]
+    widths = [0.01, 3.0, 1.4, 1.4, 1.4] if presenter() else [2.3, 2.3, 1.35, 1.35, 1.25]
     title, pick, settings_col, examples_col, _ = st.columns(widths, vertical_alignment="center")
     if not presenter():                                 # a projector needs the room for the heatmap
         title.markdown(f"<div class='lab-title'>{html.escape(T('app.title'))}</div>", unsafe_allow_html=True,

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from seq2seq_lab.catalog import DEFAULT_MODEL
 from seq2seq_lab.translator import Translator
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -64,7 +65,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100}, locale="en-US")
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")   # a projector
     page = context.new_page()
     page.requests = []
     page.on("request", lambda request: page.requests.append(request.url))
@@ -105,7 +106,7 @@ def no_exceptions(page) -> None:
 
 
 def test_translate_in_the_browser(page, server, models_dir, tmp_path):
-    expected = Translator.load(models_dir / "hsk_additive.safetensors", device="cpu").translate(
+    expected = Translator.load(models_dir / f"{DEFAULT_MODEL}.safetensors", device="cpu").translate(
         SENTENCE, beam_size=5, n_best=5)
     open_app(page, server)
     page.locator(".st-key-src_text input").fill(SENTENCE)
@@ -149,7 +150,7 @@ TABS = [("Pipeline", "pipeline", "pipe_ctx"), ("Greedy vs beam", "greedy_vs_beam
 
 
 def test_every_tab_draws_without_errors(browser, server, tmp_path):
-    context = browser.new_context(viewport={"width": 1500, "height": 1900}, locale="en-US")
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
     page = context.new_page()
     try:
         open_app(page, server)
