@@ -349,6 +349,18 @@ def test_the_page_fills_every_output_it_wires(app):
     assert set(app.render(page["state"], "en")) == set(app.OUTPUTS) - {"state", "message"}
 
 
+def test_bad_input_pops_up_nothing_over_the_language_switch(app, monkeypatch):
+    """In 中文 an English "Warning" toast used to cover the language switch: the message box says it all."""
+    import gradio as gr
+
+    toasts = []
+    for kind in ("Warning", "Info"):
+        monkeypatch.setattr(gr, kind, lambda *args, **kwargs: toasts.append((args, kwargs)))
+    (page,) = list(app.translate_stream("hello", "tiny_numbers", 3, 0.0, 0.0, 0, 0, "instant", "zh"))
+    assert page["message"]["visible"] is True and t("error.no_chinese", "zh") in page["message"]["value"]
+    assert toasts == []
+
+
 @pytest.mark.parametrize(("text", "model", "options", "lang", "key"), [
     ("hello", "tiny_numbers", (3, 0.0, 0.0, 0, 0), "zh", "error.no_chinese"),
     ("", "tiny_numbers", (3, 0.0, 0.0, 0, 0), "en", "error.empty"),
