@@ -1,6 +1,4 @@
-"""Seq2Seq Attention Lab (注意力实验室): the Gradio app and its HTTP API.
-
-    python demo/gradio_app.py                      # then open the address it prints
+"""Seq2Seq Attention Lab (注意力实验室): the Gradio app and its HTTP API. ``python demo/gradio_app.py``.
 
 The page: type a Chinese sentence, press Translate, watch the attention heatmap grow one word per step;
 below it greedy against beam search, the n-best list and the search tree, the model's insides
@@ -162,9 +160,10 @@ def examples_for(key: str | None) -> list[list[str]]:
 
 
 def on_model_change(key: str | None, text: str | None, lang: str):
-    found = shelf()
+    found = shelf()                                   # the new model's examples, card and its own decoding
+    start = catalogue.starting_decoding(found.good.get(key or ""))
     return (gr.Dataset(samples=examples_for(key)), found.card(key, lang),
-            catalogue.text_for_model(text, found.corpus(key)))
+            catalogue.text_for_model(text, found.corpus(key)), *start.values())
 
 
 def on_refresh(key: str | None, lang: str):
@@ -185,8 +184,7 @@ def on_load(request: gr.Request):
 
 
 def option_slider(name: str, lang: str, *, number: bool = False):
-    """A decoding option's widget with the range of options.LIMITS (the range the core enforces)."""
-    limit = LIMITS[name]
+    limit = LIMITS[name]                      # the widget's range is the one the core enforces
     common = dict(minimum=limit.low, maximum=limit.high, step=limit.step, label=t(limit.label, lang),
                   info=t(limit.help, lang))
     return gr.Number(limit.default, precision=0, **common) if number else gr.Slider(value=limit.default, **common)
@@ -202,8 +200,7 @@ _first_model = shelf().default_key
 
 with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
     state = gr.State(None)                        # this visitor's last result
-    # Projector first: the title, the sentence and the model on two rows; examples, the model card and the
-    # decoding settings fold away, so the translation and the heatmap fit a 1366×768 screen.
+    # Projector first: examples, the model card and the decoding settings fold away (heatmap on a 1366×768 screen)
     with gr.Row(equal_height=True):
         header = gr.Markdown(HEADER.format(title=t("app.title", L)), scale=3)
         lang_radio = gr.Radio([(name, code) for code, name in LANGUAGES.items()], value=L,
@@ -322,8 +319,9 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                    api_visibility="private", queue=False).then(
         ui_translate, inputs=translate_inputs, outputs=list(OUTPUTS.values()), api_name="ui_example_translate",
         api_visibility="private", concurrency_limit=8, show_progress="minimal")
-    model_box.change(on_model_change, inputs=[model_box, text_box, lang_radio],
-                     outputs=[examples, model_info, text_box], api_name="ui_model", api_visibility="private")
+    model_box.change(on_model_change, inputs=[model_box, text_box, lang_radio], api_name="ui_model",  # + its penalties
+                     outputs=[examples, model_info, text_box, *(OPTION_INPUTS[n] for n in catalogue.NO_PENALTIES)],
+                     api_visibility="private")
     refresh_btn.click(on_refresh, inputs=[model_box, lang_radio], outputs=[model_box, model_info],
                       api_name="ui_refresh", api_visibility="private")
     lang_radio.change(ui_language, inputs=[lang_radio, model_box, state, show_pruned_input, pick_input],

@@ -128,6 +128,15 @@ def use_tuned(tuned: dict) -> None:
     st.session_state.update({OPTION_KEYS[name]: value for name, value in tuned.items()})
 
 
+def start_with_the_models_settings(shelf: catalogue.Shelf) -> None:
+    """A model seen for the first time brings its own decoding: the penalties and n-gram blocking chosen on
+    its validation split (so the default shows no repeats), or none when it records no choice."""
+    key = st.session_state.model
+    if st.session_state.get("_options_for") != key:
+        st.session_state._options_for = key
+        use_tuned(catalogue.starting_decoding(shelf.good[key]))
+
+
 def decoding_options() -> dict:
     options = {name: st.session_state[key] for name, key in OPTION_KEYS.items()}
     return {**options, "n_best": options["beam_size"]}
@@ -275,6 +284,7 @@ def main() -> None:
     if st.session_state.get("model") not in shelf.good:
         st.session_state.model = shelf.default_key
     keep_choice("model")                                  # the picker's labels follow the language
+    start_with_the_models_settings(shelf)
     model = model_row(shelf)
     if model is None:
         return

@@ -434,8 +434,9 @@ def test_model_list_card_and_examples_come_from_the_catalogue(app):
     assert [key for _, key in found.choices("en")] == ["tiny_numbers", "tiny_numbers_none", "tiny_zh_en"]
     assert found.choices("en")[0][0] == catalogue.model_label("tiny_numbers", found.good["tiny_numbers"], "en")
     assert app.examples_for("tiny_numbers")[0] == [NUMBERS] and ["我爱学习。"] in app.examples_for("tiny_zh_en")
-    dataset, card, text = app.on_model_change("tiny_numbers", "我爱学习。", "zh")
+    dataset, card, text, *penalties = app.on_model_change("tiny_numbers", "我爱学习。", "zh")
     assert dataset.raw_samples == app.examples_for("tiny_numbers") and text == NUMBERS
+    assert penalties == [0.0, 0.0, 0]                     # the model records no tuned decoding: none
     assert "tiny_numbers" in card and "additive" in card and "broken.safetensors" in card
     assert app.on_model_change("tiny_zh_en", "我喜欢猫", "en")[2] == "我喜欢猫"        # typed text stays
     dropdown, card = app.on_refresh("gone_model", "en")

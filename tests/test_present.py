@@ -647,3 +647,17 @@ def test_training_request_refuses_values_outside_the_form(form):
     with pytest.raises(InputError) as caught:
         training.request("toy:numbers", "x", form, attention="dot", probe=None)
     assert caught.value.code == "bad_option" and caught.value.details["option"] in form
+
+
+def test_a_model_starts_with_its_tuned_decoding_or_none(tmp_path):
+    tuned = ModelInfo("m", tmp_path / "m.safetensors", record={"decoding": {
+        "beam_size": 5, "length_penalty": 1.0, "coverage_penalty": 0.2, "no_repeat_ngram_size": 2}})
+    assert catalogue.starting_decoding(tuned) == {"length_penalty": 1.0, "coverage_penalty": 0.2,
+                                                  "no_repeat_ngram_size": 2}
+    for plain in (ModelInfo("p", tmp_path / "p.safetensors"), None,
+                  ModelInfo("b", tmp_path / "b.safetensors", record={"decoding": {"length_penalty": "x"}})):
+        assert catalogue.starting_decoding(plain) == {"length_penalty": 0.0, "coverage_penalty": 0.0,
+                                                      "no_repeat_ngram_size": 0}
+    start = catalogue.starting_decoding(None)
+    start["length_penalty"] = 2.0                                        # a copy: the default stays untouched
+    assert catalogue.NO_PENALTIES["length_penalty"] == 0.0

@@ -184,6 +184,27 @@ def test_tuned_penalties_button_sets_the_sliders_from_the_model_record(app):
     assert not [w for w in app.warning if "Session State" in str(w.value)]
 
 
+def test_a_model_starts_with_its_tuned_settings_and_a_model_without_them_with_none(app):
+    folder = Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"])
+    checkpoint = load(folder / f"{DEFAULT_MODEL}.safetensors")
+    checkpoint.record["decoding"] = {"beam_size": 5, "length_penalty": 1.0, "coverage_penalty": 0.2,
+                                     "no_repeat_ngram_size": 2}
+    save(folder / f"{DEFAULT_MODEL}.safetensors", checkpoint)
+    at = AppTest.from_file(APP, default_timeout=120).run()              # a new visitor
+    assert not at.exception
+    tuned = (at.slider(key="length_penalty").value, at.slider(key="coverage_penalty").value,
+             at.number_input(key="no_repeat").value)
+    assert tuned == (pytest.approx(1.0), pytest.approx(0.2), 2)
+    expected = Translator.load(folder / f"{DEFAULT_MODEL}.safetensors", device="cpu").translate(
+        at.text_input(key="src_text").value, beam_size=5, n_best=5, length_penalty=1.0, coverage_penalty=0.2,
+        no_repeat_ngram_size=2)
+    assert banner_text(at) == expected.best.text                       # the first translation used them
+    at.selectbox(key="model").set_value("hsk_dot").run()                # records no choice: no penalties
+    assert (at.slider(key="length_penalty").value, at.number_input(key="no_repeat").value) == (0.0, 0)
+    at.selectbox(key="model").set_value(DEFAULT_MODEL).run()
+    assert at.number_input(key="no_repeat").value == 2
+
+
 def test_translate_greedy_draws_the_models_own_attention(app):
     at = translate(app, SENTENCE, beam=1)
     assert not at.exception and not at.error

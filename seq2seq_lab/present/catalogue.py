@@ -182,6 +182,9 @@ def model_data(info: ModelInfo, lang: str) -> str | None:
     return t("app.model_data", lang, attribution=md_text(info.attribution)) if info.attribution else None
 
 
+NO_PENALTIES = {"length_penalty": 0.0, "coverage_penalty": 0.0, "no_repeat_ngram_size": 0}
+
+
 def tuned_decoding(info: ModelInfo) -> dict | None:
     """The decoding settings chosen on the model's validation split, if the file records them."""
     tuned = info.record.get("decoding")
@@ -192,6 +195,12 @@ def tuned_decoding(info: ModelInfo) -> dict | None:
                 "no_repeat_ngram_size": int(tuned.get("no_repeat_ngram_size", 0))}
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def starting_decoding(info: ModelInfo | None) -> dict:
+    """The penalties and n-gram blocking a visitor starts with on a model: its tuned ones (chosen on its
+    validation split, so the default shows no repeats), else none."""
+    return (tuned_decoding(info) if info is not None else None) or dict(NO_PENALTIES)
 
 
 def tuned_label(tuned: dict, lang: str) -> str:
