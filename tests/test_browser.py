@@ -22,7 +22,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from seq2seq_lab.catalog import DEFAULT_MODEL
+from seq2seq_lab.catalog import DEFAULT_MODEL, ModelInfo
+from seq2seq_lab.present import catalogue
 from seq2seq_lab.translator import Translator
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -106,8 +107,9 @@ def no_exceptions(page) -> None:
 
 
 def test_translate_in_the_browser(page, server, models_dir, tmp_path):
-    expected = Translator.load(models_dir / f"{DEFAULT_MODEL}.safetensors", device="cpu").translate(
-        SENTENCE, beam_size=5, n_best=5)
+    default = Translator.load(models_dir / f"{DEFAULT_MODEL}.safetensors", device="cpu")
+    start = catalogue.starting_decoding(ModelInfo(DEFAULT_MODEL, models_dir, record=default.record))
+    expected = default.translate(SENTENCE, beam_size=5, n_best=5, **start)       # what the app starts with
     open_app(page, server)
     page.locator(".st-key-src_text input").fill(SENTENCE)
     page.locator(".st-key-translate button").click()
