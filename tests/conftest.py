@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,3 +202,21 @@ def copy_with_a_broken_file(source: Path, folder: Path) -> Path:
     copy_models(source, folder)
     (folder / "broken.safetensors").write_bytes(b"this is not a model file")
     return folder
+
+
+def private_models(source: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A test's own copy of ``source`` (an app may train into it), made the app's models folder, on the CPU."""
+    folder = copy_models(source, tmp_path / "models")
+    monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(folder))
+    monkeypatch.setenv("SEQ2SEQ_LAB_DEVICE", "cpu")
+    return folder
+
+
+def stop(process, timeout: float = 15) -> None:
+    """End a server started by a test: politely, then for certain."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

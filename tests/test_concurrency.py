@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -45,11 +44,8 @@ def models_dir(app_models_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def folder(models_dir, tmp_path, monkeypatch) -> Path:
-    copy = tmp_path / "models"
-    shutil.copytree(models_dir, copy)
-    monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(copy))
-    monkeypatch.setenv("SEQ2SEQ_LAB_DEVICE", "cpu")
-    return copy
+    from conftest import private_models
+    return private_models(models_dir, tmp_path, monkeypatch)
 
 
 # --- a minimal Streamlit client: what the browser sends, what it gets back ------------------------------

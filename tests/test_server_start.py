@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import stop
 
 pytestmark = pytest.mark.slow            # starts servers (5-10 s each)
 
@@ -98,12 +99,7 @@ def recorded_server(command: list[str], ready: str, tmp_path: Path, port: int, *
         assert "<html" in page.lower()
         yield url, log_path, net_log
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def outside_hosts(net_log: Path) -> set[str]:

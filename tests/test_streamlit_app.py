@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_models
+from conftest import copy_models, stop
 from streamlit.testing.v1 import AppTest
 
 from seq2seq_lab.catalog import DEFAULT_MODEL
@@ -63,11 +63,7 @@ def streamlit_server(models_dir: Path, **env):
                 time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 @pytest.fixture(scope="module")

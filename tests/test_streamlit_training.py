@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import copy_models
+from conftest import copy_models, private_models
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import InitialValue, Selectbox
 from test_streamlit_app import APP, chart, heatmap_axes, start_toy_training, streamlit_server, wait_for_training
@@ -85,10 +85,7 @@ def browser_labels(monkeypatch):
 @pytest.fixture
 def app(models_dir, monkeypatch, tmp_path) -> AppTest:
     """A fresh visitor, with a private copy of the models folder (training writes into it)."""
-    folder = tmp_path / "models"
-    shutil.copytree(models_dir, folder)
-    monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(folder))
-    monkeypatch.setenv("SEQ2SEQ_LAB_DEVICE", "cpu")
+    private_models(models_dir, tmp_path, monkeypatch)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception
