@@ -19,6 +19,21 @@ import torch
 
 from seq2seq_lab.corpus import Splits, load_splits, recorded_splits
 
+_position = ""
+
+
+def at(position: str) -> None:
+    """Say where the running part of the bench is ("run 1/3, sentence 22/427"): the progress line shows it.
+
+    A plain assignment, cheap enough for the innermost timed loop (it is outside the timed calls)."""
+    global _position
+    _position = position
+
+
+def position() -> str:
+    return _position
+
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 README = BENCH_DIR / "README.md"

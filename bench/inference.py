@@ -20,7 +20,7 @@ from seq2seq_lab.translator import Translator, detokenize
 
 # isort: split
 import reference  # bench/ (on sys.path: see common.py)
-from common import CN2EN_VERSION, Settings, hsk_test_sentences, ratio, summarize, sync
+from common import CN2EN_VERSION, Settings, at, hsk_test_sentences, ratio, summarize, sync
 
 
 def load_cn2en(device: torch.device):
@@ -68,6 +68,7 @@ def matvec_probe(sizes_mb=(5, 10, 15, 20, 40), rows: int = 4873, cols: int = 256
     rows_list = []
     with torch.inference_mode():
         for size in sizes_mb:
+            at(f"matrix-vector probe, {size} MB")
             count = max(1, round(size * 2**20 / (rows * cols * 4)))
             matrices = [torch.randn(rows, cols) for _ in range(count)]
             for _ in range(5):
@@ -139,6 +140,7 @@ def bench_inference(model_path: Path, device: torch.device, settings: Settings, 
     orders = run_orders(list(systems), settings.runs * len(texts), seed=0)
     for repetition in range(settings.runs):
         for i, text in enumerate(texts):
+            at(f"run {repetition + 1}/{settings.runs}, sentence {i + 1}/{len(texts)}")
             for name in orders[repetition * len(texts) + i]:
                 sync(device)
                 started, cpu_started = time.perf_counter(), time.process_time()
@@ -185,6 +187,7 @@ def bench_inference(model_path: Path, device: torch.device, settings: Settings, 
     # Batched decoding (what evaluation uses, and the answer to a launch-bound GPU).
     batched = {}
     for beam in (1, 5):
+        at(f"batched decoding, beam {beam}")
         runs = []
         for _ in range(settings.runs):
             sync(device)

@@ -45,6 +45,7 @@ import torch
 from seq2seq_lab.catalog import DEFAULT_MODEL, MODELS_DIR
 
 # isort: split
+import common
 from common import GOAL_TOY_EXACT, QUICK, README, ROOT, Settings, hsk_test_sentences, machine_info, machine_label, shown
 from report import goals, render_table, update_readme
 
@@ -54,37 +55,11 @@ from report import goals, render_table, update_readme
 PROGRESS_EVERY_S = 15.0          # while a part runs, a progress line on stderr this often
 
 
-def _position(frame) -> str:
-    """How far the bench's loops running in ``frame`` (and the frames that called it) have got.
-
-    Read from their loop variables, innermost loop first, because the parts report nothing themselves
-    (a progress callback through ``inference.py`` and ``training.py`` would be sturdier). A loop whose
-    variables are renamed just drops out of the progress line; the part and its seconds remain."""
-    readers = {
-        "matvec_probe": lambda f: f"matrix-vector probe, {f['size']} MB",
-        "bench_inference": lambda f: (f"batched decoding, beam {f['beam']}" if "batched" in f else
-                                      f"run {f['repetition'] + 1}/{f['settings'].runs}, "
-                                      f"sentence {f['i'] + 1}/{len(f['texts'])}"),
-        "fit": lambda f: f"epoch {f['epoch']}/{f['config'].epochs}, batch {f['i']}/{f['total_batches']}",
-        "bench_training": lambda f: f"run {f['r'] + 1}/{f['settings'].train_runs}",
-    }
-    while frame is not None:
-        reader = readers.get(frame.f_code.co_name)
-        if reader is not None:
-            try:
-                return reader(frame.f_locals)
-            except (KeyError, AttributeError, TypeError):   # before its loop started (loading, warming up)
-                pass
-        frame = frame.f_back
-    return ""
-
-
 class Progress:
     """Progress on stderr: a line when a part starts and when it ends (with its seconds), and every
-    ``every`` seconds while it runs: how far it has got (``_position``) and the seconds so far.
-
-    A watcher thread reads the running part's loop variables from the main thread's stack; it
-    wakes once per ``every`` seconds for well under a millisecond, too rarely to move a median."""
+    ``every`` seconds while it runs: how far it has got (what the part last said with ``common.at``)
+    and the seconds so far. The watcher thread wakes once per ``every`` seconds, too rarely to move
+    a median."""
 
     def __init__(self, every: float = PROGRESS_EVERY_S):
         self.started = time.perf_counter()
@@ -97,11 +72,12 @@ class Progress:
     @contextlib.contextmanager
     def part(self, name: str):
         self.log(name)
-        started, stop, runner = time.perf_counter(), threading.Event(), threading.get_ident()
+        started, stop = time.perf_counter(), threading.Event()
+        common.at("")
 
         def watch() -> None:
             while not stop.wait(self.every):
-                where = _position(sys._current_frames().get(runner))
+                where = common.position()
                 self.log(f"{name}: {where + ', ' if where else ''}{time.perf_counter() - started:.0f} s so far")
 
         watcher = threading.Thread(target=watch, name="bench-progress", daemon=True)

@@ -30,7 +30,7 @@ from seq2seq_lab.translator import Translator
 
 # isort: split
 import reference  # bench/ (on sys.path: see common.py)
-from common import GOAL_TOY_EXACT, Settings, model_splits, ratio, sync
+from common import GOAL_TOY_EXACT, Settings, at, model_splits, ratio, sync
 
 
 def recorded_recipe(meta: dict) -> tuple[dict, TrainConfig]:
@@ -111,6 +111,7 @@ def bench_training(model_path: Path, device: torch.device, settings: Settings) -
 
     rates = {"ours": [], **{variant: [] for variant in tutorials}}
     for r in range(settings.train_runs):                               # interleaved: ours, then each tutorial loop
+        at(f"run {r + 1}/{settings.train_runs}")
         chunk = pool[2 + r * n: 2 + (r + 1) * n]
         started = time.perf_counter()
         tokens = trainer.train(chunk)
@@ -173,6 +174,7 @@ def time_to_quality_live(model_path: Path, device: torch.device) -> dict:
     curve, evaluating = [], {"seconds": 0.0}
 
     def on_progress(progress) -> None:
+        at(f"epoch {progress.epoch}/{progress.epochs}, batch {progress.batch}/{progress.batches}")
         if progress.event != "epoch":
             return
         started = time.perf_counter()
@@ -207,7 +209,8 @@ def bench_toy(device: torch.device, settings: Settings) -> dict:
                          epochs=settings.toy_max_epochs or toy.train.epochs)
         reached = {}
 
-        def on_progress(p, reached=reached):
+        def on_progress(p, reached=reached, task=task):
+            at(f"{task}: epoch {p.epoch}/{p.epochs}, batch {p.batch}/{p.batches}")
             if p.event == "epoch" and "seconds" not in reached and p.valid["exact"] >= GOAL_TOY_EXACT:
                 reached.update(seconds=round(p.elapsed, 1), epoch=p.epoch)
 

@@ -7,6 +7,7 @@ import ast
 import json
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -250,3 +251,18 @@ def test_toy_timing_trains_the_shipped_toy_recipe():
     assert out["train_pairs"] == 64 and out["epochs_run"] == 1
     assert out["batch_size"] == recipe("toy_numbers").train.batch_size
     assert 0.0 <= out["test_exact"] <= 1.0 and isinstance(out["reached_95"], bool)
+
+
+def test_progress_lines_say_where_the_running_part_is(capsys):
+    progress = run.Progress(every=0.05)
+    err = ""
+    with progress.part("inference on cpu"):
+        common.at("run 1/3, sentence 2/5")
+        deadline = time.monotonic() + 30                   # the watcher's line, however busy the machine is
+        while "so far" not in err and time.monotonic() < deadline:
+            time.sleep(0.05)
+            err += capsys.readouterr().err
+    lines = (err + capsys.readouterr().err).splitlines()
+    assert lines[0].endswith("inference on cpu")
+    assert any("inference on cpu: run 1/3, sentence 2/5, " in line and "so far" in line for line in lines[1:-1])
+    assert lines[-1].endswith(f"done in {progress.part_seconds['inference on cpu']:.1f} s")
