@@ -227,3 +227,53 @@ def test_the_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(browser, shi
                         f"{'presenter' if presenter else 'normal'}_{lang}.png")
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def gradio_server():
+    """The Gradio app on the shipped models, on a free local port."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    from conftest import stop
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "SEQ2SEQ_LAB_MODELS_DIR": str(ROOT / "models"), "SEQ2SEQ_LAB_DEVICE": "cpu"}
+    process = subprocess.Popen([sys.executable, "demo/gradio_app.py"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Gradio app did not start") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        stop(process)
+
+
+def test_the_gradio_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(browser, gradio_server):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"{gradio_server}/?text={TEN_WORDS}")
+        page.get_by_role("button", name="Translate", exact=True).click()
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .ytick').length >= 8",
+                               timeout=90_000)
+        time.sleep(1)
+        for name, selector in (("sentence", "textarea"), ("translation", ".lab-output"),
+                               ("heatmap", ".js-plotly-plot .main-svg")):
+            found = box(page, selector)
+            assert found["y"] >= 0 and found["y"] + found["height"] <= 768, (name, found)
+    finally:
+        context.close()
