@@ -232,31 +232,19 @@ def test_the_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(browser, shi
 @pytest.fixture(scope="module")
 def gradio_server():
     """The Gradio app on the shipped models, on a free local port."""
-    import socket
     import subprocess
     import sys
-    import urllib.request
 
-    from conftest import stop
+    from conftest import free_port, stop, wait_until_serving
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
            "SEQ2SEQ_LAB_MODELS_DIR": str(ROOT / "models"), "SEQ2SEQ_LAB_DEVICE": "cpu"}
     process = subprocess.Popen([sys.executable, "demo/gradio_app.py"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the Gradio app did not start") from None
-                time.sleep(0.5)
+        wait_until_serving(process, url, "the Gradio app", timeout=120)
         yield url
     finally:
         stop(process)

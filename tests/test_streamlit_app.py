@@ -14,16 +14,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_models, stop
+from conftest import copy_models, free_port, stop, wait_until_serving
 from streamlit.testing.v1 import AppTest
 
 from seq2seq_lab.catalog import DEFAULT_MODEL
@@ -41,9 +39,7 @@ pytestmark = pytest.mark.slow          # each test runs the whole app script (Ap
 @contextlib.contextmanager
 def streamlit_server(models_dir: Path, **env):
     """`streamlit run demo/streamlit_app.py` on a free local port (yields its URL), stopped afterwards."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "SEQ2SEQ_LAB_MODELS_DIR": str(models_dir), "SEQ2SEQ_LAB_DEVICE": "cpu", **env}
     process = subprocess.Popen(
         # Only the port and address are given: everything else comes from .streamlit/config.toml, as shipped
@@ -52,15 +48,7 @@ def streamlit_server(models_dir: Path, **env):
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the Streamlit server did not start") from None
-                time.sleep(0.5)
+        wait_until_serving(process, f"{url}/_stcore/health", "the Streamlit server")
         yield url
     finally:
         stop(process)

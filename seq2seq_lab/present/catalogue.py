@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import catalog
 from ..catalog import USER_PREFIX, ModelInfo
 from ..errors import LabError
-from ..i18n import t
+from ..i18n import error_text, t
 from ..settings import Settings
 from ..translator import Translator
 
@@ -209,8 +209,8 @@ def tuned_label(tuned: dict, lang: str) -> str:
 
 
 def broken_file_line(info: ModelInfo, lang: str) -> str:
-    from .views import error_message
-    return t("app.bad_model_files", lang, name=md_text(info.path.name), reason=md_text(error_message(info.error, lang)))
+    """"Skipped model file x: why" (``info.error`` is the file's CheckpointError)."""
+    return t("app.bad_model_files", lang, name=md_text(info.path.name), reason=md_text(error_text(info.error, lang)))
 
 
 # --- examples --------------------------------------------------------------------------------
