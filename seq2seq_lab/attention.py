@@ -26,6 +26,9 @@ name            score e_j                               paper
 ``none``        no attention: the decoder only sees     Cho et al. 2014,
                 the encoder's final state               Sutskever et al. 2014
 ==============  ======================================  ==========================
+
+The Transformer (:mod:`.transformer`) uses :class:`MultiHeadAttention`: the scaled dot
+product of ``scaled_dot``, for a whole sequence of queries at once and in several heads.
 """
 
 from __future__ import annotations
@@ -121,6 +124,66 @@ class ScaledDotAttention(Attention):
     def score(self, query, keys):
         q = self.W_q(query)                                              # (B, d)  Q = W_q q
         return torch.bmm(keys, q.unsqueeze(2)).squeeze(2) * self.scale   # (B, S)  QKᵀ/√d
+
+
+class MultiHeadAttention(nn.Module):
+    r"""Multi-head scaled dot-product attention (Vaswani et al. 2017, §3.2), for T queries at once.
+
+    Every query position t, key position j and head i (d_k = d_model / h)::
+
+        Q = X W_Q,  K = M W_K,  V = M W_V          X: the queries' inputs (B, T, d); M: the keys' (B, S, d)
+        Q_i, K_i, V_i = the i-th d_k columns       the head split: (B, T, d) → (B, h, T, d_k)
+        e_i  = Q_i K_iᵀ / √d_k                     scores (B, h, T, S)
+        e_tj = −∞ where the mask forbids t → j     padding, and the future in the decoder (the causal mask)
+        α_i  = softmax(e_i)                        each row sums to 1
+        head_i = α_i V_i                           (B, h, T, d_k)
+        MultiHead = Concat(head_1, …, head_h) W_O  the concat: (B, h, T, d_k) → (B, T, d), then (B, T, d)
+
+    Each head has its own W_Q, W_K, W_V columns, so each can learn its own notion of which words
+    matter — one may follow word order, another the verb. :meth:`project_keys` is separate from
+    :meth:`forward` so that keys and values computed once can be reused: the encoder's, projected
+    once per sentence for the decoder's cross-attention, and the decoder's own, cached step by step.
+    """
+
+    def __init__(self, d_model: int, heads: int, dropout: float = 0.0):
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model ({d_model}) must be a multiple of the number of heads ({heads})")
+        self.heads, self.d_k = heads, d_model // heads
+        self.W_q = nn.Linear(d_model, d_model)
+        self.W_k = nn.Linear(d_model, d_model)
+        self.W_v = nn.Linear(d_model, d_model)
+        self.W_o = nn.Linear(d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.scale = 1.0 / math.sqrt(self.d_k)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) → (B, h, T, d_k): head i is columns i·d_k … (i+1)·d_k − 1."""
+        B, T, _ = x.shape
+        return x.view(B, T, self.heads, self.d_k).transpose(1, 2)
+
+    def project_keys(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """M (B, S, d) → K, V (B, h, S, d_k): K = M W_K and V = M W_V, split into heads."""
+        return self.split_heads(self.W_k(memory)), self.split_heads(self.W_v(memory))
+
+    def scores(self, x: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Q (B, h, T, d_k) and the masked scores e = QKᵀ/√d_k (B, h, T, S); ``mask`` True where allowed."""
+        q = self.split_heads(self.W_q(x))                                 # (B, h, T, d_k)  Q = X W_Q
+        scores = (q @ keys.transpose(-2, -1)) * self.scale                # (B, h, T, S)    QKᵀ/√d_k
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))             # forbidden: e = −∞, α = 0
+        return q, scores
+
+    def forward(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(output (B, T, d), weights (B, h, T, S))``; ``mask`` broadcasts to (B, h, T, S)."""
+        _, scores = self.scores(x, keys, mask)                            # (B, h, T, S)
+        weights = torch.softmax(scores, dim=-1)                           # (B, h, T, S)    α = softmax(e)
+        heads = self.dropout(weights) @ values                            # (B, h, T, d_k)  head_i = α_i V_i
+        B, _, T, _ = heads.shape
+        concat = heads.transpose(1, 2).reshape(B, T, self.heads * self.d_k)   # (B, T, d)  Concat(head_1…h)
+        return self.W_o(concat), weights                                  # (B, T, d)       · W_O
 
 
 def build_attention(name: str, *, query_size: int, key_size: int,

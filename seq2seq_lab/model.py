@@ -50,6 +50,7 @@ CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 class ModelConfig:
     """Everything needed to rebuild a model; stored in every checkpoint."""
 
+    family = "rnn"               # (a class constant, not stored: a file without "family" holds an RNN)
     src_vocab_size: int
     tgt_vocab_size: int
     emb_size: int = 128          # size of one token's embedding vector
@@ -151,6 +152,15 @@ class StepOutput:
 
 
 @dataclass
+class AttentionMaps:
+    """Every attention weight of a teacher-forced pass (what the apps draw head by head)."""
+
+    cross: torch.Tensor | None          # (B, T, L, h, S) decoder → encoder; (B, T, 1, 1, S) for an RNN
+    encoder: torch.Tensor | None        # (B, L, h, S, S) encoder self-attention; None for an RNN
+    decoder: torch.Tensor | None        # (B, L, h, T, T) masked decoder self-attention; None for an RNN
+
+
+@dataclass
 class Recurrence:
     """What one decoder step computes before its output layer."""
 
@@ -206,6 +216,11 @@ class Decoder(nn.Module):
         if c.lexical and self.attention is not None:
             self.lexical_ffn = nn.Linear(c.emb_size, c.emb_size, bias=False)
             self.lexical_out = nn.Linear(c.emb_size, c.tgt_vocab_size)
+
+    @property
+    def has_attention(self) -> bool:
+        """False for the "none" model: its steps return no attention weights."""
+        return self.attention is not None
 
     def prepare(self, encoded: EncoderOutput) -> Memory:
         """Project the attention keys once per sentence (they do not depend on the step)."""
@@ -277,6 +292,12 @@ class Seq2Seq(nn.Module):
 
     def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
         return self.encoder(src, lengths)
+
+    def attention_maps(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor):
+        """The attention of a teacher-forced pass as :class:`AttentionMaps`: one layer, one head
+        of cross-attention (B, T, 1, 1, S); an RNN has no self-attention."""
+        _, attention = self.forward(src, src_lengths, tgt_in)                    # (B, T, S) or None
+        return AttentionMaps(None if attention is None else attention[:, :, None, None, :], None, None)
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor, *,
                 teacher_forcing: float = 1.0, rng: random.Random | None = None,

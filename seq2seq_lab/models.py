@@ -12,9 +12,11 @@ from __future__ import annotations
 from torch import nn
 
 from .model import ModelConfig, Seq2Seq
+from .transformer import Transformer, TransformerConfig
 
 FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
-    "rnn": (ModelConfig, Seq2Seq),     # recurrent encoder–decoder with one attention module (model.py)
+    "rnn": (ModelConfig, Seq2Seq),                   # recurrent encoder–decoder with one attention module (model.py)
+    "transformer": (TransformerConfig, Transformer),  # attention only: multi-head self- and cross-attention
 }
 
 
@@ -26,6 +28,12 @@ def config_from_dict(data: dict):
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r} (known: {', '.join(FAMILIES)})")
     return FAMILIES[family][0].from_dict(data)
+
+
+def config_for(arch: dict, *, src_vocab_size: int, tgt_vocab_size: int):
+    """The config of a model to train: ``arch`` (a family's fields, ``family`` among them or "rnn") and the
+    vocabulary sizes the data gives."""
+    return config_from_dict({**arch, "src_vocab_size": src_vocab_size, "tgt_vocab_size": tgt_vocab_size})
 
 
 def build_model(config) -> nn.Module:

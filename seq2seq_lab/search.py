@@ -555,7 +555,7 @@ def beam_search(model: Seq2Seq, memory: Memory, state, src_lengths: torch.Tensor
     n_best = min(max(options.n_best, 1), K)
     exact_stop = options.length_penalty == 0.0 and options.coverage_penalty == 0.0
     memory = memory.index_select(torch.arange(B, device=device).repeat_interleave(K))   # (B·K, …)
-    beams = _initial_beams(state, B, K, S, with_attention=model.decoder.attention is not None, device=device)
+    beams = _initial_beams(state, B, K, S, with_attention=model.decoder.has_attention, device=device)
     recorder = BeamTreeRecorder(B, K, vocab, options) if options.record else None
 
     for t in range(max(max_lens)):

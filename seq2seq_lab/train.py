@@ -28,8 +28,7 @@ from .checkpoint import Checkpoint
 from .corpus import Pair
 from .data import Example, build_vocabs, make_batches, tokenize_pairs
 from .errors import CorpusError
-from .model import ModelConfig
-from .models import build_model
+from .models import build_model, config_for
 from .translator import Translation, Translator, resolve_device
 
 
@@ -38,6 +37,9 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3              # Adam learning rate; halved when validation stops improving
+    warmup_steps: int = 0         # the learning rate grows linearly from 0 over this many first steps (Transformer)
+    schedule: str = "plateau"     # after warm-up: "plateau" halves lr when validation stalls; "linear" decays it
+    #                               linearly to lr/10 at the last step (a short run ends on small, careful steps)
     clip: float = 1.0             # gradient-norm clipping
     teacher_forcing: float = 1.0  # probability of feeding the reference token (1 = always)
     label_smoothing: float = 0.1
@@ -193,6 +195,23 @@ def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
+def scheduled_lr(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate of optimiser step ``step`` (1-based) of ``total_steps``: a linear warm-up from 0 to
+    ``lr`` over ``warmup_steps`` (a Transformer's first updates are unstable at the full rate), then ``lr``
+    ("plateau": the plateau rule lowers it from there) or a linear decay to lr/10 at the last step ("linear")."""
+    if step <= config.warmup_steps:
+        return config.lr * step / config.warmup_steps
+    if config.schedule != "linear":
+        return config.lr
+    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+    return config.lr * (1.0 - 0.9 * min(1.0, progress))
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def make_criterion(label_smoothing: float) -> nn.Module:
     """Cross-entropy over real target tokens (id 0, ``<pad>``, is ignored), optionally smoothed."""
     return nn.CrossEntropyLoss(ignore_index=0, label_smoothing=label_smoothing)
@@ -216,10 +235,13 @@ def train_step(model: nn.Module, batch, optimizer: torch.optim.Optimizer, criter
 def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: TrainConfig, *,
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None, record: dict | None = None) -> TrainResult:
-    """Build vocabularies and a model from ``arch`` (ModelConfig fields) and train it."""
+    """Build vocabularies and a model from ``arch`` (a family's config fields: ModelConfig for an RNN, or
+    ``family="transformer"`` and TransformerConfig fields) and train it."""
     if not train_pairs:
         raise CorpusError("no_pairs", "There are no training pairs (a small file may have all its lines in "
                           "the validation/test split).")
+    if config.schedule not in ("plateau", "linear"):
+        raise ValueError(f"schedule must be 'plateau' or 'linear', got {config.schedule!r}")
     started = time.perf_counter()
     keep_freed_memory()
     device = resolve_device(config.device)
@@ -228,7 +250,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     segmenter, tgt_style = arch.get("src_segmenter", "jieba"), arch.get("tgt_detok", "english")
     train_examples: list[Example] = tokenize_pairs(train_pairs, segmenter, tgt_style)
     src_vocab, tgt_vocab = build_vocabs(train_examples, min_freq=config.min_freq)
-    model_config = ModelConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), **arch)
+    model_config = config_for(arch, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab))
     model = build_model(model_config).to(device)
     valid_pairs = valid_pairs[:config.max_valid]
     valid_batches = make_batches(tokenize_pairs(valid_pairs, segmenter, tgt_style), src_vocab, tgt_vocab,
@@ -242,6 +264,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     snapshot = Translator(Checkpoint(model, src_vocab, tgt_vocab), device=device)
     stale = 0
     total_batches = None
+    steps_done = 0
 
     for epoch in range(1, config.epochs + 1):
         batches = make_batches(train_examples, src_vocab, tgt_vocab, batch_size=config.batch_size, shuffle=True,
@@ -254,6 +277,9 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
             if should_stop is not None and should_stop():
                 stopped = True
                 break
+            steps_done += 1
+            if steps_done <= config.warmup_steps or config.schedule == "linear":
+                set_lr(optimizer, scheduled_lr(config, steps_done, config.epochs * total_batches))
             loss, n_tokens = train_step(model, batch, optimizer, criterion, clip=config.clip,
                                         teacher_forcing=config.teacher_forcing, rng=rng)
             loss_sum += loss * n_tokens
@@ -284,7 +310,8 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
-        scheduler.step(key)
+        if config.schedule == "plateau":
+            scheduler.step(key)
         probe = None
         if config.probe:
             try:

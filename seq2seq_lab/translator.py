@@ -83,9 +83,14 @@ class Candidate:
     text: str                      # detokenised
     score: float                   # Σ log p(token), raw
     normalized_score: float        # the ranking score once length/coverage penalties apply
-    attention: np.ndarray | None   # (len(tokens), len(src_tokens)); rows sum to 1; None without attention
+    attention: np.ndarray | None   # (len(tokens), len(src_tokens)); rows sum to 1; None without attention.
+    #                                The heatmap's summary: the last layer's cross-attention, mean of its heads
     token_log_probs: list[float]
     finished: bool                 # False if max_len cut it off
+    attention_heads: np.ndarray | None = None   # (len(tokens), layers, heads, len(src_tokens)) every layer and
+    #                                head of cross-attention, rows summing to 1; (T, 1, 1, S) for an RNN
+    self_attention: np.ndarray | None = None    # (layers, heads, len(tokens), len(tokens)) the decoder's masked
+    #                                self-attention (a Transformer's; None for an RNN): zero above the diagonal
 
     @property
     def length(self) -> int:
@@ -100,6 +105,7 @@ class Translation:
     options: SearchOptions
     elapsed_ms: float
     steps: int = 0
+    encoder_attention: np.ndarray | None = None  # (layers, heads, S, S) the encoder's self-attention (Transformer)
 
     @property
     def best(self) -> Candidate:
@@ -119,9 +125,11 @@ class Encoding:
     """The pipeline's intermediate values for one sentence (what the app draws)."""
 
     source: SourceAnalysis
-    embeddings: np.ndarray         # (S, emb)  one embedding vector per source token
-    states: np.ndarray             # (S, H·dirs) encoder states
-    summary: np.ndarray            # (H,)      the vector the decoder starts from
+    embeddings: np.ndarray         # (S, emb)  one embedding vector per source token (a Transformer's: √d · E[w])
+    states: np.ndarray             # (S, H·dirs) encoder states (a Transformer's: the last layer's output)
+    summary: np.ndarray | None     # (H,)      the vector an RNN decoder starts from; None for a Transformer
+    positional: np.ndarray | None = None       # (S, d) a Transformer's positional encodings PE(j)
+    self_attention: np.ndarray | None = None   # (layers, heads, S, S) a Transformer encoder's self-attention
 
 
 class Translator:
@@ -147,6 +155,11 @@ class Translator:
     @property
     def attention_type(self) -> str:
         return self.config.attention
+
+    @property
+    def family(self) -> str:
+        """"rnn" or "transformer"."""
+        return self.config.family
 
     @property
     def device_label(self) -> str:
@@ -216,8 +229,28 @@ class Translator:
     def _candidate(self, hyp, n_src: int) -> Candidate:
         tokens = self.tgt_vocab.decode(hyp.ids)
         attention = None if hyp.attention is None else hyp.attention[:, :n_src].astype(np.float32)
+        heads = None if attention is None or self.family != "rnn" else attention[:, None, None, :]   # (T, 1, 1, S)
         return Candidate(tokens, detokenize(tokens, self.config.tgt_detok), hyp.score, hyp.normalized_score,
-                         attention, list(hyp.token_log_probs), hyp.finished)
+                         attention, list(hyp.token_log_probs), hyp.finished, heads)
+
+    @torch.inference_mode()
+    def _add_attention_maps(self, translation: Translation) -> Translation:
+        """Every head of every layer for a Transformer's n-best list: one teacher-forced pass over the
+        candidates (causal masking makes it equal to what each decoding step computed)."""
+        if self.family == "rnn":
+            return translation
+        candidates = translation.candidates
+        ids = [self.tgt_vocab.encode(c.tokens) for c in candidates]
+        src, lengths = self._batch([translation.source] * len(candidates))
+        tgt_in = pad([[self.tgt_vocab.bos_id] + x[:-1] for x in ids]).to(self.device)   # (n, T)
+        maps = self.model.attention_maps(src, lengths, tgt_in)
+        cross, decoder = maps.cross.float().cpu().numpy(), maps.decoder.float().cpu().numpy()
+        for i, (candidate, x) in enumerate(zip(candidates, ids)):
+            T = len(x)
+            candidate.attention_heads = cross[i, :T]                                 # (T, L, h, S)
+            candidate.self_attention = decoder[i, :, :, :T, :T]                      # (L, h, T, T)
+        translation.encoder_attention = maps.encoder[0].float().cpu().numpy()        # (L, h, S, S)
+        return translation
 
     def steps(self, text: str, **options) -> Iterator[Step]:
         """Decode live: one :class:`~.search.Step` per decoding step; the last carries ``.final``."""
@@ -239,15 +272,17 @@ class Translator:
             last, count = steps[0], count + 1
         translation = Translation(analysis, [self._candidate(h, len(analysis.ids)) for h in results[0]],
                                   self.device_label, search_options, decoding_seconds * 1000, count)
-        last.final = translation
+        last.final = self._add_attention_maps(translation)
         yield last
 
     def translate(self, text: str, **options) -> Translation:
-        """Translate one sentence (options as in :class:`~.search.SearchOptions`, ``prefix`` as words)."""
-        return self.translate_batch([text], **options)[0]
+        """Translate one sentence (options as in :class:`~.search.SearchOptions`, ``prefix`` as words), with
+        every layer's and head's attention."""
+        return self._add_attention_maps(self.translate_batch([text], **options)[0])
 
     def translate_batch(self, texts: Sequence[str], *, batch_size: int = 64, **options) -> list[Translation]:
-        """Translate many sentences, ``batch_size`` at a time (no per-step records: fast)."""
+        """Translate many sentences, ``batch_size`` at a time (no per-step records: fast). A Transformer's
+        candidates have no ``attention_heads`` / ``self_attention`` here; :meth:`translate` adds them."""
         search_options = self._options(**options, record=False)
         analyses = [self.analyze(t) for t in texts]
         out: list[Translation] = []
@@ -281,5 +316,29 @@ class Translator:
         analysis = self.analyze(text)
         src, lengths = self._batch([analysis])
         encoded = self.model.encode(src, lengths)
-        return Encoding(analysis, encoded.embedded[0].float().cpu().numpy(),
-                        encoded.states[0].float().cpu().numpy(), encoded.summary[0].float().cpu().numpy())
+
+        def numpy(x: torch.Tensor | None) -> np.ndarray | None:
+            return None if x is None else x.float().cpu().numpy()
+
+        if self.family == "rnn":
+            return Encoding(analysis, numpy(encoded.embedded[0]), numpy(encoded.states[0]), numpy(encoded.summary[0]))
+        return Encoding(analysis, numpy(encoded.embedded[0]), numpy(encoded.states[0]), None,
+                        numpy(encoded.positional), numpy(encoded.self_attention[0]))
+
+    @torch.inference_mode()
+    def trace_cross_attention(self, text: str, tokens: Sequence[str], *, layer: int, head: int) -> dict[str, np.ndarray]:
+        """A Transformer's cross-attention head ``head`` of decoder layer ``layer`` for the output ``tokens``:
+        Q (T, d_k), K and V (S, d_k), the scores QKᵀ/√d_k before and after the softmax (T, S), and the
+        source's √d · E[w] and PE (S, d) — the pipeline tab's numbers."""
+        if self.family != "transformer":
+            raise ValueError("only a Transformer has query/key/value heads")
+        c = self.config
+        if not (0 <= layer < c.dec_layers and 0 <= head < c.heads):
+            raise InputError("bad_option", f"layer must be 0–{c.dec_layers - 1} and head 0–{c.heads - 1}",
+                             option="layer", low="0", high=str(c.dec_layers - 1))
+        analysis = self.analyze(text)
+        ids = self._target_ids([t for t in tokens if t != EOS]) + [self.tgt_vocab.eos_id]
+        src, _ = self._batch([analysis])
+        tgt_in = torch.tensor([[self.tgt_vocab.bos_id] + ids[:-1]], device=self.device)  # (1, T)
+        trace = self.model.trace_cross_attention(src, tgt_in, layer, head)
+        return {name: value.float().cpu().numpy() for name, value in trace.items()}
