@@ -34,7 +34,9 @@ if str(ROOT) not in sys.path:
 from seq2seq_lab.catalog import DEFAULT_MODEL
 from seq2seq_lab.checkpoint import Checkpoint, save
 from seq2seq_lab.corpus import TOY_TASKS, load_hsk, split_pairs, toy_splits
+from seq2seq_lab.attention import ATTENTION_TYPES
 from seq2seq_lab.model import ModelConfig, Seq2Seq
+from seq2seq_lab.transformer import Transformer, TransformerConfig
 from seq2seq_lab.train import Progress, TrainConfig, TrainResult, fit
 from seq2seq_lab.translator import Translator
 from seq2seq_lab.vocab import Vocab
@@ -48,6 +50,11 @@ torch.set_num_threads(1)
 SRC_WORDS = ("我", "爱", "学习", "学", "习", "中文", "中", "文", "你", "好", "是", "的", "不", "他")
 TGT_WORDS = ("i", "you", "he", "love", "study", "chinese", "is", "good", "not", "the", "a", ".")
 EXAMPLE_SENTENCES = ("我爱学习中文", "你好", "他不是我的", "中文好", "我")
+
+# Every kind of model the search invariants run on: the RNN with each attention, and the Transformer.
+MODELS = (*ATTENTION_TYPES, "transformer")
+TINY_TRANSFORMER = dict(family="transformer", d_model=32, heads=4, enc_layers=2, dec_layers=2, ff_size=64,
+                        dropout=0.0)
 
 TINY_ARCH = dict(emb_size=32, hidden_size=64, cell="gru", bidirectional=True, attention="additive", dropout=0.0)
 
@@ -66,13 +73,25 @@ def build_translator(attention: str = "additive", *, cell: str = "gru", bidirect
                      tgt_words=TGT_WORDS, segmenter: str = "jieba", tgt_detok: str = "english",
                      emb_size: int = 16, hidden_size: int = 24, sharpen: float = 3.0,
                      eos_bias: float = 0.0, device: str = "cpu") -> Translator:
-    """A random-init translator, the same for the same arguments whatever ran before."""
+    """A random-init translator, the same for the same arguments whatever ran before.
+
+    ``attention="transformer"`` builds a 2 + 2-layer, 4-head Transformer (d 24) instead of an RNN; the RNN's
+    cell, direction and sizes do not apply to it (``cell="lstm"`` skips: that case would repeat the GRU one).
+    """
     src_vocab, tgt_vocab = Vocab(src_words), Vocab(tgt_words)
-    config = ModelConfig(len(src_vocab), len(tgt_vocab), emb_size=emb_size, hidden_size=hidden_size, cell=cell,
-                         enc_layers=enc_layers, dec_layers=dec_layers, bidirectional=bidirectional,
-                         attention=attention, dropout=0.0, src_segmenter=segmenter, tgt_detok=tgt_detok)
+    if attention == "transformer":
+        if cell != "gru":
+            pytest.skip("a Transformer has no recurrent cell")
+        config = TransformerConfig(len(src_vocab), len(tgt_vocab), d_model=24, heads=4, enc_layers=enc_layers + 1,
+                                   dec_layers=dec_layers + 1, ff_size=48, dropout=0.0, src_segmenter=segmenter,
+                                   tgt_detok=tgt_detok)
+        model = Transformer(config)
+    else:
+        config = ModelConfig(len(src_vocab), len(tgt_vocab), emb_size=emb_size, hidden_size=hidden_size, cell=cell,
+                             enc_layers=enc_layers, dec_layers=dec_layers, bidirectional=bidirectional,
+                             attention=attention, dropout=0.0, src_segmenter=segmenter, tgt_detok=tgt_detok)
+        model = Seq2Seq(config)
     generator = torch.Generator().manual_seed(seed)
-    model = Seq2Seq(config)
     with torch.no_grad():
         for parameter in model.parameters():            # reproducible init independent of the global RNG
             parameter.copy_(torch.empty_like(parameter).uniform_(-0.3, 0.3, generator=generator))

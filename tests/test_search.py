@@ -12,15 +12,14 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import EXAMPLE_SENTENCES
+from conftest import EXAMPLE_SENTENCES, MODELS
 from numpy.testing import assert_allclose
 
 from seq2seq_lab import search
-from seq2seq_lab.attention import ATTENTION_TYPES
 from seq2seq_lab.data import pad
 from seq2seq_lab.search import SearchOptions, beam_search, greedy_search
 
-SCORED = [name for name in ATTENTION_TYPES if name != "none"]
+SCORED = [name for name in MODELS if name != "none"]     # every model with attention, the Transformer too
 
 
 def run_strategy(tr, texts, strategy, **options):
@@ -57,7 +56,7 @@ def has_repeated_ngram(tokens, n):
 # --- beam 1 == greedy ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attention", ATTENTION_TYPES)
+@pytest.mark.parametrize("attention", MODELS)
 @pytest.mark.parametrize("options", [{}, {"max_len": 4}, {"no_repeat_ngram_size": 2}, {"prefix": [6, 7]}],
                          ids=["plain", "max_len", "no_repeat", "prefix"])
 def test_beam_size_1_equals_greedy(make_translator, attention, options):
@@ -94,7 +93,7 @@ def test_translate_with_beam_1_is_greedy(make_translator):
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-@pytest.mark.parametrize("attention", ATTENTION_TYPES)
+@pytest.mark.parametrize("attention", MODELS)
 @pytest.mark.parametrize("beam_size", [1, 4])
 def test_decoded_log_probs_and_attention_equal_the_teacher_forced_pass(make_translator, attention, cell,
                                                                        beam_size):
@@ -111,7 +110,7 @@ def test_decoded_log_probs_and_attention_equal_the_teacher_forced_pass(make_tran
                 assert_allclose(candidate.attention, attention_rows, atol=1e-5)
 
 
-@pytest.mark.parametrize("attention", ATTENTION_TYPES)
+@pytest.mark.parametrize("attention", MODELS)
 @pytest.mark.parametrize("beam_size", [1, 3, 5])
 def test_score_agrees_with_decoding(make_translator, attention, beam_size):
     tr = make_translator(attention, eos_bias=2.0)
@@ -141,7 +140,7 @@ def test_score_of_an_unfinished_hypothesis_adds_the_end_token(make_translator):
 # --- batching ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attention", ATTENTION_TYPES)
+@pytest.mark.parametrize("attention", MODELS)
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("beam_size", [1, 4])
 def test_batched_search_equals_search_per_sentence(make_translator, attention, cell, beam_size):
@@ -177,7 +176,7 @@ def test_translate_batch_chunks_give_the_same_results(make_translator):
 # --- the n-best list and its scores ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attention", ["none", "additive", "scaled_dot"])
+@pytest.mark.parametrize("attention", ["none", "additive", "scaled_dot", "transformer"])
 @pytest.mark.parametrize("beam_size, n_best", [(5, 5), (5, 2), (3, 10), (1, 4)])
 def test_n_best_is_sorted_distinct_and_at_most_beam(make_translator, attention, beam_size, n_best):
     tr = make_translator(attention, eos_bias=2.0)
@@ -191,7 +190,7 @@ def test_n_best_is_sorted_distinct_and_at_most_beam(make_translator, attention, 
         assert r.options.n_best == min(n_best, beam_size)
 
 
-@pytest.mark.parametrize("attention", ["none", "dot", "additive"])
+@pytest.mark.parametrize("attention", ["none", "dot", "additive", "transformer"])
 @pytest.mark.parametrize("beam_size", [1, 4])
 def test_outputs_are_well_formed(make_translator, attention, beam_size):
     tr = make_translator(attention, eos_bias=2.0)
@@ -262,7 +261,7 @@ def test_no_repeat_bigrams_gives_no_stutter(make_translator, beam_size):
         assert not stutters(tr.translate(text, beam_size=beam_size, max_len=12, no_repeat_ngram_size=2).best.tokens)
 
 
-@pytest.mark.parametrize("attention", ["none", "additive"])
+@pytest.mark.parametrize("attention", ["none", "additive", "transformer"])
 @pytest.mark.parametrize("beam_size", [1, 4])
 @pytest.mark.parametrize("prefix", [["i"], ["the", "chinese", "is"], "he is"])
 def test_forced_prefix(make_translator, attention, beam_size, prefix):
@@ -298,7 +297,7 @@ def gnmt_score(candidate, alpha, beta):
     return candidate.score / lp + cp
 
 
-@pytest.mark.parametrize("attention", ["none", "general", "additive"])
+@pytest.mark.parametrize("attention", ["none", "general", "additive", "transformer"])
 @pytest.mark.parametrize("alpha, beta", [(0.0, 0.0), (0.6, 0.0), (2.0, 0.0), (0.0, 0.3), (1.0, 0.5)])
 def test_normalized_score_is_the_gnmt_formula(make_translator, attention, alpha, beta):
     tr = make_translator(attention, eos_bias=2.0)
@@ -392,7 +391,7 @@ def test_batched_search_gives_the_same_normalized_scores_with_coverage(make_tran
 # --- step-by-step records -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attention", ["none", "dot", "additive"])
+@pytest.mark.parametrize("attention", ["none", "dot", "additive", "transformer"])
 @pytest.mark.parametrize("beam_size", [1, 3])
 def test_steps_end_with_the_same_translation_as_translate(make_translator, attention, beam_size):
     tr = make_translator(attention, eos_bias=2.0)
@@ -429,7 +428,7 @@ def test_greedy_steps_form_a_chain(make_translator):
         previous = node
 
 
-@pytest.mark.parametrize("attention", ["none", "general", "scaled_dot"])
+@pytest.mark.parametrize("attention", ["none", "general", "scaled_dot", "transformer"])
 def test_beam_steps_form_a_consistent_tree(make_translator, attention):
     K = 3
     tr = make_translator(attention, eos_bias=2.0)
@@ -453,8 +452,12 @@ def test_beam_steps_form_a_consistent_tree(make_translator, attention):
             if attention == "none":
                 assert node.attention is None and node.attention_heads is None
             else:
-                assert node.attention.shape == (S,) and node.attention_heads.shape == (1, 1, S)
+                config = tr.config
+                layers_heads = (1, 1) if attention != "transformer" else (config.dec_layers, config.heads)
+                assert node.attention.shape == (S,) and node.attention_heads.shape == (*layers_heads, S)
                 assert node.attention.sum() == pytest.approx(1.0, abs=1e-5)
+                assert_allclose(node.attention_heads.sum(-1), 1.0, atol=1e-5)            # every head's row
+                assert_allclose(node.attention, node.attention_heads[-1].mean(0), atol=1e-6)  # the summary
             probs = [a.prob for a in node.alternatives]
             assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-5
             for alternative in node.alternatives:       # the same distribution the node's token came from

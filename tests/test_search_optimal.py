@@ -42,7 +42,8 @@ class FakeDecoder:
 
     def __init__(self, vocab_size: int, *, seed: int, with_attention: bool):
         self.vocab_size, self.seed = vocab_size, seed
-        self.attention = object() if with_attention else None    # the search only asks whether there is one
+        self.has_attention = with_attention                       # the search only asks whether there is one
+        self.attention = object() if with_attention else None
         self.table: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def draw(self, sentence: int, prefix: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
