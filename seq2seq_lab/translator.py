@@ -326,7 +326,8 @@ class Translator:
                         numpy(encoded.positional), numpy(encoded.self_attention[0]))
 
     @torch.inference_mode()
-    def trace_cross_attention(self, text: str, tokens: Sequence[str], *, layer: int, head: int) -> dict[str, np.ndarray]:
+    def trace_cross_attention(self, text: str, tokens: Sequence[str], *, layer: int, head: int
+                              ) -> dict[str, np.ndarray]:
         """A Transformer's cross-attention head ``head`` of decoder layer ``layer`` for the output ``tokens``:
         Q (T, d_k), K and V (S, d_k), the scores QKᵀ/√d_k before and after the softmax (T, S), and the
         source's √d · E[w] and PE (S, d) — the pipeline tab's numbers."""

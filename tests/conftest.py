@@ -31,13 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from seq2seq_lab.attention import ATTENTION_TYPES
 from seq2seq_lab.catalog import DEFAULT_MODEL
 from seq2seq_lab.checkpoint import Checkpoint, save
 from seq2seq_lab.corpus import TOY_TASKS, load_hsk, split_pairs, toy_splits
-from seq2seq_lab.attention import ATTENTION_TYPES
 from seq2seq_lab.model import ModelConfig, Seq2Seq
-from seq2seq_lab.transformer import Transformer, TransformerConfig
 from seq2seq_lab.train import Progress, TrainConfig, TrainResult, fit
+from seq2seq_lab.transformer import Transformer, TransformerConfig
 from seq2seq_lab.translator import Translator
 from seq2seq_lab.vocab import Vocab
 
