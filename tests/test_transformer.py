@@ -357,3 +357,26 @@ def test_the_cache_follows_the_beam(make_translator, seed):
             assert_allclose(candidate.token_log_probs, expected, atol=1e-4)
             checked += 1
     assert checked >= 5 * len(EXAMPLE_SENTENCES) - 5
+
+
+def test_the_api_returns_every_head_and_both_self_attentions(tmp_path, make_translator):
+    """/translate's JSON (what the Gradio API sends): the summary, every head, and the self-attention."""
+    from seq2seq_lab.present import api
+    from seq2seq_lab.settings import Settings
+
+    tr = make_translator("transformer", eos_bias=2.0)
+    checkpoint.save(tmp_path / "tiny_transformer.safetensors",
+                    checkpoint.Checkpoint(tr.model, tr.src_vocab, tr.tgt_vocab, {"corpus": "random"}))
+    settings = Settings(models_dir=tmp_path, device="cpu")
+    answer = api.translate(settings, "我爱学习中文", "tiny_transformer", beam_size=3, n_best=2)
+    expected = tr.translate("我爱学习中文", beam_size=3, n_best=2)
+    S, (L, h) = len(answer["src_tokens"]), (tr.config.dec_layers, tr.config.heads)
+    assert np.asarray(answer["encoder_attention"]).shape == (tr.config.enc_layers, h, S, S)
+    for got, want in zip(answer["candidates"], expected.candidates, strict=True):
+        T = len(got["tokens"])
+        assert np.asarray(got["attention"]).shape == (T, S)
+        assert_allclose(np.asarray(got["attention_heads"]), want.attention_heads, atol=1e-6)
+        assert np.asarray(got["self_attention"]).shape == (L, h, T, T)
+    listed = {m["name"]: m for m in api.models(settings)}["tiny_transformer"]
+    assert listed["family"] == "transformer" and listed["attention"] == "multi_head"
+    assert listed["architecture"]["heads"] == h and listed["architecture"]["d_model"] == tr.config.d_model

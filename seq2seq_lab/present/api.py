@@ -16,8 +16,8 @@ from ..settings import Settings
 from ..translator import Candidate, SourceAnalysis, Translation
 from .catalogue import open_model, shelf
 
-ARCHITECTURE_FIELDS = ("cell", "enc_layers", "dec_layers", "bidirectional", "emb_size", "hidden_size",
-                       "src_segmenter", "tgt_detok")
+ARCHITECTURE_FIELDS = ("family", "cell", "enc_layers", "dec_layers", "bidirectional", "emb_size", "hidden_size",
+                       "d_model", "heads", "ff_size", "src_segmenter", "tgt_detok")
 MAX_SCORED_TOKENS = int(LIMITS["max_len"].high)      # no output the apps can produce is longer
 
 
@@ -30,12 +30,19 @@ def source_json(source: SourceAnalysis) -> dict:
             "src_tokens": source.src_tokens, "unknown": source.unknown, "split_words": source.split_words}
 
 
+def nested(array: np.ndarray | None) -> list | None:
+    """A numpy array as nested lists of floats (JSON); None stays None."""
+    return None if array is None else np.asarray(array, dtype=float).tolist()
+
+
 def candidate_json(candidate: Candidate) -> dict:
-    attention = None if candidate.attention is None else np.asarray(candidate.attention, dtype=float).tolist()
+    """One candidate; ``attention`` (T, S) is the heatmap's summary, ``attention_heads`` (T, layers, heads, S)
+    every cross-attention head, ``self_attention`` (layers, heads, T, T) the decoder's (a Transformer's)."""
     return {"tokens": list(candidate.tokens), "text": candidate.text, "score": float(candidate.score),
             "normalized_score": float(candidate.normalized_score), "length": candidate.length,
             "finished": bool(candidate.finished), "token_log_probs": [float(x) for x in candidate.token_log_probs],
-            "attention": attention}
+            "attention": nested(candidate.attention), "attention_heads": nested(candidate.attention_heads),
+            "self_attention": nested(candidate.self_attention)}
 
 
 def translation_json(translation: Translation, key: str) -> dict:
@@ -43,6 +50,7 @@ def translation_json(translation: Translation, key: str) -> dict:
     return {"model": key, "device": translation.device, "text": source["text"], "src_tokens": source["src_tokens"],
             "words": source["words"], "unknown": source["unknown"], "split_words": source["split_words"],
             "strategy": translation.strategy, "elapsed_ms": float(translation.elapsed_ms),
+            "encoder_attention": nested(translation.encoder_attention),
             "candidates": [candidate_json(c) for c in translation.candidates]}
 
 
@@ -50,6 +58,7 @@ def model_json(key: str, info: ModelInfo) -> dict:
     config = info.config
     error = None if info.error is None else {"code": info.error.code, "message": info.error.message}
     return {"name": key, "file": info.path.name, "ok": info.ok, "attention": info.attention if info.ok else None,
+            "family": config.get("family", "rnn") if info.ok else None,
             "corpus": info.corpus if info.ok else None, "test": info.test_metrics if info.ok else {},
             "architecture": {name: config.get(name) for name in ARCHITECTURE_FIELDS if name in config},
             "default": key == DEFAULT_MODEL, "error": error}
