@@ -24,7 +24,7 @@ import torch
 from seq2seq_lab import recipes
 from seq2seq_lab.checkpoint import read_metadata
 from seq2seq_lab.data import build_vocabs, make_batches, source_ids, tokenize_pairs
-from seq2seq_lab.model import ModelConfig, Seq2Seq
+from seq2seq_lab.models import build_model, config_for
 from seq2seq_lab.train import TrainConfig, evaluate, fit, keep_freed_memory, make_criterion, make_optimizer, train_step
 from seq2seq_lab.translator import Translator
 
@@ -49,7 +49,7 @@ def training_setup(model_path: Path, device: torch.device, *, seed: int = 0):
     examples = tokenize_pairs(splits["train"], arch.get("src_segmenter", "jieba"), arch.get("tgt_detok", "english"))
     src_vocab, tgt_vocab = build_vocabs(examples, min_freq=recipe.min_freq)
     torch.manual_seed(seed)
-    model = Seq2Seq(ModelConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), **arch)).to(device)
+    model = build_model(config_for(arch, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab))).to(device)
     batches = make_batches(examples, src_vocab, tgt_vocab, batch_size=recipe.batch_size, shuffle=True,
                            rng=random.Random(seed), device=device,
                            char_split_prob=recipe.char_split_prob if arch.get("src_segmenter") != "char" else 0.0)

@@ -266,3 +266,33 @@ def test_progress_lines_say_where_the_running_part_is(capsys):
     assert lines[0].endswith("inference on cpu")
     assert any("inference on cpu: run 1/3, sentence 2/5, " in line and "so far" in line for line in lines[1:-1])
     assert lines[-1].endswith(f"done in {progress.part_seconds['inference on cpu']:.1f} s")
+
+
+@pytest.mark.slow
+def test_quick_families_bench_compares_the_transformer_with_the_rnn(vocabs, tiny_model, tmp_path, capsys):
+    """bench/families.py: both models decode the same sentences and train on their recipes, in one run."""
+    import families
+
+    from seq2seq_lab.transformer import Transformer, TransformerConfig
+
+    src_vocab, tgt_vocab = vocabs
+    torch.manual_seed(0)
+    config = TransformerConfig(len(src_vocab), len(tgt_vocab), d_model=16, heads=2, enc_layers=1, dec_layers=1,
+                               ff_size=32, dropout=0.0, src_segmenter="char", tgt_detok="concat")
+    record = {"corpus": "toy:numbers", "train_config": {"batch_size": 8, "lr": 1e-3, "warmup_steps": 4}}
+    save(tmp_path / "tiny_t.safetensors", Checkpoint(Transformer(config), src_vocab, tgt_vocab, record))
+    (tmp_path / "tiny.safetensors").write_bytes(tiny_model.read_bytes())
+    out = tmp_path / "families.json"
+    results = families.main(["--quick", "--device", "cpu", "--models-dir", str(tmp_path), "--rnn", "tiny",
+                             "--transformer", "tiny_t", "--out", str(out)])
+    assert json.loads(out.read_text()) == results
+    decoding = results["decoding"]["cpu"]
+    assert set(decoding["systems"]) == {f"{m} {b} {k}" for m in ("tiny", "tiny_t") for b in ("greedy", "beam5")
+                                        for k in ("steps", "translate")}
+    assert all(s["median_ms"] > 0 for s in decoding["systems"].values())
+    assert set(decoding["transformer_over_rnn"]) == {"greedy steps", "greedy translate", "beam5 steps",
+                                                     "beam5 translate"}
+    training = results["training"]["cpu"]
+    assert training["batch_size"] == {"tiny": 16, "tiny_t": 8}
+    assert all(rate > 0 for rate in training["tokens_per_s"].values()) and training["transformer_over_rnn"] > 0
+    assert "tiny_t beam5 steps" in capsys.readouterr().out
