@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import EXAMPLE_SENTENCES, build_translator
+from conftest import EXAMPLE_SENTENCES, MODELS, build_translator
 from numpy.testing import assert_allclose
 from torch.testing import assert_close
 
@@ -81,7 +81,7 @@ def test_step_by_step_equals_forward_on_cuda(ieee, attention, cell):
         assert torch.all(attention_weights[(src == 0).unsqueeze(1).expand(-1, 5, -1)] == 0)
 
 
-@pytest.mark.parametrize("attention", ATTENTION_TYPES)
+@pytest.mark.parametrize("attention", MODELS)
 def test_beam_size_1_equals_greedy_on_cuda(ieee, attention):
     tr = build_translator(attention, eos_bias=2.0, device="cuda")
     greedy = _search(tr, EXAMPLE_SENTENCES, greedy_search, beam_size=1)
@@ -92,7 +92,7 @@ def test_beam_size_1_equals_greedy_on_cuda(ieee, attention):
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-@pytest.mark.parametrize("attention", ATTENTION_TYPES)
+@pytest.mark.parametrize("attention", MODELS)
 def test_cpu_and_cuda_translations_agree(ieee, attention, cell):
     cpu = build_translator(attention, cell=cell, eos_bias=2.0, device="cpu")
     gpu = build_translator(attention, cell=cell, eos_bias=2.0, device="cuda")
@@ -107,6 +107,30 @@ def test_cpu_and_cuda_translations_agree(ieee, attention, cell):
             for cx, cy in zip(x.candidates, y.candidates):
                 if cx.attention is not None:
                     assert_allclose(cy.attention, cx.attention, atol=1e-4)
+
+
+def test_transformer_cache_and_attention_record_on_cuda(ieee):
+    """The Transformer's cached steps equal its one-pass forward on the GPU, and its head record matches the CPU."""
+    cpu = build_translator("transformer", eos_bias=2.0, device="cpu")
+    gpu = build_translator("transformer", eos_bias=2.0, device="cuda")
+    src = pad([[4, 5, 6, 7, 3], [8, 9, 3]]).cuda()
+    lengths = torch.tensor([5, 3])
+    tgt_in = torch.tensor([[2, 4, 5, 6], [2, 8, 9, 0]]).cuda()
+    model = gpu.model
+    with torch.inference_mode():
+        logits, _ = model(src, lengths, tgt_in)
+        encoded = model.encode(src, lengths)
+        memory, state = model.decoder.prepare(encoded), model.decoder.init_state(encoded)
+        for t in range(tgt_in.size(1)):
+            out = model.decoder.step(tgt_in[:, t], state, memory)
+            state = out.state
+            real = tgt_in[:, t] != 0
+            assert_close(out.logits[real], logits[real, t], atol=1e-5, rtol=1e-5)
+    a, b = cpu.translate("我爱学习中文", beam_size=3), gpu.translate("我爱学习中文", beam_size=3)
+    assert a.best.tokens == b.best.tokens
+    assert_allclose(b.best.attention_heads, a.best.attention_heads, atol=1e-4)
+    assert_allclose(b.best.self_attention, a.best.self_attention, atol=1e-4)
+    assert_allclose(b.encoder_attention, a.encoder_attention, atol=1e-4)
 
 
 def test_score_steps_and_encode_on_cuda(ieee):
