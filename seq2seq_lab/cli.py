@@ -101,12 +101,17 @@ def cmd_train(args) -> int:
     from .translator import Translator
 
     splits, arch = _data(args.data)
-    arch.update(cell=args.cell, attention=args.attention, emb_size=args.emb, hidden_size=args.hidden,
-                enc_layers=args.layers, dec_layers=args.layers, bidirectional=not args.unidirectional,
-                dropout=args.dropout)
+    if args.family == "transformer":      # --hidden is d_model; --layers counts encoder and decoder layers each
+        arch.update(family="transformer", d_model=args.hidden, heads=args.heads, ff_size=args.ff,
+                    enc_layers=args.layers, dec_layers=args.layers, dropout=args.dropout)
+    else:
+        arch.update(cell=args.cell, attention=args.attention, emb_size=args.emb, hidden_size=args.hidden,
+                    enc_layers=args.layers, dec_layers=args.layers, bidirectional=not args.unidirectional,
+                    dropout=args.dropout)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          device=args.device, teacher_forcing=args.teacher_forcing,
-                         label_smoothing=args.label_smoothing, min_freq=args.min_freq)
+                         label_smoothing=args.label_smoothing, min_freq=args.min_freq, warmup_steps=args.warmup,
+                         schedule="linear" if args.family == "transformer" else "plateau")
     bar = tqdm(total=1.0, unit="run", mininterval=0.5, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
     corpus = splits.record.get("corpus", args.data)
@@ -188,11 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'everyday' (HSK + Tatoeba + dictionary, ~69k pairs), 'hsk', "
                         "'toy:numbers|dates_iso|dates_en' or a TSV file")
     p.add_argument("--out", required=True)
+    p.add_argument("--family", default="rnn", choices=["rnn", "transformer"])
     p.add_argument("--cell", default="gru", choices=["gru", "lstm"])
     p.add_argument("--attention", default="additive", choices=list(ATTENTION_TYPES))
     p.add_argument("--emb", type=int, default=128)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--heads", type=int, default=4, help="Transformer: attention heads (--hidden is d_model)")
+    p.add_argument("--ff", type=int, default=512, help="Transformer: feed-forward inner size")
+    p.add_argument("--warmup", type=int, default=0, help="learning-rate warm-up steps (a Transformer wants some)")
     p.add_argument("--unidirectional", action="store_true")
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--epochs", type=int, default=20)

@@ -340,3 +340,16 @@ def test_text_heatmap_shades():
     assert header.split() == ["我", "爱"]
     assert row_a.startswith("a") and "██" in row_a and "▓" not in row_a
     assert row_b.startswith("b") and row_b.count("▒▒") == 2
+
+
+def test_train_a_transformer_from_the_command_line(capsys, tmp_path):
+    out_path = tmp_path / "t.safetensors"
+    code, out, _ = run_cli(capsys, "train", "--data", "toy:numbers", "--out", out_path, "--family", "transformer",
+                           "--hidden", "32", "--heads", "4", "--ff", "64", "--layers", "1", "--warmup", "10",
+                           "--epochs", "1", "--batch-size", "64", "--device", "cpu")
+    assert code == 0, out
+    meta = read_metadata(out_path)
+    assert meta["config"]["family"] == "transformer" and meta["config"]["heads"] == 4
+    assert meta["config"]["d_model"] == 32 and meta["record"]["train_config"]["warmup_steps"] == 10
+    code, out, _ = run_cli(capsys, "translate", "三十五", "--model", out_path, "--beam", "2", "--device", "cpu")
+    assert code == 0 and "multi_head" in out
