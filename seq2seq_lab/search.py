@@ -40,6 +40,13 @@ never charges for more, so a repeated word ("I is a student student.") costs not
 coverage and can buy some on under-attended columns such as "。"; with α = 1 the length
 penalty rewards the extra token as well. ``scripts/tune_decoding.py`` therefore counts an
 output with a repeated word or n-gram as an error when it chooses α and β.
+
+Which attention. α_tj above, the hypotheses' attention rows and the heatmap are all one summary,
+:attr:`~.model.StepOutput.summary_attention`: the last decoder layer's cross-attention, averaged over its
+heads. For an RNN (one layer, one head) that is its attention exactly; for a Transformer it is the layer
+closest to the output, where the heads' average is the best single guide to which source word is being
+translated (earlier layers mix in self-attention patterns). Every head of every layer is kept beside it,
+in :attr:`Node.attention_heads`.
 """
 
 from __future__ import annotations
