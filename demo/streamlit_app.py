@@ -47,6 +47,7 @@ def import_once() -> None:
 
 import_once()
 
+import streamlit_heads as heads_view
 import streamlit_tabs as tabs_view
 import streamlit_training as trainer
 from streamlit_ui import T, keep_choice, labels, lang, presenter, show_error
@@ -301,6 +302,7 @@ def main() -> None:
         else:
             heat_col, bars_col = st.columns([3, 2])
         slots = {"heat": heat_col.empty(), "caption": st.empty(), "status": st.empty()}
+        slots["shape"] = heads_view.head_picker(model, bars_col or st)     # a Transformer's layer × head picker
         slots["bars"] = (bars_col or st).empty()
     try:
         with tabs["live"]:
@@ -322,8 +324,8 @@ def main() -> None:
     except LabError as error:
         show_error(error)
         return
-    views_by_tab = {"live": lambda: tabs_view.live_tab(result, slots),
-                    "pipeline": lambda: tabs_view.pipeline_tab(model, result.text),
+    views_by_tab = {"live": lambda: tabs_view.live_tab(model, result, slots),
+                    "pipeline": lambda: tabs_view.pipeline_tab(model, result),
                     "compare": lambda: tabs_view.compare_tab(model, result),
                     "candidates": lambda: tabs_view.candidates_tab(result),
                     "whatif": lambda: tabs_view.whatif_tab(model, result),

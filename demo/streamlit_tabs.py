@@ -9,19 +9,21 @@ from __future__ import annotations
 import time
 
 import streamlit as st
-from streamlit_ui import T, heatmap, labels, lang, output, plot, presenter, show_error
+import streamlit_heads as heads_view
+from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, plot, presenter, show_error
 
 from seq2seq_lab import catalog, figures, settings
 from seq2seq_lab.errors import LabError
-from seq2seq_lab.present import catalogue, live, views
+from seq2seq_lab.present import catalogue, heads, live, views
 
 # --- ① live decoding ---------------------------------------------------------------------------------
 
 def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int | None, slots: dict, key: str) -> None:
-    if frame.attention is None:
+    rows = heads.frame_rows(frame, heads_view.chosen_head(), slots.get("shape"))     # the head picked, or the mean
+    if rows is None:
         slots["heat"].info(views.no_attention_note(frame.tokens, lang()))
     else:
-        plot(heatmap(src_tokens, frame.tokens, frame.attention, highlight_row=frame.step - 1),   # the tab is its title
+        plot(heatmap(src_tokens, frame.tokens, rows, highlight_row=frame.step - 1),   # the tab is its title
              key=f"live_heat{key}", where=slots["heat"], filename="attention")
     if frame.alternatives:
         plot(figures.probability_bars(frame.alternatives, frame.token, title=T("live.bars_title", step=frame.step),
@@ -43,7 +45,7 @@ def animate(model, text: str, options: dict, slots: dict) -> live.Result:
     return decoding.result
 
 
-def live_tab(result: live.Result, slots: dict) -> None:
+def live_tab(model, result: live.Result, slots: dict) -> None:
     n = len(result.frames)
     st.caption(T("live.intro"))
     if n > 1:
@@ -53,6 +55,7 @@ def live_tab(result: live.Result, slots: dict) -> None:
     draw_frame(result.frames[index], result.final.src_tokens, n, slots, key="")
     if result.final.options.beam_size > 1:
         st.caption(T("live.beam_note"))
+    heads_view.head_views(model, result, result.frames[index])
 
 
 def on_whatif_pick() -> None:
@@ -66,16 +69,11 @@ def on_candidate_row() -> None:
         st.session_state.cand_pick = rows[0] + 1
 
 
-def pipeline_tab(model, text: str) -> None:
-    st.caption(T("pipe.intro"))
-    for panel in views.pipeline(model, text, lang(), presenter=presenter()):
-        with st.container(border=True):
-            st.markdown(f"##### {panel.title}")
-            st.caption(panel.caption)
-            if panel.html:
-                st.markdown(panel.html, unsafe_allow_html=True)
-            if panel.figure is not None:
-                plot(panel.figure, key=f"pipe_{panel.key}", filename=f"pipeline_{panel.key}")
+def pipeline_tab(model, result: live.Result) -> None:
+    st.caption(views.pipeline_intro(model, lang()))
+    for panel in views.pipeline(model, result.text, lang(), presenter=presenter()):
+        draw_panel(panel)
+    heads_view.trace_section(model, result)                  # a Transformer's one head, traced
 
 
 def candidate_column(title: str, src_tokens, candidate, key: str, highlight_row=None) -> None:

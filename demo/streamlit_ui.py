@@ -1,7 +1,8 @@
 """What the parts of the Streamlit app share: the visitor's language, errors, figures, output boxes.
 
 The Streamlit app is ``streamlit_app.py`` (the page and the live heatmap), ``streamlit_tabs.py``
-(the tabs below it) and ``streamlit_training.py`` (the sidebar's training). Layout only: what is
+(the tabs below it), ``streamlit_heads.py`` (a Transformer's heads) and ``streamlit_training.py``
+(the sidebar's training). Layout only: what is
 shown comes from ``seq2seq_lab.present``.
 """
 
@@ -45,6 +46,17 @@ def plot(fig, key: str, where=None, filename: str | None = None) -> None:
 
 def heatmap(src_tokens, out_tokens, attention, **kwargs):
     return views.heatmap(src_tokens, out_tokens, attention, lang(), presenter=presenter(), **kwargs)
+
+
+def draw_panel(panel: views.Panel) -> None:
+    """One stage of the pipeline tab: its title, caption, token chips or figure, in a box."""
+    with st.container(border=True):
+        st.markdown(f"##### {panel.title}")
+        st.caption(panel.caption)
+        if panel.html:
+            st.markdown(panel.html, unsafe_allow_html=True)
+        if panel.figure is not None:
+            plot(panel.figure, key=f"pipe_{panel.key}", filename=f"pipeline_{panel.key}")
 
 
 def output(text: str, small: bool = False) -> None:

@@ -18,6 +18,7 @@ from .errors import CheckpointError
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = "everyday_additive"      # the shipped default: HSK + Tatoeba + dictionary, additive attention
 VARIANT_MODELS = {name: f"hsk_{name}" for name in ("none", "dot", "general", "additive", "scaled_dot")}
+VARIANT_MODELS["multi_head"] = "hsk_transformer"       # the Transformer on the same data (its attention: multi-head)
 SUFFIX = ".safetensors"
 USER_PREFIX = "user/"                    # models trained in an app live in <models>/user/, keyed "user/<name>"
 _SAFE = re.compile(r"[^\w\-]+")

@@ -394,3 +394,126 @@ def legend_chips_html(items: Sequence[tuple[str, str]], *, font_size: int = 13) 
     return "<div>" + "".join(
         f"<span style='display:inline-block;margin:2px 6px 2px 0;padding:1px 8px;border-radius:6px;"
         f"font-size:{font_size}px;{CHIP_STYLES[kind]}'>{html.escape(text)}</span>" for kind, text in items) + "</div>"
+
+
+# --- a Transformer's heads: small multiples, queries/keys/values, scores before and after the softmax ---------
+
+MASKED_COLOR = "#d9d9d9"     # the decoder's future positions: drawn grey, never as a weight of 0
+
+
+def head_grid(maps: np.ndarray, x_tokens: Sequence[str], y_tokens: Sequence[str], *, titles: Sequence[str],
+              masked: np.ndarray | None = None, hover: tuple[str, str] = ("fig.output", "fig.source"),
+              lang: str = "en", font_size: int = 14, title: str | None = None) -> go.Figure:
+    """Small multiples of attention maps (the bertviz "model view"): ``maps`` (R, C, rows, cols), one panel per
+    (R, C) cell — a layer's heads side by side, or layers × heads — titled ``titles`` (R·C, row-major).
+
+    Every panel uses the heatmaps' conventions (x: ``x_tokens`` left → right, y: ``y_tokens`` top → bottom,
+    one colour scale fixed at 0–1, shared by all panels, so two heads compare by eye). ``masked`` (rows, cols),
+    True where attention is not allowed (the decoder's future words), is drawn grey and left out of the
+    weights: a masked cell is not a weight of 0 but a word that does not exist yet.
+    """
+    maps = np.asarray(maps, dtype=float)
+    R, C, rows, cols = maps.shape
+    x_labels, y_labels = [label(tok) for tok in x_tokens][:cols], [label(tok) for tok in y_tokens][:rows]
+    small = max(10, font_size - 3)
+    # Heights in px: each panel as tall as its rows need; between two rows of panels, the x tick labels
+    # of the upper one and the title of the lower one.
+    cell = max(18, round(1.2 * font_size))
+    panel = cell * max(rows, 4)
+    between = LINE * font_size + LINE * small + 14
+    top = LINE * font_size + 12 + (LINE * round(1.4 * font_size) + 10 if title else 0)
+    bottom = LINE * small + 16
+    plot = R * panel + (R - 1) * between
+    fig = make_subplots(rows=R, cols=C, subplot_titles=[label(s) for s in titles], shared_yaxes=True,
+                        horizontal_spacing=min(0.03, 0.3 / max(C, 1)), vertical_spacing=between / plot if R > 1 else 0)
+    y_name, x_name = t(hover[0], lang), t(hover[1], lang)
+    custom = np.array([[[y_labels[i], x_labels[j]] for j in range(cols)] for i in range(rows)], dtype=object)
+    blank = np.zeros((rows, cols), dtype=bool) if masked is None else np.asarray(masked, dtype=bool)[:rows, :cols]
+    for r in range(R):
+        for c in range(C):
+            fig.add_trace(go.Heatmap(
+                z=np.where(blank, np.nan, maps[r, c]), x=list(range(cols)), y=list(range(rows)),
+                coloraxis="coloraxis", xgap=1, ygap=1, customdata=custom, name=label(titles[r * C + c]),
+                hovertemplate=(f"{y_name}: %{{customdata[0]}}<br>{x_name}: %{{customdata[1]}}<br>"
+                               f"{t('fig.weight', lang)}: %{{z:.3f}}<extra>%{{fullData.name}}</extra>")),
+                row=r + 1, col=c + 1)
+            if blank.any():
+                fig.add_trace(go.Heatmap(
+                    z=np.where(blank, 1.0, np.nan), x=list(range(cols)), y=list(range(rows)), xgap=1, ygap=1,
+                    colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]], showscale=False, name="masked",
+                    customdata=custom, hovertemplate=(f"{y_name}: %{{customdata[0]}}<br>{x_name}: "
+                                                      f"%{{customdata[1]}}<br>{t('fig.masked', lang)}<extra></extra>")),
+                    row=r + 1, col=c + 1)
+    fig.update_xaxes(tickmode="array", tickvals=list(range(cols)), ticktext=x_labels, tickfont=dict(size=small),
+                     range=[-0.5, cols - 0.5], showgrid=False, zeroline=False)
+    fig.update_yaxes(tickmode="array", tickvals=list(range(rows)), ticktext=y_labels, tickfont=dict(size=small),
+                     range=[max(rows, 1) - 0.5, -0.5], showgrid=False, zeroline=False)
+    fig.update_annotations(font=dict(size=font_size))              # the panel titles
+    ticks = max((text_width(tok, small) for tok in y_labels), default=0)
+    fig.update_layout(coloraxis=dict(cmin=0.0, cmax=1.0, colorscale=ATTENTION_SCALE,
+                                     colorbar=dict(title=dict(text=t("fig.weight", lang), side="right"),
+                                                   thickness=10, lenmode="pixels", len=min(plot, 220))),
+                      plot_bgcolor="white")
+    fig = _layout(fig, title=title, height=math.ceil(top + plot + bottom), font_size=font_size,
+                  margin=dict(l=math.ceil(14 + ticks), r=10, t=math.ceil(top), b=math.ceil(bottom)))
+    if title:
+        fig.update_layout(title=dict(y=1, yref="container", yanchor="top", pad=dict(t=8)))
+    return fig
+
+
+def qkv_heatmap(src_tokens: Sequence[str], out_token: str, q: np.ndarray, k: np.ndarray, v: np.ndarray, *,
+                lang: str = "en", font_size: int = 14, title: str | None = None) -> go.Figure:
+    """One head's query, keys and values: left, the query of one output step (top row) above the keys of the
+    source tokens — the score of a source word is the dot product of its row with the top one —; right,
+    the values the weights then average. Columns are the head's d_k dimensions; one colour scale centred on 0."""
+    q, k, v = (np.asarray(x, dtype=float) for x in (q, k, v))
+    S, d_k = k.shape
+    left = np.vstack([q.reshape(1, d_k), k])                         # (1 + S, d_k)
+    right = np.vstack([np.full((1, d_k), np.nan), v])                 # (1 + S, d_k): row 0 left empty
+    bound = float(max(np.abs(left).max(), np.abs(v).max(), 1e-9))
+    src = [label(tok) for tok in src_tokens][:S]
+    rows_left = [f"q · {label(out_token)}"] + [f"k · {tok}" for tok in src]
+    rows_right = [""] + [f"v · {tok}" for tok in src]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(t("fig.qk", lang), t("fig.v", lang)),
+                        horizontal_spacing=0.12)
+    for col, (z, names) in enumerate(((left, rows_left), (right, rows_right)), start=1):
+        fig.add_trace(go.Heatmap(
+            z=z, x=list(range(d_k)), y=list(range(1 + S)), coloraxis="coloraxis", xgap=1, ygap=1,
+            customdata=np.array([[name] * d_k for name in names], dtype=object),
+            hovertemplate=(f"%{{customdata}}<br>{t('fig.dimension', lang)}: %{{x}}"
+                           f"<br>{t('fig.value', lang)}: %{{z:.3f}}<extra></extra>")), row=1, col=col)
+        fig.update_yaxes(tickmode="array", tickvals=list(range(1 + S)), ticktext=names, autorange="reversed",
+                         showgrid=False, zeroline=False, row=1, col=col)
+    fig.update_xaxes(title=dict(text=t("fig.dimension", lang)), showgrid=False, zeroline=False)
+    fig.add_hline(y=0.5, line=dict(color="#333333", width=2), row=1, col=1)     # the query apart from the keys
+    fig.update_layout(coloraxis=dict(cmid=0.0, cmin=-bound, cmax=bound, colorscale=VECTOR_SCALE,
+                                     colorbar=dict(thickness=10)), plot_bgcolor="white")
+    fig.update_annotations(font=dict(size=font_size))
+    return _layout(fig, title=title, height=140 + round(1.6 * font_size) * (S + 1), font_size=font_size)
+
+
+def score_bars(src_tokens: Sequence[str], scores: np.ndarray, weights: np.ndarray, *, lang: str = "en",
+               font_size: int = 14, title: str | None = None) -> go.Figure:
+    """One output step's attention scores over the source: top, q·k_j/√d_k before the softmax (any sign; blue
+    positive, red negative); below, the weights after it (0–1, summing to 1)."""
+    scores, weights = np.asarray(scores, dtype=float), np.asarray(weights, dtype=float)
+    src = [label(tok) for tok in src_tokens][:len(scores)]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.2,
+                        subplot_titles=(t("fig.before_softmax", lang), t("fig.after_softmax", lang)))
+    positions = list(range(len(src)))
+    fig.add_trace(go.Bar(x=positions, y=scores, customdata=src, showlegend=False,
+                         marker_color=["#2166ac" if s >= 0 else "#b2182b" for s in scores],
+                         text=[f"{s:.2f}" for s in scores], textposition="outside", cliponaxis=False,
+                         hovertemplate=f"%{{customdata}}<br>{t('fig.score', lang)}: %{{y:.3f}}<extra></extra>"),
+                  row=1, col=1)
+    fig.add_trace(go.Bar(x=positions, y=weights, customdata=src, showlegend=False, marker_color=COLORS["alive"],
+                         text=[f"{w:.0%}" for w in weights], textposition="outside", cliponaxis=False,
+                         hovertemplate=f"%{{customdata}}<br>{t('fig.weight', lang)}: %{{y:.3f}}<extra></extra>"),
+                  row=2, col=1)
+    low, high = float(min(scores.min(initial=0.0), 0.0)), float(max(scores.max(initial=0.0), 0.0))
+    pad = 0.25 * (high - low or 1.0)
+    fig.update_yaxes(range=[low - (pad if low < 0 else 0), high + pad], zeroline=True, row=1, col=1)
+    fig.update_yaxes(range=[0, 1.2], tickformat=".0%", row=2, col=1)
+    fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=src, showticklabels=True)
+    fig.update_annotations(font=dict(size=font_size))
+    return _layout(fig, title=title, height=330 + 4 * font_size, font_size=font_size)

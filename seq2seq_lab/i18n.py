@@ -64,6 +64,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.model_data": {"en": "Data: {attribution}", "zh": "数据来源：{attribution}"},
     "app.metric_bleu": {"en": "BLEU {value}", "zh": "BLEU {value}"},
     "app.metric_exact": {"en": "exact {value}", "zh": "完全正确 {value}"},
+    "app.transformer_kind": {"en": "Transformer ({heads} heads)", "zh": "Transformer（{heads} 个头）"},
+    "app.transformer_arch": {"en": "Transformer · {enc}+{dec} layers · {heads} heads · d {d} · FFN {ff}",
+                             "zh": "Transformer · {enc}+{dec} 层 · {heads} 个头 · d {d} · FFN {ff}"},
     "app.decoding": {"en": "Decoding settings", "zh": "解码设置"},
     "app.decoding_short": {"en": "Decoding", "zh": "解码"},
     "app.use_tuned": {"en": "Use this model's tuned settings (α = {alpha}, β = {beta}, no repeated {n}-grams)",
@@ -147,6 +150,41 @@ STRINGS: dict[str, dict[str, str]] = {
                           "zh": "这个模型没有注意力机制：解码器只能看到整句话的一个摘要向量，所以没有热力图可画。试着和有注意力的模型比较一下！"},
     "live.output_so_far": {"en": "Output so far: {text}", "zh": "目前的输出：{text}"},
 
+    # --- a Transformer's heads ----------------------------------------------------------
+    "heads.picker": {"en": "Attention shown", "zh": "显示的注意力"},
+    "heads.picker_help": {"en": "A Transformer has several attention heads in each decoder layer. The default "
+                                "averages the heads of the last layer; pick one head to see what it alone looks at.",
+                          "zh": "Transformer 的每个解码器层都有多个注意力头。默认显示最后一层各头的平均；选一个头，看它单独关注哪些词。"},
+    "heads.summary": {"en": "last layer · mean of heads", "zh": "最后一层 · 各头平均"},
+    "heads.one": {"en": "layer {layer} · head {head}", "zh": "第 {layer} 层 · 头 {head}"},
+    "heads.head": {"en": "head {head}", "zh": "头 {head}"},
+    "heads.layer": {"en": "layer {layer}", "zh": "第 {layer} 层"},
+    "heads.all_layers": {"en": "all layers", "zh": "所有层"},
+    "heads.grid_title": {"en": "Every head side by side (cross-attention)", "zh": "所有注意力头并排（交叉注意力）"},
+    "heads.grid_layer": {"en": "Decoder layer", "zh": "解码器层"},
+    "heads.grid_caption": {"en": "Each panel is one head of decoder layer {layer}, up to step {step}. Compare them: "
+                                 "heads specialise, each looking at the source in its own way; the heatmap above "
+                                 "shows their mean (or the head you picked).",
+                           "zh": "每个小图是解码器第 {layer} 层的一个头（到第 {step} 步为止）。比较一下：各个头分工不同，"
+                                 "各自以自己的方式看源句；上面的热力图是它们的平均（或你选的那个头）。"},
+    "heads.grid_caption_all": {"en": "Rows: decoder layers 1–{layers}; columns: their heads, up to step {step}. "
+                                     "Lower layers often spread their attention; the last one decides.",
+                               "zh": "行：解码器第 1–{layers} 层；列：各层的头（到第 {step} 步为止）。"
+                                     "较低的层注意力常常较分散，最后一层做决定。"},
+    "heads.self_title": {"en": "Self-attention: encoder and decoder", "zh": "自注意力：编码器与解码器"},
+    "heads.enc_layer": {"en": "Encoder layer", "zh": "编码器层"},
+    "heads.dec_layer": {"en": "Decoder layer", "zh": "解码器层"},
+    "heads.enc_caption": {"en": "Encoder self-attention, layer {layer}: each source word (row) looks at every source "
+                                "word (columns), to its left and right. This is how a word takes in its context.",
+                          "zh": "编码器自注意力（第 {layer} 层）：每个源词（行）看所有源词（列），左边右边都看。"
+                                "词就是这样获得上下文的。"},
+    "heads.dec_caption": {"en": "Decoder self-attention (masked), layer {layer}: while writing a word (row) the "
+                                "decoder looks back at what it has already written (columns; <s> is the start). "
+                                "Grey cells are the future: words not written yet. The causal mask hides them, so "
+                                "the upper triangle stays empty.",
+                          "zh": "解码器自注意力（带掩码，第 {layer} 层）：写一个词（行）时，解码器回看已经写出的词"
+                                "（列；<s> 表示开始）。灰色格子是“未来”：还没写出的词。因果掩码把它们遮住，所以右上三角是空的。"},
+
     # --- pipeline ---------------------------------------------------------------------
     "pipe.intro": {"en": "What happens before the first output word: the five stages the textbooks draw.",
                    "zh": "在写出第一个词之前发生了什么：教科书里画的五个阶段。"},
@@ -178,6 +216,43 @@ STRINGS: dict[str, dict[str, str]] = {
     "pipe.ctx_help": {"en": "A summary of the whole sentence (z = tanh(W[→h_S; ←h_1]), {dim} numbers): the decoder's "
                             "first state. A model without attention must squeeze everything through this one vector.",
                       "zh": "整句话的摘要（z = tanh(W[→h_S; ←h_1])，{dim} 维）：解码器的初始状态。没有注意力的模型只能靠这一个向量传递全部信息。"},
+
+    "pipe.intro_tf": {"en": "A Transformer's path: from the words to the vectors its encoder leaves, then how one "
+                            "head of the decoder's cross-attention picks the source words for one output step.",
+                      "zh": "Transformer 的流程：从词到编码器留下的向量，再看解码器交叉注意力的一个头如何为某一步挑选源词。"},
+    "pipe.emb_help_tf": {"en": "Each id selects a learned vector of {dim} numbers, multiplied by √d = {scale:.1f} "
+                               "(√d · E[w]; rows: tokens, columns: dimensions).",
+                         "zh": "每个编号对应一个学到的 {dim} 维向量，再乘以 √d = {scale:.1f}（√d · E[w]；行：词，列：维度）。"},
+    "pipe.pos": {"en": "4 · Positional encodings", "zh": "4 · 位置编码"},
+    "pipe.pos_help": {"en": "Attention by itself does not see word order, so position j gets a fixed vector of {dim} "
+                            "numbers added to its embedding: PE(j, 2i) = sin(j / 10000^(2i/d)), PE(j, 2i+1) = "
+                            "cos(j / 10000^(2i/d)). The left columns change quickly from one position to the next, "
+                            "the right ones slowly.",
+                      "zh": "注意力本身看不到词序，所以第 j 个位置的词向量要加上一个固定的 {dim} 维向量：PE(j, 2i) = "
+                            "sin(j / 10000^(2i/d))，PE(j, 2i+1) = cos(j / 10000^(2i/d))。左边的列随位置变化快，右边的变化慢。"},
+    "pipe.enc_tf": {"en": "5 · Encoder states", "zh": "5 · 编码器状态"},
+    "pipe.enc_help_tf": {"en": "{layers} encoder layers, each self-attention ({heads} heads) and a feed-forward "
+                               "network, turn embedding + position into one vector of {dim} numbers per token: the "
+                               "word in its context. The decoder's cross-attention looks at these.",
+                         "zh": "{layers} 个编码器层（每层是 {heads} 个头的自注意力加一个前馈网络）把“词向量 + 位置编码”"
+                               "变成每个词一个 {dim} 维向量（带上下文的词）。解码器的交叉注意力看的就是它们。"},
+    "pipe.trace": {"en": "One head of the cross-attention, one output step", "zh": "交叉注意力的一个头，某一步输出"},
+    "pipe.trace_layer": {"en": "Decoder layer", "zh": "解码器层"},
+    "pipe.trace_head": {"en": "Head", "zh": "头"},
+    "pipe.trace_step": {"en": "Output step", "zh": "输出步骤"},
+    "pipe.qkv": {"en": "6 · Query, keys and values", "zh": "6 · 查询、键和值"},
+    "pipe.qkv_help": {"en": "Head {head} of decoder layer {layer} while writing “{token}” (step {step}): the query q "
+                            "(top row) comes from the decoder, the keys k and the values v from the encoder states, "
+                            "each projected to d_k = {d_k} numbers. A source word scores high when its key row "
+                            "matches the query row.",
+                      "zh": "解码器第 {layer} 层的头 {head}，正在写“{token}”（第 {step} 步）：查询 q（最上一行）来自解码器，"
+                            "键 k 和值 v 来自编码器状态，各自投影成 d_k = {d_k} 维。键和查询越相配，这个源词的得分越高。"},
+    "pipe.scores": {"en": "7 · Scores before and after the softmax", "zh": "7 · softmax 之前和之后的得分"},
+    "pipe.scores_help": {"en": "score_j = q · k_j / √d_k (top; any sign), then the softmax turns them into weights "
+                               "that sum to 1 (below): row {step} of this head's heatmap (layer {layer}, head {head}). "
+                               "The head passes on Σ_j weight_j · v_j.",
+                         "zh": "score_j = q · k_j / √d_k（上图，可正可负），softmax 再把它们变成总和为 1 的权重（下图）："
+                               "就是这个头（第 {layer} 层，头 {head}）热力图的第 {step} 行。这个头输出 Σ_j 权重_j · v_j。"},
 
     # --- greedy vs beam ----------------------------------------------------------------
     "cmp.intro": {"en": "Greedy decoding takes the most probable word at every step. Beam search keeps {k} partial "
@@ -249,6 +324,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "var.formula.additive": {"en": "additive: e_j = vᵀtanh(W₁q + W₂k_j)", "zh": "加性：e_j = vᵀtanh(W₁q + W₂k_j)"},
     "var.formula.scaled_dot": {"en": "scaled dot: e_j = (W_q q)ᵀ(W_k k_j)/√d",
                                "zh": "缩放点积：e_j = (W_q q)ᵀ(W_k k_j)/√d"},
+    "var.formula.multi_head": {"en": "multi-head (Transformer): softmax(QKᵀ/√d_k)V, h heads",
+                               "zh": "多头（Transformer）：softmax(QKᵀ/√d_k)V，h 个头"},
 
     # --- training (sidebar) ---------------------------------------------------------------
     "train.header": {"en": "Train a small model", "zh": "训练一个小模型"},
@@ -324,6 +401,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "fig.dimension": {"en": "dimension", "zh": "维度"},
     "fig.value": {"en": "value", "zh": "数值"},
     "fig.probability": {"en": "probability", "zh": "概率"},
+    "fig.query": {"en": "query", "zh": "查询"},
+    "fig.key": {"en": "key", "zh": "键"},
+    "fig.masked": {"en": "masked: not written yet", "zh": "已遮住：还没写出"},
+    "fig.qk": {"en": "query q (top) and keys k", "zh": "查询 q（上）与键 k"},
+    "fig.v": {"en": "values v", "zh": "值 v"},
+    "fig.before_softmax": {"en": "scores q·k/√d_k (before the softmax)", "zh": "得分 q·k/√d_k（softmax 之前）"},
+    "fig.after_softmax": {"en": "weights (after the softmax)", "zh": "权重（softmax 之后）"},
     "fig.alive": {"en": "kept", "zh": "保留"},
     "fig.finished": {"en": "finished", "zh": "已结束"},
     "fig.pruned": {"en": "pruned", "zh": "被剪掉"},

@@ -9,6 +9,8 @@ tests check without a browser:
 - :mod:`.live` — the live decoding: one :class:`~.live.Frame` per step while the model
   runs, the frames of the final translation to scrub through, the :class:`~.live.Result`
   one translation leaves, and small bounded caches of finished decodings;
+- :mod:`.heads` — a Transformer's heads: the head picker, every head side by side, self-attention,
+  one head traced through one step;
 - :mod:`.views` — captions, the greedy-vs-beam comparison, the n-best table, the search
   tree, the pipeline panels, friendly errors;
 - :mod:`.api` — the JSON the HTTP API returns.

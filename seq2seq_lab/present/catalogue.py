@@ -150,10 +150,25 @@ def model_label(key: str, info: ModelInfo, lang: str) -> str:
     """The picker's line for a model: "everyday_additive · additive · everyday · BLEU 14.2"
     ("my_dates (trained here) · …" for a model trained in the app, key ``user/my_dates``)."""
     here = f" ({t('app.trained_here', lang)})" if key.startswith(USER_PREFIX) else ""
-    return f"{info.name}{here} · {info.attention} · {info.corpus} · {test_figure(info, lang)}"
+    return f"{info.name}{here} · {attention_label(info, lang)} · {info.corpus} · {test_figure(info, lang)}"
 
 
-def architecture(config: dict) -> str:
+def is_transformer(config: dict) -> bool:
+    return config.get("family") == "transformer"
+
+
+def attention_label(info: ModelInfo, lang: str) -> str:
+    """The model's attention as the picker names it: "additive", … or "Transformer (4 heads)"."""
+    if is_transformer(info.config):
+        return t("app.transformer_kind", lang, heads=info.config.get("heads", "?"))
+    return info.attention
+
+
+def architecture(config: dict, lang: str = "en") -> str:
+    """"GRU ×2 bi · emb 256 · hidden 512", or "Transformer · 3+3 layers · 4 heads · d 256 · FFN 512"."""
+    if is_transformer(config):
+        return t("app.transformer_arch", lang, **{name: config.get(field, "?") for name, field in (
+            ("enc", "enc_layers"), ("dec", "dec_layers"), ("heads", "heads"), ("d", "d_model"), ("ff", "ff_size"))})
     return (f"{str(config.get('cell', '?')).upper()} ×{config.get('enc_layers', '?')}"
             f"{' bi' if config.get('bidirectional') else ''} · emb {config.get('emb_size', '?')}"
             f" · hidden {config.get('hidden_size', '?')}")
@@ -165,7 +180,7 @@ def model_card(key: str, info: ModelInfo, lang: str) -> str:
     Everything read from the file (names, corpus, attribution) goes through :func:`md_text`.
     """
     card = t("app.model_card", lang, name=md_text(key), attention=md_text(info.attention),
-             corpus=md_text(info.corpus), arch=md_text(architecture(info.config)))
+             corpus=md_text(info.corpus), arch=md_text(architecture(info.config, lang)))
     if info.test_metrics:
         card += " · " + t("app.model_test", lang, greedy=test_figure(info, lang, "greedy"))
         if "beam5" in info.test_metrics:

@@ -3,8 +3,10 @@
 While the model decodes, :class:`LiveDecoding` yields one :class:`Frame` per step: the
 hypothesis leading at that step (with beam search the leader can change, so a frame's
 rows are the attention along *its* path), the token it just wrote and the alternatives
-the model weighed. Once decoding ends, :func:`final_frames` gives the frames along the
-final translation, which the apps let a class scrub through step by step.
+the model weighed. A frame carries every cross-attention head's rows too (a Transformer's
+layers × heads), so it can be drawn for any head (:mod:`.heads`). Once decoding ends,
+:func:`final_frames` gives the frames along the final translation, which the apps let a class
+scrub through step by step.
 
 Finished decodings are kept in small bounded caches shared by every visitor
 (:func:`decode` and :func:`translate`): a class that clicks the same example, or a
@@ -39,6 +41,8 @@ class Frame:
     attention: np.ndarray | None   # (step, S) the attention rows along this output; None without attention
     alternatives: list             # search.Alternative: the model's top next tokens at this step
     prob: float                    # p(token | the output before it)
+    heads: np.ndarray | None = None  # (step, layers, heads, S) every cross-attention head's rows; (step, 1, 1, S)
+    #                                  for an RNN; None without attention. ``attention`` is their summary
 
     @property
     def token(self) -> str:
@@ -62,8 +66,9 @@ def leading_node(step: Step) -> Node:
 
 def frame_of(path: list[Node]) -> Frame:
     last = path[-1]
-    attention = None if last.attention is None else np.stack([n.attention for n in path])
-    return Frame(len(path), list(last.tokens), attention, list(last.alternatives), float(last.token_prob))
+    attention = None if last.attention is None else np.stack([n.attention for n in path])             # (step, S)
+    heads = None if last.attention_heads is None else np.stack([n.attention_heads for n in path])  # (step, L, h, S)
+    return Frame(len(path), list(last.tokens), attention, list(last.alternatives), float(last.token_prob), heads)
 
 
 def final_path(steps: list[Step], tokens: list[str]) -> list[Node]:
@@ -84,7 +89,8 @@ def final_frames(steps: list[Step], final: Translation) -> list[Frame]:
         frames.append(Frame(i + 1, list(best.tokens[:i + 1]),
                             None if best.attention is None else best.attention[:i + 1],
                             node.alternatives if node is not None else [],
-                            float(node.token_prob) if node is not None else float("nan")))
+                            float(node.token_prob) if node is not None else float("nan"),
+                            None if best.attention_heads is None else best.attention_heads[:i + 1]))
     return frames
 
 

@@ -184,7 +184,8 @@ def beam_tree(result: Result, show_pruned: bool, lang: str, *, presenter: bool =
 
 @dataclass
 class Panel:
-    key: str                       # a stable name: "seg", "ids", "emb", "enc", "ctx"
+    key: str                       # a stable name: "seg", "ids", "emb", "enc", "ctx" (a Transformer: "pos",
+    #                                "qkv", "scores" instead of "ctx")
     title: str
     caption: str                   # Markdown
     html: str | None = None        # token chips
@@ -196,7 +197,11 @@ LEGEND = (("word", "pipe.legend_word"), ("sub", "pipe.legend_sub"), ("char", "pi
 
 
 def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False) -> list[Panel]:
-    """The encoder's side, stage by stage: segmentation, ids, embeddings, encoder states, the start vector."""
+    """The encoder's side, stage by stage: segmentation, ids, embeddings, encoder states, the start vector.
+
+    A Transformer's path instead: segmentation, ids, the scaled embeddings √d·E[w], the positional encodings
+    ("pos") and the encoder states after its N layers; its one-head trace is :func:`.heads.trace_panels`.
+    """
     tr = model.translator
     encoding = tr.encode(text)
     source, config, size = encoding.source, tr.config, font_size(presenter)
@@ -210,16 +215,29 @@ def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False)
     for key, words in (("gr.unknown", source.unknown), ("gr.split", source.split_words)):
         if words:                                       # the sentences say "<unk>": text, not an HTML tag
             seg_caption += "  \n" + md_text(t(key, lang, words=", ".join(words)))
-    direction = t("pipe.both_ways" if config.bidirectional else "pipe.one_way", lang)
-
     def vectors(rows, values):
         return figures.vector_heatmap(rows, values, lang=lang, font_size=size)
 
-    return [
+    panels = [
         Panel("seg", t("pipe.seg", lang), seg_caption, html=figures.token_chips_html(source.tokens, font_size=size + 4)
               + legend),
         Panel("ids", t("pipe.ids", lang), md_text(t("pipe.ids_help", lang, size=len(tr.src_vocab))),
               html=figures.token_chips_html(source.tokens, source.ids, font_size=size + 2)),
+    ]
+    if tr.family == "transformer":                   # its own path: √d·E[w] + PE, N layers, no summary vector
+        dim = encoding.embeddings.shape[1]
+        positions = [f"{j} · {token}" for j, token in enumerate(tokens)]
+        return panels + [
+            Panel("emb", t("pipe.emb", lang), t("pipe.emb_help_tf", lang, dim=dim, scale=dim ** 0.5),
+                  figure=vectors(tokens, encoding.embeddings)),
+            Panel("pos", t("pipe.pos", lang), t("pipe.pos_help", lang, dim=dim),
+                  figure=vectors(positions, encoding.positional)),
+            Panel("enc", t("pipe.enc_tf", lang), t("pipe.enc_help_tf", lang, layers=config.enc_layers,
+                                                    heads=config.heads, dim=encoding.states.shape[1]),
+                  figure=vectors(tokens, encoding.states)),
+        ]
+    direction = t("pipe.both_ways" if config.bidirectional else "pipe.one_way", lang)
+    return panels + [
         Panel("emb", t("pipe.emb", lang), t("pipe.emb_help", lang, dim=encoding.embeddings.shape[1]),
               figure=vectors(tokens, encoding.embeddings)),
         Panel("enc", t("pipe.enc", lang), t("pipe.enc_help", lang, cell=config.cell.upper(),
@@ -228,6 +246,11 @@ def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False)
         Panel("ctx", t("pipe.ctx", lang), t("pipe.ctx_help", lang, dim=encoding.summary.shape[0]),
               figure=vectors(["z"], encoding.summary[None, :])),
     ]
+
+
+def pipeline_intro(model: OpenModel, lang: str) -> str:
+    """The pipeline tab's first line: the RNN's five stages, or a Transformer's seven."""
+    return t("pipe.intro_tf" if model.translator.family == "transformer" else "pipe.intro", lang)
 
 
 # --- forcing a beginning ---------------------------------------------------------------------------
