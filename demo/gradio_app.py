@@ -24,16 +24,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:                     # `python demo/gradio_app.py` without installing
-    sys.path.insert(0, str(ROOT))
+for folder in (ROOT, ROOT / "demo"):              # `python demo/gradio_app.py` without installing; its other module
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 import gradio as gr
+import gradio_heads
 
 from seq2seq_lab import settings
 from seq2seq_lab.errors import LabError
 from seq2seq_lab.i18n import LANGUAGES, language, t
 from seq2seq_lab.options import LIMITS
-from seq2seq_lab.present import api, catalogue, live, views
+from seq2seq_lab.present import api, catalogue, heads, live, views
 
 log = logging.getLogger(__name__)
 settings.apply_torch_threads(settings.load())
@@ -81,18 +83,22 @@ def output_html(text: str, small: bool = False) -> str:
     return f"<div class='lab-output{' lab-small' if small else ''}'>{html.escape(text)}</div>"
 
 
-def render(result: live.Result, lang: str, *, show_pruned: bool = True, pick: Any = 1) -> dict[str, Any]:
-    """Every output of the page for ``result``, by name (the wiring maps names to components)."""
+def render(result: live.Result, lang: str, *, show_pruned: bool = True, pick: Any = 1,
+           picks: dict | None = None) -> dict[str, Any]:
+    """Every output of the page for ``result``, by name (the wiring maps names to components); ``picks``: the
+    head pickers' values (gradio_heads.PICKS)."""
     model = catalogue.open_model(result.model_key, settings.load())
-    final, best = result.final, result.final.best
-    out: dict[str, Any] = {"result": output_html(best.text), "meta": views.result_meta(final, lang)}
+    final, best, picks = result.final, result.final.best, picks or {}
+    out: dict[str, Any] = {"result": output_html(best.text), "meta": views.result_meta(final, lang),
+                           "pipe_pos": "", "pos_view": None, "pipe_ctx": "", "ctx_view": None}   # one of them stays
     for panel in views.pipeline(model, result.text, lang):
         out[f"pipe_{panel.key}"] = f"#### {panel.title}\n\n{panel.caption}"
         out[f"{panel.key}_view"] = panel.html if panel.html else panel.figure
+    out.update(gradio_heads.render(model, result, lang, picks))
     if best.attention is None:
         out["live_plot"], out["live_caption"] = None, views.no_attention_note(best.tokens, lang)
     else:
-        out["live_plot"] = views.heatmap(final.src_tokens, best.tokens, best.attention, lang)
+        out["live_plot"] = gradio_heads.heatmap(model, result, picks.get("head"), lang)
         out["live_caption"] = t("gr.live_done", lang, steps=len(result.steps))
         if final.options.beam_size > 1:
             out["live_caption"] += " " + t("live.beam_note", lang)
@@ -124,25 +130,27 @@ def friendly(error: Exception, lang: str) -> dict[str, Any]:
 
 
 def translate_stream(text: Any, key: str | None, beam_size: Any, length_penalty: Any, coverage_penalty: Any,
-                     max_len: Any, no_repeat: Any, speed: str, lang: str, show_pruned: bool = True
-                     ) -> Iterator[dict[str, Any]]:
+                     max_len: Any, no_repeat: Any, speed: str, lang: str, show_pruned: bool = True,
+                     picks: dict | None = None) -> Iterator[dict[str, Any]]:
     """The Translate button: page updates by name, one per decoding step (the heatmap grows one row at a
-    time), then the whole result with ``state``; or a friendly ``message`` for bad input."""
-    lang = language(lang)
+    time, for the head picked), then the whole result with ``state``; or a friendly ``message`` for bad input."""
+    lang, picks = language(lang), picks or {}
     delay = live.SPEEDS.get(speed, live.SPEEDS["normal"])
     try:
         model = catalogue.open_model(key, settings.load())
+        found = heads.shape(model)
         decoding = live.LiveDecoding(model, text, {
             "beam_size": beam_size, "length_penalty": length_penalty, "coverage_penalty": coverage_penalty,
             "n_best": beam_size, "max_len": max_len, "no_repeat_ngram_size": no_repeat})
         for frame in decoding:
             if delay:
+                rows = heads.frame_rows(frame, picks.get("head"), found)
                 yield {"message": gr.update(visible=False), "live_caption": views.step_caption(frame, None, lang)
-                       + ("  \n" + views.no_attention_note(frame.tokens, lang) if frame.attention is None else ""),
-                       "live_plot": None if frame.attention is None else views.heatmap(
-                           decoding.src_tokens, frame.tokens, frame.attention, lang, highlight_row=frame.step - 1)}
+                       + ("  \n" + views.no_attention_note(frame.tokens, lang) if rows is None else ""),
+                       "live_plot": None if rows is None else views.heatmap(
+                           decoding.src_tokens, frame.tokens, rows, lang, highlight_row=frame.step - 1)}
                 time.sleep(delay)
-        page = render(decoding.result, lang, show_pruned=show_pruned)
+        page = render(decoding.result, lang, show_pruned=show_pruned, picks=picks)
     except Exception as error:                     # bad input is a message, never a traceback
         yield friendly(error, lang)
         return
@@ -232,15 +240,23 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
     meta = gr.Markdown()
     with gr.Tabs():
         with gr.Tab(t("tab.live", L)) as tab_live:
+            CONTROLS = {"head": gradio_heads.picker(L, "heads.picker")}     # a Transformer's layer × head picker
             live_plot = gr.Plot(show_label=False)
             live_caption_md = gr.Markdown()
             live_md = gr.Markdown(t("live.intro", L))
+            HEADS, more = gradio_heads.live_views(L)                         # every head; self-attention
+            CONTROLS.update(more)
         with gr.Tab(t("gr.tab_pipeline", L)) as tab_pipeline:
             pipe_md = gr.Markdown(t("pipe.intro", L))
             pipe_seg, seg_view = gr.Markdown(), gr.HTML()
             PIPE = {"pipe_ids": gr.Markdown(), "ids_view": gr.HTML()}
-            for stage in ("emb", "enc", "ctx"):
-                PIPE[f"pipe_{stage}"], PIPE[f"{stage}_view"] = gr.Markdown(), gr.Plot(show_label=False)
+            for stage in ("emb", "pos", "enc", "ctx"):                     # "pos": a Transformer's, "ctx": an RNN's
+                with gr.Column(visible=stage != "pos") as box:
+                    PIPE[f"pipe_{stage}"], PIPE[f"{stage}_view"] = gr.Markdown(), gr.Plot(show_label=False)
+                CONTROLS.update({f"{stage}_box": box} if stage in ("pos", "ctx") else {})
+            traced, more = gradio_heads.trace_views(L)
+            HEADS.update(traced)
+            CONTROLS.update(more)
         with gr.Tab(t("tab.compare", L)) as tab_compare:
             compare_note = gr.Markdown()
             with gr.Row():
@@ -263,15 +279,17 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                "greedy_text": greedy_text, "greedy_plot": greedy_plot, "beam_text": beam_text, "beam_plot": beam_plot,
                "candidates": candidates, "pick": pick_input, "candidate_plot": candidate_plot,
                "candidate_caption": candidate_caption, "tree_caption": tree_caption, "tree_plot": tree_plot,
-               **PIPE, "state": state}
+               **PIPE, **HEADS, "state": state}
+    PICK_INPUTS = [CONTROLS[name] for name in gradio_heads.PICKS]
 
     def to_components(named: dict[str, Any]) -> dict:
         return {OUTPUTS[name]: value for name, value in named.items()}
 
-    def ui_translate(text, key, beam_size, lp, cp, max_length, no_repeat_size, speed_name, lang, pruned):
+    def ui_translate(text, key, beam_size, lp, cp, max_length, no_repeat_size, speed_name, lang, pruned, *picks):
         for update in translate_stream(text, key, beam_size, lp, cp, max_length, no_repeat_size, speed_name, lang,
-                                       pruned):
+                                       pruned, dict(zip(gradio_heads.PICKS, picks))):
             yield to_components(update)
+
 
     LABELS = [  # (component, attribute → i18n key): what the language switch rewrites
         (lang_radio, {"label": "app.language"}),
@@ -286,7 +304,7 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         (cand_md, {"value": "cand.intro"}), (show_pruned_input, {"label": "tree.pruned"}),
     ]
 
-    def ui_language(lang, key, result, pruned, picked):
+    def ui_language(lang, key, result, pruned, picked, *picks):
         lang = language(lang)
         updates = {component: gr.update(**{attr: t(k, lang) for attr, k in attrs.items()})
                    for component, attrs in LABELS}
@@ -299,7 +317,8 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         updates[tree_title] = f"### {t('tree.title', lang)}"
         updates[model_info] = shelf().card(key, lang)
         if result is not None:
-            updates.update(to_components(render(result, lang, show_pruned=pruned, pick=picked)))
+            updates.update(to_components(render(result, lang, show_pruned=pruned, pick=picked,
+                                                picks=dict(zip(gradio_heads.PICKS, picks)))))
         return updates
 
     def ui_pick(result, picked, lang):
@@ -311,23 +330,26 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
     def ui_row(event: gr.SelectData):
         return event.index[0] + 1 if isinstance(event.index, (list, tuple)) else gr.skip()
 
-    translate_inputs = [text_box, model_box, *OPTION_INPUTS.values(), speed_input, lang_radio, show_pruned_input]
+    translate_inputs = [text_box, model_box, *OPTION_INPUTS.values(), speed_input, lang_radio, show_pruned_input,
+                        *PICK_INPUTS]
+    controls = gradio_heads.wire(state, lang_radio, CONTROLS, {**HEADS, "live_plot": live_plot}, render)
     gr.on([translate_btn.click, text_box.submit], ui_translate, inputs=translate_inputs,
           outputs=list(OUTPUTS.values()), api_name="ui_translate", api_visibility="private", concurrency_limit=8,
-          show_progress="minimal")
+          show_progress="minimal").then(**controls, api_name="ui_controls")
     examples.click(lambda sample: sample[0], inputs=examples, outputs=text_box, api_name="ui_example",
                    api_visibility="private", queue=False).then(
         ui_translate, inputs=translate_inputs, outputs=list(OUTPUTS.values()), api_name="ui_example_translate",
-        api_visibility="private", concurrency_limit=8, show_progress="minimal")
+        api_visibility="private", concurrency_limit=8, show_progress="minimal").then(**controls,
+                                                                                     api_name="ui_example_controls")
     model_box.change(on_model_change, inputs=[model_box, text_box, lang_radio], api_name="ui_model",  # + its penalties
                      outputs=[examples, model_info, text_box, *(OPTION_INPUTS[n] for n in catalogue.NO_PENALTIES)],
                      api_visibility="private")
     refresh_btn.click(on_refresh, inputs=[model_box, lang_radio], outputs=[model_box, model_info],
                       api_name="ui_refresh", api_visibility="private")
-    lang_radio.change(ui_language, inputs=[lang_radio, model_box, state, show_pruned_input, pick_input],
+    lang_radio.change(ui_language, inputs=[lang_radio, model_box, state, show_pruned_input, pick_input, *PICK_INPUTS],
                       outputs=[c for c, _ in LABELS] + list(OPTION_INPUTS.values())
                       + [speed_input, header, tree_title, model_info] + list(OUTPUTS.values()),
-                      api_name="ui_language", api_visibility="private")
+                      api_name="ui_language", api_visibility="private").then(**controls, api_name="ui_lang_controls")
     candidates.select(ui_row, inputs=None, outputs=pick_input, api_name="ui_row", api_visibility="private")
     pick_input.change(ui_pick, inputs=[state, pick_input, lang_radio], outputs=[candidate_plot, candidate_caption],
                       api_name="ui_pick", api_visibility="private")
