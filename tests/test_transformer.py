@@ -380,3 +380,23 @@ def test_the_api_returns_every_head_and_both_self_attentions(tmp_path, make_tran
     listed = {m["name"]: m for m in api.models(settings)}["tiny_transformer"]
     assert listed["family"] == "transformer" and listed["attention"] == "multi_head"
     assert listed["architecture"]["heads"] == h and listed["architecture"]["d_model"] == tr.config.d_model
+
+
+def test_the_sidebar_form_trains_a_transformer_when_multi_head_is_picked(toy_training):
+    from seq2seq_lab.errors import InputError
+    from seq2seq_lab.present import training
+
+    request = training.request("toy:numbers", "my_t", {"hidden": 64, "layers": 2, "tf": 0.5, "epochs": 1},
+                               attention="multi_head", probe=None)
+    assert request.arch == {"family": "transformer", "d_model": 64, "heads": 4, "enc_layers": 2, "dec_layers": 2,
+                            "ff_size": 128, "dropout": 0.1}
+    assert request.config.teacher_forcing == 1.0 and request.config.schedule == "linear"
+    assert request.config.warmup_steps == training.TRANSFORMER_WARMUP
+    rnn = training.request("toy:numbers", "my_r", {"tf": 0.5}, attention="dot", probe=None)
+    assert rnn.arch["attention"] == "dot" and rnn.config.teacher_forcing == 0.5 and rnn.config.warmup_steps == 0
+    with pytest.raises(InputError):
+        training.request("toy:numbers", "x", {}, attention="transformer-xl", probe=None)
+    splits = toy_training.splits
+    result = fit(splits["train"][:200], splits["valid"][:20], {**request.arch, "src_segmenter": "char",
+                                                               "tgt_detok": "concat"}, request.config)
+    assert isinstance(result.checkpoint.model, Transformer)

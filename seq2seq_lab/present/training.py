@@ -10,11 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import jobs
+from ..attention import ATTENTION_TYPES
 from ..errors import InputError
 from ..i18n import t
 from ..train import TrainConfig
 
 DEFAULT_DATA = "toy:dates_en"
+# The attention picker: the RNN's variants, and "multi_head", which trains a Transformer instead (its d_model is the
+# form's hidden size, 4 heads, the form's layers in the encoder and in the decoder, a feed-forward of 2·d).
+ATTENTION_CHOICES = (*ATTENTION_TYPES, "multi_head")
+TRANSFORMER_WARMUP = 100           # warm-up steps of a Transformer trained from the form (then a linear decay)
 PROBES = {"hsk": "我爱学习。", "toy:numbers": "三千零五", "toy:dates_iso": "二〇二四年三月五日",
           "toy:dates_en": "二〇二四年三月五日", "tsv": "我爱学习。"}
 
@@ -64,16 +69,26 @@ def request(data: str, name: str, form: dict, *, attention: str, probe: str | No
             source_name: str = "") -> jobs.TrainRequest:
     """The training the form asks for (``form``: values by :data:`FORM` name)."""
     values = {key: _checked(key, form.get(key, spec.default)) for key, spec in FORM.items()}
+    if attention not in ATTENTION_CHOICES:
+        raise InputError("bad_option", f"attention must be one of {ATTENTION_CHOICES}", option="attention",
+                         low=ATTENTION_CHOICES[0], high=ATTENTION_CHOICES[-1])
     sentences = data in ("hsk", "tsv")            # label smoothing and character practice help words, not digits
+    layers, transformer = int(values["layers"]), attention == "multi_head"
+    if transformer:                               # the cell, direction, embedding size and teacher forcing do not apply
+        arch = dict(family="transformer", d_model=values["hidden"], heads=4, enc_layers=layers, dec_layers=layers,
+                    ff_size=2 * values["hidden"], dropout=float(values["dropout"]))
+    else:
+        arch = dict(cell=values["cell"], enc_layers=layers, dec_layers=layers, bidirectional=values["bi"],
+                    attention=attention, emb_size=values["emb"], hidden_size=values["hidden"],
+                    dropout=float(values["dropout"]))
     return jobs.TrainRequest(
-        data=data, name=name or "model", pairs=pairs, source_name=source_name,
-        arch=dict(cell=values["cell"], enc_layers=int(values["layers"]), dec_layers=int(values["layers"]),
-                  bidirectional=values["bi"], attention=attention, emb_size=values["emb"],
-                  hidden_size=values["hidden"], dropout=float(values["dropout"])),
+        data=data, name=name or "model", pairs=pairs, source_name=source_name, arch=arch,
         config=TrainConfig(epochs=int(values["epochs"]), batch_size=values["batch"], lr=values["lr"],
-                           teacher_forcing=float(values["tf"]), seed=int(values["seed"]),
+                           teacher_forcing=1.0 if transformer else float(values["tf"]), seed=int(values["seed"]),
                            probe=probe or None, label_smoothing=0.1 if sentences else 0.0,
-                           char_split_prob=0.1 if sentences else 0.0, max_valid=200))
+                           char_split_prob=0.1 if sentences else 0.0, max_valid=200,
+                           warmup_steps=TRANSFORMER_WARMUP if transformer else 0,
+                           schedule="linear" if transformer else "plateau"))
 
 
 def seconds(value: float, lang: str) -> str:
