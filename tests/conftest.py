@@ -178,13 +178,14 @@ def tiny_models_dir(tmp_path_factory, toy_training) -> Path:
 
 # --- the apps' models: trained once per session, copied by each app test module ----------------------
 
-def make_app_models(folder: Path, attentions=("additive", "dot", "none")) -> Path:
-    """Small HSK models, one per attention type, plus a corrupt file, in ``folder``.
+def make_app_models(folder: Path, attentions=("additive", "dot", "none"), transformer: bool = True) -> Path:
+    """Small HSK models, one per attention type, a small Transformer, plus a corrupt file, in ``folder``.
 
     ``hsk_additive`` learns the 500 shortest training sentences for 6 epochs (~5 s): its
     translations are poor but made of real words; a copy stands in for the shipped default
     model (``catalog.DEFAULT_MODEL``). The others get one epoch: they only need to exist for
-    the attention-variants view.
+    the attention-variants view. ``hsk_transformer`` (2 + 2 layers, 4 heads, 3 epochs) is the
+    apps' Transformer: the head picker, every head side by side, self-attention, the pipeline.
     """
     folder.mkdir(parents=True, exist_ok=True)
     train = [p for p in split_pairs(load_hsk().pairs)["train"] if "placeholder" not in p.en.lower()]
@@ -199,6 +200,12 @@ def make_app_models(folder: Path, attentions=("additive", "dot", "none")) -> Pat
         save(folder / f"hsk_{attention}.safetensors", result.checkpoint)
         if attention == "additive":
             shutil.copy(folder / "hsk_additive.safetensors", folder / f"{DEFAULT_MODEL}.safetensors")
+    if transformer:      # a 2 + 2-layer, 4-head Transformer (d 32), 3 epochs (~2 s): the apps' Transformer views
+        config = TrainConfig(epochs=3, batch_size=32, lr=1e-3, warmup_steps=50, schedule="linear", seed=0,
+                             device="cpu", max_valid=20, label_smoothing=0.0)
+        result = fit(short, short[:20], TINY_TRANSFORMER, config, record={"corpus": "hsk"})
+        result.checkpoint.record["test"] = {"greedy": {"bleu": 0.4}, "beam5": {"bleu": 0.5}}
+        save(folder / "hsk_transformer.safetensors", result.checkpoint)
     (folder / "broken.safetensors").write_bytes(b"this is not a model file")
     return folder
 

@@ -226,3 +226,77 @@ def test_token_chips_escape_and_mark_kinds():
     assert "<b>" not in chips and "&lt;unk&gt;" in chips
     assert figures.CHIP_STYLES["char"] in chips and figures.CHIP_STYLES["unk"] in chips
     assert ">7</div>" in chips
+
+
+# --- a Transformer's heads ---------------------------------------------------------------------------------
+
+def grid_maps(rng, R: int, C: int, rows: int, cols: int) -> np.ndarray:
+    maps = rng.random((R, C, rows, cols))
+    return maps / maps.sum(axis=-1, keepdims=True)
+
+
+def test_head_grid_draws_layers_by_heads_panels_each_with_its_own_map():
+    maps = grid_maps(np.random.default_rng(0), 2, 3, 4, 5)                  # 2 layers × 3 heads
+    titles = [f"L{r} H{c}" for r in range(2) for c in range(3)]
+    fig = figures.head_grid(maps, ["我", "爱", "<b>", "中文", "</s>"], ["i", "love", "it", "</s>"], titles=titles)
+    panels = [trace for trace in fig.data if trace.type == "heatmap"]
+    assert [p.name for p in panels] == titles and len(panels) == 6
+    for index, panel in enumerate(panels):
+        np.testing.assert_allclose(np.asarray(panel.z, dtype=float), maps[index // 3, index % 3])
+        assert panel.coloraxis == "coloraxis"                               # one colour scale for every head
+        assert panel.xaxis == ("x" if index == 0 else f"x{index + 1}")      # a panel of its own
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
+    assert [a.text for a in fig.layout.annotations] == titles
+    assert list(fig.layout.xaxis.ticktext) == ["我", "爱", "&lt;b&gt;", "中文", "&lt;/s&gt;"]
+    assert fig.layout.yaxis.range[0] > fig.layout.yaxis.range[1]             # first output word on top
+    taller = figures.head_grid(grid_maps(np.random.default_rng(1), 3, 3, 4, 5), ["a"] * 5, ["b"] * 4,
+                               titles=titles + ["x", "y", "z"])
+    assert taller.layout.height > fig.layout.height                          # a row of panels more, more room
+
+
+def test_head_grid_leaves_the_masked_cells_out_and_draws_them_grey():
+    T = 4
+    maps = np.tril(np.ones((T, T)))[None, None] / np.arange(1, T + 1)[:, None]   # causal: rows sum to 1
+    future = np.triu(np.ones((T, T), dtype=bool), k=1)
+    fig = figures.head_grid(np.repeat(maps, 2, axis=1), ["<s>", "i", "love", "it"], ["i", "love", "it", "</s>"],
+                            titles=["head 1", "head 2"], masked=future, hover=("fig.query", "fig.key"))
+    weights = [trace for trace in fig.data if trace.name != "masked"]
+    grey = [trace for trace in fig.data if trace.name == "masked"]
+    assert len(weights) == len(grey) == 2
+    for trace in weights:
+        z = np.asarray(trace.z, dtype=float)
+        assert np.isnan(z[future]).all() and not np.isnan(z[~future]).any()
+        np.testing.assert_allclose(z[~future], maps[0, 0][~future])
+        assert t("fig.query", "en") in trace.hovertemplate
+    for trace in grey:
+        assert (~np.isnan(np.asarray(trace.z, dtype=float)) == future).all()
+        assert {color for _, color in trace.colorscale} == {figures.MASKED_COLOR} and trace.showscale is False
+        assert t("fig.masked", "en") in trace.hovertemplate
+    unmasked = figures.head_grid(maps, ["a"] * T, ["b"] * T, titles=["h"])
+    assert [trace.name for trace in unmasked.data] == ["h"]                 # nothing grey without a mask
+
+
+def test_qkv_heatmap_puts_the_query_above_the_keys_and_the_values_beside_them():
+    rng = np.random.default_rng(2)
+    q, k, v = rng.normal(size=4), rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    fig = figures.qkv_heatmap(["我", "爱", "</s>"], "love", q, k, v, lang="zh")
+    left, right = fig.data
+    np.testing.assert_allclose(np.asarray(left.z), np.vstack([q, k]))
+    assert np.isnan(np.asarray(right.z, dtype=float)[0]).all()
+    np.testing.assert_allclose(np.asarray(right.z, dtype=float)[1:], v)
+    assert list(fig.layout.yaxis.ticktext) == ["q · love", "k · 我", "k · 爱", "k · &lt;/s&gt;"]
+    bound = float(max(np.abs(q).max(), np.abs(k).max(), np.abs(v).max()))
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmid, fig.layout.coloraxis.cmax) == (-bound, 0.0, bound)
+    assert fig.layout.annotations[0].text == t("fig.qk", "zh")
+
+
+def test_score_bars_show_the_scores_and_their_softmax():
+    scores = np.array([2.0, -1.0, 0.5])
+    weights = np.exp(scores) / np.exp(scores).sum()
+    fig = figures.score_bars(["我", "爱", "</s>"], scores, weights)
+    before, after = fig.data
+    np.testing.assert_allclose(np.asarray(before.y), scores)
+    np.testing.assert_allclose(np.asarray(after.y), weights)
+    assert before.marker.color[0] != before.marker.color[1]                  # positive and negative apart
+    assert list(fig.layout.xaxis2.ticktext) == ["我", "爱", "&lt;/s&gt;"]
+    assert [a.text for a in fig.layout.annotations] == [t("fig.before_softmax", "en"), t("fig.after_softmax", "en")]
