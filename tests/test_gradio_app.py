@@ -484,3 +484,79 @@ def test_nothing_but_this_machine_was_contacted(client, hosts_contacted):
     assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"
     with contextlib.suppress(AttributeError):
         assert load_app().demo.analytics_enabled is False
+
+
+# --- a Transformer ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def transformer_models(app, app_models_dir, tmp_path, monkeypatch) -> Path:
+    """The app pointed at the app models (conftest.make_app_models), which hold the tiny hsk_transformer."""
+    from conftest import copy_models
+
+    folder = copy_models(app_models_dir, tmp_path / "models")
+    monkeypatch.setenv("SEQ2SEQ_LAB_MODELS_DIR", str(folder))
+    return folder
+
+
+SENTENCE = "我爱学习。"
+
+
+def test_a_transformers_live_heatmap_follows_the_head_picked(app, transformer_models, monkeypatch):
+    monkeypatch.setitem(live.SPEEDS, "test", 1e-4)
+    direct = translator(transformer_models, "hsk_transformer").translate(SENTENCE, beam_size=1).best
+    updates = list(app.translate_stream(SENTENCE, "hsk_transformer", 1, 0.0, 0.0, 0, 0, "test", "en", True,
+                                        {"head": "1.3"}))
+    frames, page = updates[:-1], updates[-1]
+    for rows, frame in enumerate(frames, start=1):                   # grows step by step, head 4 of layer 2
+        np.testing.assert_allclose(np.array(frame["live_plot"].data[0].z), direct.attention_heads[:rows, 1, 3],
+                                   atol=1e-5)
+    np.testing.assert_allclose(np.array(page["live_plot"].data[0].z), direct.attention_heads[:, 1, 3], atol=1e-5)
+    summary = app.render(page["state"], "en")                        # no pick: the last layer's mean
+    np.testing.assert_allclose(np.array(summary["live_plot"].data[0].z), direct.attention, atol=1e-5)
+    assert not np.allclose(direct.attention, direct.attention_heads[:, 1, 3], atol=1e-3)
+
+
+def test_a_transformers_page_shows_its_heads_self_attention_and_trace(app, transformer_models):
+    (page,) = app.translate_stream(SENTENCE, "hsk_transformer", 1, 0.0, 0.0, 0, 0, "instant", "en")
+    assert set(page) == set(app.OUTPUTS)
+    result = page["state"]
+    best, final = result.final.best, result.final
+    grid = [tr for tr in page["grid_plot"].data if tr.type == "heatmap"]
+    assert len(grid) == 4                                           # the last layer's four heads
+    np.testing.assert_allclose(np.asarray(grid[2].z, dtype=float), best.attention_heads[:, 1, 2], atol=1e-5)
+    decoder = [tr for tr in page["dec_plot"].data if tr.name != "masked"]
+    future = np.triu(np.ones((len(best.tokens),) * 2, dtype=bool), k=1)
+    assert all(np.isnan(np.asarray(tr.z, dtype=float)[future]).all() for tr in decoder)
+    assert "Grey cells" in page["dec_caption"] and "layer 2" in page["enc_caption"]
+    np.testing.assert_allclose(np.asarray(page["enc_plot"].data[0].z, dtype=float), final.encoder_attention[1, 0],
+                               atol=1e-5)
+    assert page["pipe_pos"].startswith(f"#### {t('pipe.pos', 'en')}") and page["pipe_ctx"] == ""
+    assert page["pipe_qkv"].startswith(f"#### {t('pipe.qkv', 'en')}") and page["scores_view"] is not None
+    picked = app.render(result, "zh", picks={"grid_layer": "all", "dec_layer": "1", "trace_layer": "1",
+                                             "trace_head": "2", "trace_step": "2"})
+    assert len([tr for tr in picked["grid_plot"].data if tr.type == "heatmap"]) == 2 * 4
+    first_head = next(tr for tr in picked["dec_plot"].data if tr.name != "masked")
+    np.testing.assert_allclose(np.asarray(first_head.z, dtype=float)[~future],
+                               best.self_attention[0, 0][~future], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(picked["scores_view"].data[1].y), best.attention_heads[1, 0, 1], atol=1e-5)
+    assert t("pipe.qkv", "zh") in picked["pipe_qkv"]
+
+
+def test_the_pickers_appear_for_a_transformer_only(app, transformer_models):
+    import gradio_heads
+
+    (page,) = app.translate_stream(SENTENCE, "hsk_transformer", 1, 0.0, 0.0, 0, 0, "instant", "en")
+    model = catalogue.open_model("hsk_transformer", app.settings.load())
+    shown = gradio_heads.control_updates(model, page["state"], "en", {"head": "0.1", "trace_step": "99"})
+    assert shown["head"]["visible"] is True and shown["head"]["value"] == "0.1"       # a choice it offers stays
+    assert [value for _, value in shown["head"]["choices"]][:2] == ["mean", "0.0"]
+    assert len(shown["head"]["choices"]) == 1 + 2 * 4
+    assert shown["trace_step"]["value"] == "1"                                         # one it does not: the first
+    assert all(shown[box]["visible"] for box in ("grid_box", "self_box", "trace_box", "pos_box"))
+    assert shown["ctx_box"]["visible"] is False
+    (rnn_page,) = app.translate_stream(SENTENCE, "hsk_additive", 1, 0.0, 0.0, 0, 0, "instant", "en")
+    rnn = catalogue.open_model("hsk_additive", app.settings.load())
+    hidden = gradio_heads.control_updates(rnn, rnn_page["state"], "en", {})
+    assert not any(hidden[box]["visible"] for box in ("head", "grid_box", "self_box", "trace_box", "pos_box"))
+    assert hidden["ctx_box"]["visible"] is True
+    assert rnn_page["grid_plot"] is None and rnn_page["pipe_pos"] == "" and rnn_page["pipe_ctx"]

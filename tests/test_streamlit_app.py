@@ -529,3 +529,95 @@ def test_uploads_that_cannot_be_trained_on(app):
     at.run()
     assert any("40 usable sentence pairs in books.tsv" in s.value for s in at.success)
     assert any("Skipped 1 line(s), e.g. line 41: expected 2 or 3" in c.value for c in at.caption)
+
+
+# --- a Transformer --------------------------------------------------------------------------------------
+
+def pick_transformer(at: AppTest) -> AppTest:
+    at.selectbox(key="model").set_value("hsk_transformer").run()
+    return translate(at, SENTENCE, beam=1)
+
+
+def test_a_transformers_heatmap_follows_the_layer_and_head_picked(app):
+    at = pick_transformer(app)
+    assert not at.exception
+    expected = translator(at, "hsk_transformer").translate(SENTENCE, beam_size=1).best
+    picker = at.selectbox(key="head_pick")
+    assert picker.value == "mean" and len(picker.options) == 1 + 2 * 4                # the summary, then 2 × 4
+    assert picker.options[0] == t("heads.summary", "en")
+    _, y, z = heatmap_axes(chart(at, "live_heat"))
+    assert y == escaped(expected.tokens)
+    np.testing.assert_allclose(z, expected.attention, atol=1e-5)                      # last layer, mean of heads
+    at.selectbox(key="head_pick").set_value("0.2").run()
+    assert not at.exception
+    _, _, z = heatmap_axes(chart(at, "live_heat"))
+    np.testing.assert_allclose(z, expected.attention_heads[:, 0, 2], atol=1e-5)       # layer 1, head 3 alone
+    assert not np.allclose(z, expected.attention, atol=1e-3)
+
+
+def test_a_transformers_heads_side_by_side_and_its_self_attention(app):
+    at = pick_transformer(app)
+    translation = translator(at, "hsk_transformer").translate(SENTENCE, beam_size=1)
+    grid = chart(at, "heads_grid")                                                    # the last layer by default
+    panels = [trace for trace in grid["data"] if trace["type"] == "heatmap"]
+    assert len(panels) == 4
+    for h, panel in enumerate(panels):
+        np.testing.assert_allclose(_array(panel["z"]), translation.best.attention_heads[:, 1, h], atol=1e-5)
+    at.segmented_control(key="grid_layer").set_value("all").run()
+    assert len([tr for tr in chart(at, "heads_grid")["data"] if tr["type"] == "heatmap"]) == 2 * 4
+    decoder = chart(at, "self_decoder")
+    weights = [tr for tr in decoder["data"] if tr.get("name") != "masked"]
+    T = len(translation.best.tokens)
+    future = np.triu(np.ones((T, T), dtype=bool), k=1)
+    for h, trace in enumerate(weights):
+        z = np.array(_array(trace["z"]), dtype=float)                                 # null = masked
+        assert np.isnan(z[future]).all()
+        np.testing.assert_allclose(z[~future], translation.best.self_attention[1, h][~future], atol=1e-5)
+    assert len([tr for tr in decoder["data"] if tr.get("name") == "masked"]) == 4
+    encoder = [tr for tr in chart(at, "self_encoder")["data"] if tr["type"] == "heatmap"]
+    np.testing.assert_allclose(_array(encoder[0]["z"]), translation.encoder_attention[1, 0], atol=1e-5)
+    assert any("Grey cells are the future" in c.value for c in at.caption)
+
+
+def test_an_rnn_page_has_no_head_picker_and_no_head_views(app):
+    at = translate(app, SENTENCE, beam=1)
+    assert not at.exception
+    assert not [s for s in at.selectbox if s.key == "head_pick"]
+    assert not {"heads_grid", "self_encoder", "self_decoder"} & set(chart_keys(at))
+    at = open_tab(at, "pipeline")
+    assert "pipe_ctx" in chart_keys(at) and not {"pipe_pos", "pipe_qkv", "pipe_scores"} & set(chart_keys(at))
+
+
+def test_a_transformers_pipeline_traces_one_head_through_one_step(app):
+    at = open_tab(pick_transformer(app), "pipeline")
+    assert not at.exception
+    tr = translator(at, "hsk_transformer")
+    keys = chart_keys(at)
+    assert {"pipe_emb", "pipe_pos", "pipe_enc", "pipe_qkv", "pipe_scores"} <= set(keys) and "pipe_ctx" not in keys
+    np.testing.assert_allclose(_array(chart(at, "pipe_pos")["data"][0]["z"]), tr.encode(SENTENCE).positional,
+                               atol=1e-5)
+    at.selectbox(key="trace_layer").set_value("1")
+    at.selectbox(key="trace_head").set_value("3")
+    at.selectbox(key="trace_step").set_value("2").run()
+    assert not at.exception
+    best = tr.translate(SENTENCE, beam_size=1).best
+    traced = tr.trace_cross_attention(SENTENCE, best.tokens, layer=0, head=2)
+    before, after = chart(at, "pipe_scores")["data"]
+    np.testing.assert_allclose(_array(before["y"]), traced["scores"][1], atol=1e-4)
+    np.testing.assert_allclose(_array(after["y"]), best.attention_heads[1, 0, 2], atol=1e-4)
+    np.testing.assert_allclose(_array(chart(at, "pipe_qkv")["data"][0]["z"])[0], traced["q"][1], atol=1e-4)
+
+
+def test_the_transformer_among_the_attention_variants_and_its_card(app):
+    at = open_tab(translate(app, SENTENCE, beam=1), "variants")
+    at.toggle(key="variants_on").set_value(True).run()
+    assert not at.exception
+    expected = translator(at, "hsk_transformer").translate(SENTENCE, beam_size=1)
+    _, y, z = heatmap_axes(chart(at, "variant_multi_head"))
+    assert y == escaped(expected.best.tokens)
+    np.testing.assert_allclose(z, expected.best.attention, atol=1e-5)
+    assert any(t("var.formula.multi_head", "en") in m.value for m in at.markdown)
+    at = pick_transformer(at)
+    assert any("Transformer · 2+2 layers · 4 heads · d 32 · FFN 64" in c.value for c in at.caption)
+    options = at.selectbox(key="model").options
+    assert any(o.startswith("hsk_transformer · Transformer (4 heads) · hsk ·") for o in options)
