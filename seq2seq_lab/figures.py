@@ -444,10 +444,14 @@ def head_grid(maps: np.ndarray, x_tokens: Sequence[str], y_tokens: Sequence[str]
                     customdata=custom, hovertemplate=(f"{y_name}: %{{customdata[0]}}<br>{x_name}: "
                                                       f"%{{customdata[1]}}<br>{t('fig.masked', lang)}<extra></extra>")),
                     row=r + 1, col=c + 1)
+    # Upright tick labels where they fit a column of a panel on a projector-wide page (about 1100 px of
+    # panels), slanted where they do not: plotly's own choice stands CJK words on end.
+    column = 1100 / max(C, 1) / max(cols, 1)
+    upright = max((text_width(tok, small) for tok in x_labels), default=0) <= column
     fig.update_xaxes(tickmode="array", tickvals=list(range(cols)), ticktext=x_labels, tickfont=dict(size=small),
-                     range=[-0.5, cols - 0.5], showgrid=False, zeroline=False)
+                     tickangle=0 if upright else -45, range=[-0.5, cols - 0.5], showgrid=False, zeroline=False)
     fig.update_yaxes(tickmode="array", tickvals=list(range(rows)), ticktext=y_labels, tickfont=dict(size=small),
-                     range=[max(rows, 1) - 0.5, -0.5], showgrid=False, zeroline=False)
+                     range=[max(rows, 1) - 0.5, -0.5], showgrid=False, zeroline=False, ticks="")
     fig.update_annotations(font=dict(size=font_size))              # the panel titles
     ticks = max((text_width(tok, small) for tok in y_labels), default=0)
     fig.update_layout(coloraxis=dict(cmin=0.0, cmax=1.0, colorscale=ATTENTION_SCALE,
