@@ -10,7 +10,6 @@ import streamlit as st
 from streamlit_ui import T, heatmap, keep_choice, labels, lang, plot, presenter, show_error
 
 from seq2seq_lab import catalog, figures, jobs
-from seq2seq_lab.attention import ATTENTION_TYPES
 from seq2seq_lab.errors import LabError
 from seq2seq_lab.present import catalogue, training, views
 
@@ -133,8 +132,9 @@ def sidebar_training(manager: jobs.JobManager) -> None:
                              key="train_cell", default="gru", required=True)
         form_widget("layers", "slider", "train.layers")
         form_widget("bi", "toggle", "train.bidirectional")
-        st.selectbox(T("train.attention"), ATTENTION_TYPES, index=ATTENTION_TYPES.index("additive"),
-                     key="train_attention")
+        st.selectbox(T("train.attention"), training.ATTENTION_CHOICES, key="train_attention",
+                     index=training.ATTENTION_CHOICES.index("additive"), help=T("train.attention_help"),
+                     format_func=lambda a: T("train.transformer") if a == "multi_head" else a)
         form_widget("emb", "select", "train.emb")
         form_widget("hidden", "select", "train.hidden")
     with st.expander(T("train.settings"), key="train_settings"):

@@ -350,6 +350,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "train.arch": {"en": "Architecture", "zh": "模型结构"},
     "train.cell": {"en": "Recurrent cell", "zh": "循环单元"},
     "train.layers": {"en": "Layers", "zh": "层数"},
+    "train.transformer": {"en": "multi-head (a Transformer)", "zh": "多头（Transformer）"},
+    "train.attention_help": {"en": "multi-head trains a Transformer instead of an RNN: its size is the hidden size, "
+                                   "with 4 heads and the chosen layers; the cell, direction and embedding size do "
+                                   "not apply to it.",
+                             "zh": "选“多头”会训练一个 Transformer 而不是 RNN：模型维度取隐藏层大小，4 个注意力头，"
+                                   "层数按所选；单元类型、方向和嵌入维度对它不适用。"},
     "train.bidirectional": {"en": "Bidirectional encoder", "zh": "双向编码器"},
     "train.attention": {"en": "Attention", "zh": "注意力"},
     "train.emb": {"en": "Embedding size", "zh": "词向量维度"},

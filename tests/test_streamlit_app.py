@@ -474,8 +474,10 @@ def wait_for_training(at: AppTest, timeout: float = 300) -> AppTest:
     raise AssertionError("training did not finish")
 
 
-def start_toy_training(at: AppTest, *, epochs: int = 1, name: str = "../../tiny numbers") -> AppTest:
+def start_toy_training(at: AppTest, *, epochs: int = 1, name: str = "../../tiny numbers",
+                       attention: str = "additive") -> AppTest:
     at.selectbox(key="train_data").set_value("toy:numbers").run()
+    at.selectbox(key="train_attention").set_value(attention)
     at.text_input(key="train_name").set_value(name)
     at.select_slider(key="train_emb").set_value(16)
     at.select_slider(key="train_hidden").set_value(32)
@@ -500,6 +502,20 @@ def test_training_a_toy_model_to_completion(app):
     assert not at.exception and not at.error
     x, _, _ = heatmap_axes(chart(at, "live_heat"))
     assert x == ["三", "千", "零", "五", "&lt;/s&gt;"]                     # a character-level model
+
+
+def test_training_a_transformer_in_the_sidebar(app):
+    """Attention "multi-head" in the form trains a Transformer, listed and usable at once."""
+    at = start_toy_training(app, name="tiny transformer", attention="multi_head")
+    at = wait_for_training(at)
+    assert any("saved as “tiny_transformer”" in s.value for s in at.success), [s.value for s in at.success]
+    label = next(o for o in at.selectbox(key="model").options if o.startswith("tiny_transformer (trained here)"))
+    assert "Transformer (4 heads)" in label
+    at.button(key="train_use").click().run()
+    at = translate(at, "三千零五", beam=2)
+    assert not at.exception and not at.error
+    x, _, _ = heatmap_axes(chart(at, "live_heat"))
+    assert x == ["三", "千", "零", "五", "&lt;/s&gt;"]
 
 
 def test_stopping_a_training_saves_the_best_weights_so_far(app):
