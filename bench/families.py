@@ -21,6 +21,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", help="cpu, cuda or a list (cpu,cuda); auto: cpu, and cuda if any")
     parser.add_argument("--quick", action="store_true", help="a smoke run: a few sentences and batches")
+    parser.add_argument("--sentences", type=int, default=0, help="HSK test sentences to time (0 = all 427)")
     parser.add_argument("--models-dir", default=str(MODELS_DIR))
     parser.add_argument("--rnn", default=DEFAULT_MODEL)
     parser.add_argument("--transformer", default=TRANSFORMER)
@@ -138,6 +140,8 @@ def main(argv: list[str] | None = None) -> dict:
     devices = (["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if args.device == "auto"
                else args.device.split(","))
     settings = QUICK if args.quick else Settings()
+    if args.sentences:
+        settings = replace(settings, sentences=args.sentences)
     folder = Path(args.models_dir)
     paths = {args.rnn: folder / f"{args.rnn}.safetensors", args.transformer: folder / f"{args.transformer}.safetensors"}
     info = machine_info(devices)
