@@ -3,8 +3,8 @@
 The page: type a Chinese sentence, press Translate, watch the attention heatmap grow one word per step;
 below it greedy against beam search, the n-best list and the search tree, the model's insides
 (``?lang=zh&model=toy_numbers&text=三千零五`` works too). The API (``/translate``, ``/segment``,
-``/score``, ``/models``; see the README) answers through ``seq2seq_lab.present.api``; bad input is an
-error reading ``"[code] explanation"``. Layout and wiring only: what the page shows comes from
+``/score``, ``/models``; see the README) answers through ``seq2seq_lab.present.api`` (``demo/gradio_api.py``);
+bad input is an error reading ``"[code] explanation"``. Layout and wiring only: what the page shows comes from
 ``seq2seq_lab.present``. Telemetry is switched off before Gradio is imported: nothing leaves the machine.
 """
 
@@ -30,51 +30,16 @@ for folder in (ROOT, ROOT / "demo"):              # `python demo/gradio_app.py` 
 
 import gradio as gr
 import gradio_heads
+from gradio_api import api_models, api_score, api_segment, api_translate
 
 from seq2seq_lab import settings
 from seq2seq_lab.errors import LabError
 from seq2seq_lab.i18n import LANGUAGES, language, t
 from seq2seq_lab.options import LIMITS
-from seq2seq_lab.present import api, catalogue, heads, live, views
+from seq2seq_lab.present import catalogue, heads, live, views
 
 log = logging.getLogger(__name__)
 settings.apply_torch_threads(settings.load())
-
-
-# --- the API: the present.api functions, their errors as "[code] explanation" -----------------------
-
-def _api(function, *args, **kwargs):
-    try:
-        return function(settings.load(), *args, **kwargs)
-    except LabError as error:
-        raise gr.Error(f"[{error.code}] {views.error_message(error, 'en')}", print_exception=False) from None
-    except Exception as error:
-        log.exception("unexpected error in the API")
-        raise gr.Error(f"[unexpected] {views.error_message(error, 'en')}", print_exception=False) from None
-
-
-def api_translate(text: str, model: str = "", beam_size: int = 5, length_penalty: float = 0.0,
-                  coverage_penalty: float = 0.0, n_best: int = 5, max_len: int = 0, no_repeat_ngram_size: int = 0,
-                  prefix: str = "") -> dict:
-    """Translate one Chinese sentence: tokens, the n-best candidates with scores and attention, the device."""
-    return _api(api.translate, text, model, beam_size=beam_size, length_penalty=length_penalty,
-                coverage_penalty=coverage_penalty, n_best=n_best, max_len=max_len,
-                no_repeat_ngram_size=no_repeat_ngram_size, prefix=prefix)
-
-
-def api_segment(text: str, model: str = "") -> dict:
-    """How the model reads the text: jieba words, then tokens (word / sub / char / unk / eos) with ids."""
-    return _api(api.segment, text, model)
-
-
-def api_score(text: str, tokens: list[str] | str, model: str = "") -> dict:
-    """Teacher-forced log-probability of an output (token list or English sentence; "</s>" is added)."""
-    return _api(api.score, text, tokens, model)
-
-
-def api_models() -> list[dict]:
-    """Every model file: attention type, corpus, test metrics, architecture; unreadable ones with their error."""
-    return _api(api.models)
 
 
 # --- the page: a result (or an error) → values by output name ------------------------------------
