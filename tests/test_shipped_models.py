@@ -93,3 +93,39 @@ def test_example_buttons_say_truthfully_whether_the_default_model_saw_them():
     tatoeba_test = {p.id: p for p in splits.tests["tatoeba"]}
     for entry in (e for e in book["sentences"] if e.get("source") == "Tatoeba"):
         assert tatoeba_test[entry["id"]].en == entry["en"], entry             # from the test split, as labelled
+
+
+@pytest.fixture(scope="module")
+def transformer():
+    return Translator.load(MODELS / "everyday_transformer.safetensors", device="cpu")
+
+
+def test_the_shipped_transformer_is_at_least_as_good_as_every_rnn_on_every_test_split(transformer):
+    """#11's goal, read from the files: on each test set both report, the Transformer's beam 5 chrF (plain and
+    tuned) is at least every RNN's trained on the same data; and it was trained on the same data."""
+    assert transformer.family == "transformer" and transformer.record["corpus"] == "everyday"
+    rnns = [info for info in list_models(MODELS) if info.corpus == "everyday" and info.config.get("family", "rnn")
+            == "rnn"]
+    assert rnns
+    mine = {"hsk": transformer.record["test"], **transformer.record["tests"]}
+    for info in rnns:
+        record = Translator.load(info.path, device="cpu").record
+        assert record["pairs"] == transformer.record["pairs"]                       # the same splits
+        theirs = {"hsk": record["test"], **record["tests"]}
+        for test_set, figures in theirs.items():
+            for decoding in ("greedy", "beam5", "beam5_tuned"):
+                assert mine[test_set][decoding]["chrf"] >= figures[decoding]["chrf"], (info.name, test_set, decoding)
+
+
+def test_the_transformers_recorded_everyday_figures_are_what_its_weights_give(transformer):
+    recorded = transformer.record["tests"]["everyday"]
+    assert evaluate(transformer, load_everyday(), beam_size=5)["chrf"] == pytest.approx(recorded["beam5"]["chrf"],
+                                                                                         abs=1e-6)
+
+
+def test_the_transformer_translates_the_first_lesson(transformer):
+    expected = {"我爱学习。": "study", "欢迎来北京。": "Beijing", "你会说中文吗？": "Chinese",
+                "火车站在哪儿？": "station", "他是我的老师。": "teacher"}
+    for text, word in expected.items():
+        out = transformer.translate(text, beam_size=5).best.text
+        assert word in out and not has_repeat(out.split()), (text, out)
