@@ -265,3 +265,34 @@ def test_the_gradio_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(brows
             assert found["y"] >= 0 and found["y"] + found["height"] <= 768, (name, found)
     finally:
         context.close()
+
+
+def test_the_transformers_heads_in_the_browser(browser, shipped_server, tmp_path):
+    """The shipped Transformer: the summary heatmap, then every head of a layer side by side and the masked
+    decoder self-attention, drawn on a projector-sized page (the README's Transformer pictures)."""
+    shipped = Translator.load(ROOT / "models" / "everyday_transformer.safetensors", device="cpu")
+    expected = shipped.translate(SENTENCE, beam_size=5, n_best=5,
+                                 **catalogue.starting_decoding(ModelInfo("everyday_transformer", ROOT / "models",
+                                                                         record=shipped.record)))
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    try:
+        open_app(page, f"{shipped_server}/?model=everyday_transformer&text={SENTENCE}")
+        page.locator(".st-key-translate button").click()
+        assert wait_for_ticks(page, "live_heat", "y", len(expected.best.tokens)) == expected.best.tokens
+        assert page.locator(".st-key-head_pick").count() == 1                  # the layer × head picker
+        page.screenshot(path=screenshot_dir(tmp_path) / "transformer_live.png")
+        page.locator("[data-testid=stExpander] summary").filter(has_text="Every head").first.click()
+        page.wait_for_selector(".st-key-heads_grid .main-svg", timeout=60_000)
+        titles = texts(page, ".st-key-heads_grid .annotation-text")
+        assert [f"head {h}" for h in range(1, shipped.config.heads + 1)] == [x for x in titles if x.startswith("head")]
+        page.locator(".st-key-heads_grid").scroll_into_view_if_needed()
+        time.sleep(1)
+        page.screenshot(path=screenshot_dir(tmp_path) / "transformer_heads.png")
+        page.locator("[data-testid=stExpander] summary").filter(has_text="Self-attention").first.click()
+        page.wait_for_selector(".st-key-self_decoder .main-svg", timeout=60_000)
+        time.sleep(1)
+        no_exceptions(page)
+        page.locator(".st-key-self_decoder").screenshot(path=screenshot_dir(tmp_path) / "transformer_decoder_self.png")
+    finally:
+        context.close()
