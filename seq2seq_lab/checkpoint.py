@@ -51,6 +51,23 @@ def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q, scale.to(torch.float16)
 
 
+def check_writable(path: str | Path) -> Path:
+    """Make sure a model can be saved at ``path`` (its folder created if need be) before hours of training do;
+    raises :class:`CheckpointError` ("unwritable") naming the path."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError("unwritable", f"{path} is a folder; give the model file's name", path=str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as error:
+        raise CheckpointError("unwritable", f"cannot write {path}: {error.strerror or error}",
+                              path=str(path)) from None
+    return path
+
+
 def save(path: str | Path, checkpoint: Checkpoint, *, half: bool = False, int8: bool = False) -> Path:
     """Write atomically.
 

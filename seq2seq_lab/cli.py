@@ -96,11 +96,13 @@ def _data(spec: str):
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from .checkpoint import save
+    from .checkpoint import check_writable, save
+    from .errors import InputError
+    from .models import config_for
     from .train import TrainConfig, fit, record_test_figures, test_figures
-    from .translator import Translator
+    from .translator import Translator, resolve_device
 
-    splits, arch = _data(args.data)
+    arch: dict = {}
     if args.family == "transformer":      # --hidden is d_model; --layers counts encoder and decoder layers each
         arch.update(family="transformer", d_model=args.hidden, heads=args.heads, ff_size=args.ff,
                     enc_layers=args.layers, dec_layers=args.layers, dropout=args.dropout)
@@ -108,10 +110,18 @@ def cmd_train(args) -> int:
         arch.update(cell=args.cell, attention=args.attention, emb_size=args.emb, hidden_size=args.hidden,
                     enc_layers=args.layers, dec_layers=args.layers, bidirectional=not args.unidirectional,
                     dropout=args.dropout)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         device=args.device, teacher_forcing=args.teacher_forcing,
-                         label_smoothing=args.label_smoothing, min_freq=args.min_freq, warmup_steps=args.warmup,
-                         schedule="linear" if args.family == "transformer" else "plateau")
+    try:
+        config_for(arch, src_vocab_size=8, tgt_vocab_size=8)     # the architecture's own checks
+        config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                             device=args.device, teacher_forcing=args.teacher_forcing,
+                             label_smoothing=args.label_smoothing, min_freq=args.min_freq,
+                             warmup_steps=args.warmup, schedule="linear" if args.family == "transformer" else "plateau")
+    except ValueError as error:                     # nonsense settings: refused before any data is read
+        raise InputError("bad_training_option", str(error)) from None
+    resolve_device(args.device)
+    check_writable(args.out)                        # not only after the whole training
+    splits, data_fixed = _data(args.data)
+    arch.update(data_fixed)
     bar = tqdm(total=1.0, unit="run", mininterval=0.5, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
     corpus = splits.record.get("corpus", args.data)

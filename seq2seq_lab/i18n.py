@@ -444,6 +444,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "error.no_chinese": {"en": "The text has no Chinese characters; this model translates Chinese into English.",
                          "zh": "这段文字里没有汉字；这个模型只翻译中文。"},
     "error.no_cuda": {"en": "A GPU was asked for, but this machine has none.", "zh": "要求使用 GPU，但这台机器没有可用的 GPU。"},
+    "error.bad_device": {"en": "The device setting is not one this lab runs on ({message}); use auto, cpu, cuda or "
+                               "cuda:N.", "zh": "设备设置无效（{message}）；请使用 auto、cpu、cuda 或 cuda:N。"},
     "error.bad_tokens": {"en": "The output to score cannot be used: {message}.",
                          "zh": "无法为这个输出打分：{message}。"},
     "error.unknown_output_word": {"en": "The model does not know the output word(s): {words}. Try another word.",

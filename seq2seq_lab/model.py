@@ -74,6 +74,10 @@ class ModelConfig:
             raise ValueError("encoder and decoder need 1–4 layers")
         if self.src_segmenter not in ("jieba", "char") or self.tgt_detok not in ("english", "concat"):
             raise ValueError("src_segmenter must be 'jieba' or 'char'; tgt_detok 'english' or 'concat'")
+        if not (1 <= self.emb_size <= 4096 and 1 <= self.hidden_size <= 4096):
+            raise ValueError(f"emb_size and hidden_size must be 1–4096, got {self.emb_size} and {self.hidden_size}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -52,6 +52,27 @@ class TrainConfig:
     max_valid: int = 400          # validation sentences decoded per epoch
     probe: str | None = None      # a sentence translated after every epoch (the app redraws its heatmap)
 
+    def __post_init__(self):
+        """Refuse settings that cannot train, before any data is read (the message names the field)."""
+        def number(value) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
+                  "lr": number(self.lr) and 0 < self.lr <= 1, "warmup_steps": self.warmup_steps >= 0,
+                  "clip": number(self.clip) and self.clip > 0,
+                  "teacher_forcing": number(self.teacher_forcing) and 0 <= self.teacher_forcing <= 1,
+                  "label_smoothing": number(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+                  "char_split_prob": number(self.char_split_prob) and 0 <= self.char_split_prob <= 1,
+                  "min_freq": self.min_freq >= 1, "patience": self.patience >= 0, "max_valid": self.max_valid >= 1,
+                  "schedule": self.schedule in ("plateau", "linear")}
+        wrong = [name for name, ok in checks.items() if not ok]
+        if wrong:
+            ranges = {"epochs": "≥ 1", "batch_size": "≥ 1", "lr": "in (0, 1]", "warmup_steps": "≥ 0", "clip": "> 0",
+                      "teacher_forcing": "in [0, 1]", "label_smoothing": "in [0, 1)", "char_split_prob": "in [0, 1]",
+                      "min_freq": "≥ 1", "patience": "≥ 0", "max_valid": "≥ 1", "schedule": "'plateau' or 'linear'"}
+            raise ValueError("; ".join(f"{name} must be {ranges[name]}, got {getattr(self, name)!r}"
+                                       for name in wrong))
+
 
 @dataclass
 class Progress:
@@ -240,8 +261,6 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     if not train_pairs:
         raise CorpusError("no_pairs", "There are no training pairs (a small file may have all its lines in "
                           "the validation/test split).")
-    if config.schedule not in ("plateau", "linear"):
-        raise ValueError(f"schedule must be 'plateau' or 'linear', got {config.schedule!r}")
     started = time.perf_counter()
     keep_freed_memory()
     device = resolve_device(config.device)

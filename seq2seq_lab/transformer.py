@@ -73,6 +73,11 @@ class TransformerConfig:
     def __post_init__(self):
         if self.family != "transformer" or self.attention != "multi_head":
             raise ValueError("a TransformerConfig has family 'transformer' and attention 'multi_head'")
+        if not (1 <= self.heads <= self.d_model <= 4096 and 1 <= self.ff_size <= 16384):
+            raise ValueError(f"need 1 ≤ heads ≤ d_model ≤ 4096 and 1 ≤ ff_size ≤ 16384, got heads {self.heads}, "
+                             f"d_model {self.d_model}, ff_size {self.ff_size}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.d_model % self.heads or self.d_model % 2:
             raise ValueError(f"d_model ({self.d_model}) must be even and a multiple of heads ({self.heads})")
         if not (1 <= self.enc_layers <= 8 and 1 <= self.dec_layers <= 8):

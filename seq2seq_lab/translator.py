@@ -34,7 +34,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` → the first CUDA GPU when there is one, else the CPU."""
     if str(device) == "auto":
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError("bad_device", f"{device!r} is not a device: use auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise InputError("bad_device", f"{device} is not a device this lab runs on: use auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("no_cuda", "CUDA was asked for, but this machine has no usable GPU")
     return device

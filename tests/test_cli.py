@@ -353,3 +353,39 @@ def test_train_a_transformer_from_the_command_line(capsys, tmp_path):
     assert meta["config"]["d_model"] == 32 and meta["record"]["train_config"]["warmup_steps"] == 10
     code, out, _ = run_cli(capsys, "translate", "三十五", "--model", out_path, "--beam", "2", "--device", "cpu")
     assert code == 0 and "multi_head" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["translate", "我", "--device", "foo"], "'foo' is not a device"),
+    (["translate", "我", "--device", "mps"], "not a device this lab runs on"),
+    (["train", "--hidden", "0"], "hidden_size must be 1–4096"),
+    (["train", "--batch-size", "0"], "batch_size must be ≥ 1"),
+    (["train", "--dropout", "2"], "dropout must be in [0, 1)"),
+    (["train", "--lr", "nan"], "lr must be in (0, 1]"),
+    (["train", "--lr", "0"], "lr must be in (0, 1]"),
+    (["train", "--epochs", "0"], "epochs must be ≥ 1"),
+    (["train", "--layers", "9"], "1–4 layers"),
+    (["train", "--teacher-forcing", "1.5"], "teacher_forcing must be in [0, 1]"),
+    (["train", "--family", "transformer", "--hidden", "30", "--heads", "4"], "multiple of heads"),
+    (["train", "--family", "transformer", "--heads", "0"], "heads"),
+    (["train", "--device", "foo"], "'foo' is not a device"),
+])
+def test_nonsense_options_are_one_readable_line_before_any_work(capsys, tmp_path, argv, needle):
+    """No traceback, exit 2, and for training: refused before any data is read or anything is trained."""
+    if argv[0] == "train":
+        argv = [*argv, "--data", "toy:numbers", "--out", str(tmp_path / "m.safetensors")]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and needle in err and "Traceback" not in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "m.safetensors").exists()
+
+
+def test_an_unwritable_output_is_refused_before_training(capsys, tmp_path):
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    code, _, err = run_cli(capsys, "train", "--data", "toy:numbers", "--out", str(folder))
+    assert code == 2 and "is a folder" in err
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    code, out, err = run_cli(capsys, "train", "--data", "toy:numbers", "--out", str(blocked / "m.safetensors"),
+                             "--epochs", "30")
+    assert code == 2 and "cannot write" in err and "epoch" not in out + err.split("cannot write")[0]
