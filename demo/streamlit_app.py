@@ -171,7 +171,7 @@ def keep_open_tab(labels: list[str]) -> None:
     st.session_state._tab_labels = labels
 
 
-def model_row(shelf: catalogue.Shelf):
+def model_row(shelf: catalogue.Shelf, manager):
     """Title, model picker, the model card and decoding settings (a popover), the examples (another)."""
     # The last column stays empty: Streamlit's toolbar (the "Running…" sign and the ⋮ menu) sits there.
     widths = [0.01, 3.0, 1.4, 1.4, 1.4] if presenter() else [2.3, 2.3, 1.35, 1.35, 1.25]
@@ -186,6 +186,7 @@ def model_row(shelf: catalogue.Shelf):
     info = shelf.good[key]
     with settings_col.popover(T("app.decoding_short"), icon=":material/tune:", width="stretch"):
         st.caption(catalogue.model_card(key, info, lang()), help=catalogue.model_data(info, lang()))
+        trainer.delete_button(manager, key)
         option_widget(st, "length_penalty")
         option_widget(st, "coverage_penalty")
         tuned = catalogue.tuned_decoding(info)
@@ -274,6 +275,9 @@ def main() -> None:
     notice = st.session_state.pop("_notice", None)
     if notice is not None:
         show_error(notice)
+    deleted = st.session_state.pop("_deleted", None)
+    if deleted:
+        st.toast(T("train.deleted", name=deleted.removeprefix(catalog.USER_PREFIX)), icon=":material/delete:")
     shelf = catalogue.shelf(SETTINGS)
     for info in shelf.bad:
         st.warning(catalogue.broken_file_line(info, lang()), icon=":material/broken_image:")
@@ -286,7 +290,7 @@ def main() -> None:
         st.session_state.model = shelf.default_key
     keep_choice("model")                                  # the picker's labels follow the language
     start_with_the_models_settings(shelf)
-    model = model_row(shelf)
+    model = model_row(shelf, manager)
     if model is None:
         return
     translate, one_step = input_row()

@@ -37,6 +37,22 @@ def use_model(key: str, corpus: str) -> None:
         state.src_text, state._animate = new, True
 
 
+def delete_model(manager: jobs.JobManager, key: str) -> None:
+    """The model card's "Delete" button (models trained here only): remove the file, pick the default model."""
+    try:
+        manager.delete(key.removeprefix(catalog.USER_PREFIX))
+        st.session_state.model, st.session_state._notice = None, None
+        st.session_state._deleted = key
+    except LabError as error:
+        st.session_state._notice = error
+
+
+def delete_button(manager: jobs.JobManager, key: str) -> None:
+    if key.startswith(catalog.USER_PREFIX):
+        st.button(T("train.delete"), key="model_delete", icon=":material/delete:", on_click=delete_model,
+                  args=(manager, key), help=T("train.delete_help"))
+
+
 def training_panel(manager: jobs.JobManager) -> None:
     """Progress of this visitor's training (re-run every second by st.fragment while it runs)."""
     if st.session_state.pop("_use_model", False):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,24 @@ def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     scale = weight.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0   # (rows, 1)
     q = torch.round(weight / scale).clamp(-127, 127).to(torch.int8)           # (rows, cols)
     return q, scale.to(torch.float16)
+
+
+STALE_TEMP_SECONDS = 3600      # a save takes seconds; a temp file this old was left by a killed process
+
+
+def remove_stale_temp_files(folder: str | Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete the ``.<name>.<random>.tmp`` files that :func:`save` leaves when its process is killed mid-write
+    (older than ``older_than`` seconds, so a save in progress is left alone); returns what was removed."""
+    removed = []
+    cutoff = time.time() - older_than
+    for tmp in Path(folder).glob(".*.safetensors.*.tmp"):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:                # gone already, or not ours to delete: nothing to do
+            continue
+    return removed
 
 
 def check_writable(path: str | Path) -> Path:
@@ -96,6 +115,7 @@ def save(path: str | Path, checkpoint: Checkpoint, *, half: bool = False, int8: 
         save_file(tensors, tmp, metadata={META_KEY: json.dumps(meta, ensure_ascii=False)})
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)                      # mkstemp makes it 0600; a model is for everyone to read
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -350,6 +350,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "train.arch": {"en": "Architecture", "zh": "模型结构"},
     "train.cell": {"en": "Recurrent cell", "zh": "循环单元"},
     "train.layers": {"en": "Layers", "zh": "层数"},
+    "train.delete": {"en": "Delete this model", "zh": "删除这个模型"},
+    "train.delete_help": {"en": "Removes the file of this model, trained in the app, from the server (the shipped "
+                                "models cannot be deleted).", "zh": "从服务器上删除这个在应用里训练的模型文件（自带的模型不能删除）。"},
+    "train.deleted": {"en": "Deleted the model “{name}”.", "zh": "已删除模型“{name}”。"},
     "train.transformer": {"en": "multi-head (a Transformer)", "zh": "多头（Transformer）"},
     "train.attention_help": {"en": "multi-head trains a Transformer instead of an RNN: its size is the hidden size, "
                                    "with 4 heads and the chosen layers; the cell, direction and embedding size do "
@@ -444,7 +448,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "error.no_chinese": {"en": "The text has no Chinese characters; this model translates Chinese into English.",
                          "zh": "这段文字里没有汉字；这个模型只翻译中文。"},
     "error.no_cuda": {"en": "A GPU was asked for, but this machine has none.", "zh": "要求使用 GPU，但这台机器没有可用的 GPU。"},
-    "error.bad_device": {"en": "The device setting is not one this lab runs on ({message}); use auto, cpu, cuda or "
+    "error.user_models_full": {"en": "The folder of models trained here is full ({count} models, {size} MB; the limit "
+                                     "is {models} models or {mb} MB). Delete one you no longer need (its card has a "
+                                     "Delete button), then train again.",
+                               "zh": "训练模型的文件夹已满（{count} 个模型，{size} MB；上限是 {models} 个或 {mb} MB）。"
+                                     "请先删除一个不再需要的模型（模型卡片里有“删除”按钮），再训练。"},
+        "error.bad_training_option": {"en": "A training setting cannot train: {message}.",
+                                  "zh": "训练设置无法用于训练：{message}。"},
+    "error.delete_failed": {"en": "The model could not be deleted ({message}).", "zh": "无法删除这个模型（{message}）。"},
+    "error.unwritable": {"en": "The model cannot be saved there ({message}).", "zh": "模型无法保存到那里（{message}）。"},
+        "error.bad_device": {"en": "The device setting is not one this lab runs on ({message}); use auto, cpu, cuda or "
                                "cuda:N.", "zh": "设备设置无效（{message}）；请使用 auto、cpu、cuda 或 cuda:N。"},
     "error.bad_tokens": {"en": "The output to score cannot be used: {message}.",
                          "zh": "无法为这个输出打分：{message}。"},

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import catalog, settings
-from .checkpoint import save
+from .checkpoint import remove_stale_temp_files, save
 from .corpus import TOY_TASKS, CorpusReport, Pair, Splits, load_splits, parse_tsv
 from .errors import BusyError, CheckpointError, CorpusError, LabError
 from .recipes import data_arch
@@ -140,9 +140,15 @@ class JobManager:
     """Starts training jobs, enforces the server-wide limit, saves finished models."""
 
     def __init__(self, models_dir: str | Path, *, max_running: int | None = None,
-                 other_dirs: Iterable[str | Path] = (), device: str = "auto"):
+                 other_dirs: Iterable[str | Path] = (), device: str = "auto", max_models: int | None = None,
+                 max_mb: int | None = None):
         self.models_dir = Path(models_dir)
-        self.max_running = max_running if max_running is not None else settings.load().max_trainings
+        loaded = settings.load()
+        self.max_running = max_running if max_running is not None else loaded.max_trainings
+        self.max_models = max_models if max_models is not None else loaded.max_user_models
+        self.max_bytes = (max_mb if max_mb is not None else loaded.max_user_mb) * 10**6
+        if self.models_dir.is_dir():
+            remove_stale_temp_files(self.models_dir)      # left by a process killed while saving
         self.other_dirs = [Path(d) for d in other_dirs]   # names taken there are avoided too (shipped models)
         self.device = device
         self._jobs: dict[str, Job] = {}
@@ -162,6 +168,7 @@ class JobManager:
         """Start ``request`` in a new thread; :class:`BusyError` when the server is at its limit."""
         name = catalog.sanitize_name(request.name)            # bad names fail here, before any work
         request.config.device = self.device if request.config.device == "auto" else request.config.device
+        self.check_room()
         with self._lock:
             running = sum(job.active for job in self._jobs.values())
             if running >= self.max_running:
@@ -195,6 +202,34 @@ class JobManager:
             job.error, job.state = LabError("train_failed", f"training failed: {error}"), FAILED
         finally:
             job.finished = time.time()
+
+    def saved(self) -> list[Path]:
+        """The model files the app's trainings have saved here."""
+        return sorted(self.models_dir.glob(f"*{catalog.SUFFIX}")) if self.models_dir.is_dir() else []
+
+    def check_room(self) -> None:
+        """:class:`~.errors.LabError` ("user_models_full") when the folder holds ``max_models`` models or
+        ``max_mb`` MB: a class cannot fill the disk one training at a time."""
+        files = self.saved()
+        size = sum(p.stat().st_size for p in files if p.is_file())
+        if len(files) >= self.max_models or size >= self.max_bytes:
+            raise LabError("user_models_full", f"the trained models' folder holds {len(files)} models "
+                           f"({size / 1e6:.0f} MB); the limit is {self.max_models} models or "
+                           f"{self.max_bytes / 1e6:.0f} MB. Delete one you no longer need first.",
+                           count=len(files), size=round(size / 1e6), models=self.max_models,
+                           mb=round(self.max_bytes / 1e6))
+
+    def delete(self, name: str) -> Path:
+        """Delete the trained model ``name`` (a file of this folder, never a shipped one); returns its path."""
+        path = catalog.resolve_model(name, self.models_dir)          # refuses names that leave the folder
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise CheckpointError("missing", f"there is no trained model called {path.stem}", path=str(path)) from None
+        except OSError as error:
+            raise CheckpointError("delete_failed", f"could not delete {path.stem}: {error.strerror or error}",
+                                  path=str(path)) from None
+        return path
 
     def save(self, checkpoint, name: str) -> Path:
         """Save under a unique, sanitised name (atomic write; never overwrites)."""

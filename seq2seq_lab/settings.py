@@ -51,6 +51,8 @@ class Settings:
     lang: str = "en"              # a new visitor's language
     torch_threads: int = 1        # one thread per op: a server already runs many things at once
     max_trainings: int = 1
+    max_user_models: int = 50     # models the app's trainings may keep in user_dir …
+    max_user_mb: int = 500        # … and their size together, in MB (a training refuses to start beyond either)
 
     @property
     def user_dir(self) -> Path:
@@ -65,7 +67,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
                     device=env.get("SEQ2SEQ_LAB_DEVICE") or "auto",
                     lang=lang if lang in LANGS else "en",
                     torch_threads=_positive_int(env.get("SEQ2SEQ_LAB_TORCH_THREADS"), 1),
-                    max_trainings=_positive_int(env.get("SEQ2SEQ_LAB_MAX_TRAININGS"), 1))
+                    max_trainings=_positive_int(env.get("SEQ2SEQ_LAB_MAX_TRAININGS"), 1),
+                    max_user_models=_positive_int(env.get("SEQ2SEQ_LAB_MAX_USER_MODELS"), 50),
+                    max_user_mb=_positive_int(env.get("SEQ2SEQ_LAB_MAX_USER_MB"), 500))
 
 
 def apply_torch_threads(settings: Settings) -> None:

@@ -161,3 +161,41 @@ def test_training_on_an_uploaded_file(tmp_path):
     job = wait(jobs.JobManager(tmp_path).start(request("books", data="tsv", pairs=pairs, source_name="books.tsv")))
     assert job.state == jobs.DONE, job.error
     assert read_metadata(job.model_path)["record"]["corpus"] == "tsv:books.tsv"
+
+
+def test_the_trained_models_folder_has_a_cap_and_models_can_be_deleted(tmp_path):
+    """#12: a class cannot fill the disk one training at a time; a model trained here can be deleted (only one)."""
+    import os
+    import stat
+
+    from seq2seq_lab.errors import LabError
+
+    manager = jobs.JobManager(tmp_path, max_running=1, max_models=1)
+    job = wait(manager.start(request("first")))
+    assert job.state == jobs.DONE
+    assert stat.S_IMODE(os.stat(job.model_path).st_mode) == 0o644                # readable, not mkstemp's 0600
+    with pytest.raises(LabError) as full:
+        manager.start(request("second"))
+    assert full.value.code == "user_models_full" and full.value.details["count"] == 1
+    assert not manager.running()                                                # refused before any work
+    big = jobs.JobManager(tmp_path, max_running=1, max_models=10, max_mb=0)
+    with pytest.raises(LabError, match="MB"):
+        big.start(request("third"))
+    for bad in ("../first", "first/../../x", "", "nothing_here"):
+        with pytest.raises(CheckpointError):
+            manager.delete(bad)
+    assert manager.delete("first") == job.model_path and not job.model_path.exists()
+    assert wait(manager.start(request("second"))).state == jobs.DONE             # room again
+
+
+def test_stale_temp_files_of_a_killed_save_are_removed_when_the_server_starts(tmp_path):
+    import os
+
+    old = tmp_path / ".my_model.safetensors.a1b2c3.tmp"
+    fresh = tmp_path / ".other.safetensors.d4e5f6.tmp"                           # a save in progress right now
+    keep = tmp_path / "notes.tmp"
+    for path in (old, fresh, keep):
+        path.write_bytes(b"x" * 100)
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    jobs.JobManager(tmp_path)
+    assert not old.exists() and fresh.exists() and keep.exists()

@@ -518,6 +518,26 @@ def test_training_a_transformer_in_the_sidebar(app):
     assert x == ["三", "千", "零", "五", "&lt;/s&gt;"]
 
 
+def test_a_model_trained_here_can_be_deleted_from_its_card(app, tmp_path):
+    """#12: the card of a model trained in the app has a Delete button; a shipped model's has none."""
+    assert not at_buttons(app, "model_delete")
+    at = wait_for_training(start_toy_training(app, name="to delete"))
+    at.button(key="train_use").click().run()
+    assert at.selectbox(key="model").value == "user/to_delete"
+    path = tmp_path / "models" / "user" / "to_delete.safetensors"
+    assert path.is_file()
+    at.button(key="model_delete").click().run()
+    assert not at.exception and not at.error
+    assert not path.exists()
+    assert at.selectbox(key="model").value != "user/to_delete"
+    assert not any(o.startswith("to_delete") for o in at.selectbox(key="model").options)
+    assert any("Deleted the model “to_delete”" in t.value for t in at.toast)
+
+
+def at_buttons(at: AppTest, key: str) -> list:
+    return [b for b in at.button if b.key == key]
+
+
 def test_stopping_a_training_saves_the_best_weights_so_far(app):
     at = start_toy_training(app, epochs=30, name="stopped")
     at.button(key="train_stop").click().run()
