@@ -52,6 +52,7 @@ def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q, scale.to(torch.float16)
 
 
+MAX_HEADER_BYTES = 16 * 10**6  # the JSON header (metadata, vocabularies, tensor index): ~1 MB for the largest model
 STALE_TEMP_SECONDS = 3600      # a save takes seconds; a temp file this old was left by a killed process
 
 
@@ -129,6 +130,11 @@ def read_metadata(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError("missing", f"model file {path.name} does not exist", path=str(path))
     try:
+        with open(path, "rb") as handle:             # safetensors starts with its header's length (u64, LE)
+            header = int.from_bytes(handle.read(8), "little")
+        if header > MAX_HEADER_BYTES:
+            raise CheckpointError("corrupt", f"{path.name} has a {header / 1e6:.0f} MB header; a model's is well "
+                                  f"under {MAX_HEADER_BYTES // 10**6} MB", path=str(path))
         with safe_open(str(path), framework="pt") as handle:
             raw = (handle.metadata() or {}).get(META_KEY)
     except (SafetensorError, OSError, ValueError) as error:
@@ -160,8 +166,18 @@ def load(path: str | Path, *, device: str | torch.device = "cpu") -> Checkpoint:
     try:
         config = config_from_dict(meta["config"])
         src_vocab, tgt_vocab = Vocab.from_dict(meta["src_vocab"]), Vocab.from_dict(meta["tgt_vocab"])
-        model = build_model(config)
+        if (config.src_vocab_size, config.tgt_vocab_size) != (len(src_vocab), len(tgt_vocab)):
+            raise ValueError(f"the config's vocabulary sizes ({config.src_vocab_size}, {config.tgt_vocab_size}) "
+                             f"are not the stored vocabularies' ({len(src_vocab)}, {len(tgt_vocab)})")
+        with torch.device("meta"):                  # the config's model, without allocating its weights
+            expected = {name: tuple(t.shape) for name, t in build_model(config).state_dict().items()}
         with safe_open(str(path), framework="pt") as handle:
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()
+                      if not name.startswith(SCALE_PREFIX)}
+            if shapes != expected:                  # a config that asks for more than the file holds: refused
+                raise ValueError("the stored weights do not match the config (missing, extra or reshaped: "
+                                 f"{', '.join(sorted(set(shapes) ^ set(expected)) or ['shapes'])[:200]})")
+            model = build_model(config)
             stored = {name: handle.get_tensor(name) for name in handle.keys()}
         state = {name: t for name, t in stored.items() if not name.startswith(SCALE_PREFIX)}
         for name, t in state.items():

@@ -161,12 +161,18 @@ def _bad_files(good_bytes, tmp_path) -> dict:
             {**meta, "tgt_vocab": 3})}), "corrupt"),
         "unknown_family": (lambda p: save_file(weights, str(p), metadata={ckpt.META_KEY: json.dumps(
             {**meta, "config": {**meta["config"], "family": "lstm-transformer-9000"}})}), "incompatible"),
+        "vocab_size_not_the_vocabs": (lambda p: save_file(weights, str(p), metadata={ckpt.META_KEY: json.dumps(
+            {**meta, "config": {**meta["config"], "src_vocab_size": 10**9}})}), "incompatible"),
+        "huge_config_tiny_file": (lambda p: save_file(weights, str(p), metadata={ckpt.META_KEY: json.dumps(
+            {**meta, "config": {**meta["config"], "emb_size": 4096, "hidden_size": 4096}})}), "incompatible"),
+        "huge_header": (lambda p: p.write_bytes((10**9).to_bytes(8, "little") + b"{" * 100), "corrupt"),
     }
 
 
 BAD_NAMES = ["truncated", "truncated_by_one_byte", "header_only", "empty", "random_bytes", "text",
              "foreign_safetensors", "foreign_metadata", "other_format", "bad_json", "wrong_weights", "bad_config",
-             "bad_vocab", "config_a_list", "record_a_string", "vocab_a_number", "unknown_family"]
+             "bad_vocab", "config_a_list", "record_a_string", "vocab_a_number", "unknown_family",
+             "vocab_size_not_the_vocabs", "huge_config_tiny_file", "huge_header"]
 
 
 @pytest.mark.parametrize("kind", BAD_NAMES)
@@ -181,6 +187,31 @@ def test_bad_files_give_a_checkpoint_error_naming_the_file(tmp_path, good_bytes,
         assert path.name in caught.value.message
         assert caught.value.details["path"] == str(path)
         assert isinstance(caught.value, LabError)
+
+
+def test_a_config_is_checked_against_the_stored_weights_before_its_model_is_allocated(tmp_path, good_bytes,
+                                                                                     monkeypatch):
+    """A hostile config (a 4096-wide model in a file of a few bytes) is refused having built the model only on
+    torch's "meta" device, which allocates nothing: a file cannot make the server allocate gigabytes."""
+    write, _ = _bad_files(good_bytes, tmp_path)["huge_config_tiny_file"]
+    path = tmp_path / "huge.safetensors"
+    write(path)
+    devices = []
+    real = ckpt.build_model
+
+    def watched(config):
+        devices.append(torch.empty(0).device.type)          # the default device the model is built on
+        return real(config)
+
+    monkeypatch.setattr(ckpt, "build_model", watched)
+    with pytest.raises(CheckpointError, match="do not match the config"):
+        ckpt.load(path)
+    assert devices == ["meta"]
+    good = tmp_path / "good.safetensors"
+    good.write_bytes(good_bytes)
+    devices.clear()
+    ckpt.load(good)
+    assert devices == ["meta", "cpu"]                        # a good file: checked, then built for real
 
 
 @pytest.mark.parametrize("metadata", ["[1, 2]", "null", "3", '"a string"'])
