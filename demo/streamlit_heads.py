@@ -46,21 +46,37 @@ def head_views(model, result: live.Result, frame: live.Frame) -> None:
     found = heads.shape(model)                               # the model of the result
     if found is None:
         return
-    with st.expander(T("heads.grid_title"), icon=":material/grid_view:"):
-        layer = _layer_picker("grid_layer", T("heads.grid_layer"), found.dec_layers, every=True)
-        figure, caption = heads.cross_grid(frame, result.final.src_tokens, layer, lang(), presenter=presenter())
+    # Folded views cost nothing until opened: on_change="rerun" makes an expander report .open, and its figures
+    # (a dozen heatmaps) are built only then — they were two thirds of a Transformer's translate on the server.
+    grid = st.expander(T("heads.grid_title"), icon=":material/grid_view:", key="heads_grid_open", on_change="rerun")
+    if grid.open:
+        with grid:
+            _cross_grid(found, result, frame)
+    views_open = st.expander(T("heads.self_title"), icon=":material/compare_arrows:", key="heads_self_open",
+                             on_change="rerun")
+    if views_open.open:
+        with views_open:
+            _self_attention(found, result, frame)
+
+
+def _cross_grid(found, result: live.Result, frame: live.Frame) -> None:
+    """Every head of one decoder layer (or every layer) at the step shown."""
+    layer = _layer_picker("grid_layer", T("heads.grid_layer"), found.dec_layers, every=True)
+    figure, caption = heads.cross_grid(frame, result.final.src_tokens, layer, lang(), presenter=presenter())
+    st.caption(caption)
+    if figure is not None:
+        plot(figure, key="heads_grid", filename="attention_heads")
+
+
+def _self_attention(found, result: live.Result, frame: live.Frame) -> None:
+    """The encoder's and the decoder's self-attention, one layer of each."""
+    for side, key, label, layers in (("encoder", "enc_layer", "heads.enc_layer", found.enc_layers),
+                                     ("decoder", "dec_layer", "heads.dec_layer", found.dec_layers)):
+        layer = _layer_picker(key, T(label), layers)
+        figure, caption = heads.self_attention(result, side, layer, lang(), step=frame.step, presenter=presenter())
         st.caption(caption)
         if figure is not None:
-            plot(figure, key="heads_grid", filename="attention_heads")
-    with st.expander(T("heads.self_title"), icon=":material/compare_arrows:"):
-        for side, key, label, layers in (("encoder", "enc_layer", "heads.enc_layer", found.enc_layers),
-                                         ("decoder", "dec_layer", "heads.dec_layer", found.dec_layers)):
-            layer = _layer_picker(key, T(label), layers)
-            figure, caption = heads.self_attention(result, side, layer, lang(), step=frame.step,
-                                                   presenter=presenter())
-            st.caption(caption)
-            if figure is not None:
-                plot(figure, key=f"self_{side}", filename=f"self_attention_{side}")
+            plot(figure, key=f"self_{side}", filename=f"self_attention_{side}")
 
 
 def trace_section(model, result: live.Result) -> None:

@@ -594,6 +594,10 @@ def test_a_transformers_heatmap_follows_the_layer_and_head_picked(app):
 def test_a_transformers_heads_side_by_side_and_its_self_attention(app):
     at = pick_transformer(app)
     translation = translator(at, "hsk_transformer").translate(SENTENCE, beam_size=1)
+    assert not {"heads_grid", "self_encoder", "self_decoder"} & set(chart_keys(at))   # folded: not even built
+    at.session_state["heads_grid_open"] = at.session_state["heads_self_open"] = True  # what opening them does
+    at.run()
+    assert not at.exception
     grid = chart(at, "heads_grid")                                                    # the last layer by default
     panels = [trace for trace in grid["data"] if trace["type"] == "heatmap"]
     assert len(panels) == 4
