@@ -57,11 +57,13 @@ STALE_TEMP_SECONDS = 3600      # a save takes seconds; a temp file this old was 
 
 
 def remove_stale_temp_files(folder: str | Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
-    """Delete the ``.<name>.<random>.tmp`` files that :func:`save` leaves when its process is killed mid-write
-    (older than ``older_than`` seconds, so a save in progress is left alone); returns what was removed."""
+    """Delete the temporary files a save leaves when its process is killed mid-write: ours,
+    ``.<name>.safetensors.<random>.tmp``, and safetensors' own ``.tmp<random>`` (it writes one and renames it
+    onto ours). Only those older than ``older_than`` seconds, so a save in progress is left alone."""
     removed = []
     cutoff = time.time() - older_than
-    for tmp in Path(folder).glob(".*.safetensors.*.tmp"):
+    folder = Path(folder)
+    for tmp in [*folder.glob(".*.safetensors.*.tmp"), *folder.glob(".tmp??????")]:
         try:
             if tmp.is_file() and tmp.stat().st_mtime < cutoff:
                 tmp.unlink()

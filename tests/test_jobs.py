@@ -192,10 +192,57 @@ def test_stale_temp_files_of_a_killed_save_are_removed_when_the_server_starts(tm
     import os
 
     old = tmp_path / ".my_model.safetensors.a1b2c3.tmp"
+    old_inner = tmp_path / ".tmpGUC04q"                                          # safetensors' own temp file
     fresh = tmp_path / ".other.safetensors.d4e5f6.tmp"                           # a save in progress right now
     keep = tmp_path / "notes.tmp"
-    for path in (old, fresh, keep):
+    for path in (old, old_inner, fresh, keep):
         path.write_bytes(b"x" * 100)
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    for path in (old, old_inner, keep):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
     jobs.JobManager(tmp_path)
-    assert not old.exists() and fresh.exists() and keep.exists()
+    assert not old.exists() and not old_inner.exists() and fresh.exists() and keep.exists()
+
+
+KILL_WHILE_SAVING = """
+import sys, torch
+from seq2seq_lab.checkpoint import Checkpoint, save
+from seq2seq_lab.model import ModelConfig, Seq2Seq
+from seq2seq_lab.vocab import Vocab
+words = [f"w{i}" for i in range(3000)]
+model = Seq2Seq(ModelConfig(len(Vocab(words)), len(Vocab(words)), emb_size=256, hidden_size=256))
+checkpoint = Checkpoint(model, Vocab(words), Vocab(words), {"corpus": "hsk"})
+print("ready", flush=True)
+for i in range(10_000):
+    save(f"{sys.argv[1]}/model_{i % 3}.safetensors", checkpoint)
+"""
+
+
+def test_kill_9_while_saving_leaves_no_half_written_model(tmp_path):
+    """#12 fault run: a process saving models in a loop is killed with SIGKILL at five moments. Every model file
+    left loads (saves are atomic: write a temp file, fsync, rename); the temp files the kills left behind are
+    not models (never listed) and the next server start removes them once stale."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from seq2seq_lab import catalog
+    from seq2seq_lab.checkpoint import load
+
+    for delay in (0.3, 0.7, 1.1, 1.6, 2.2):
+        process = subprocess.Popen([sys.executable, "-c", KILL_WHILE_SAVING, str(tmp_path)], stdout=subprocess.PIPE,
+                                   text=True)
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    models = sorted(tmp_path.glob("*.safetensors"))
+    assert models, "no save finished before the kills: the run proves nothing"
+    for path in models:
+        load(path)                                                            # complete, or not there at all
+    listed = {info.name for info in catalog.list_models(tmp_path)}
+    assert listed == {p.stem for p in models} and all(info.ok for info in catalog.list_models(tmp_path))
+    for tmp in tmp_path.glob(".*tmp*"):                                       # what the kills left, aged
+        os.utime(tmp, (time.time() - 7200, time.time() - 7200))
+    jobs.JobManager(tmp_path)
+    assert not list(tmp_path.glob(".*tmp*"))
