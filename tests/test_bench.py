@@ -296,3 +296,15 @@ def test_quick_families_bench_compares_the_transformer_with_the_rnn(vocabs, tiny
     assert training["batch_size"] == {"tiny": 16, "tiny_t": 8}
     assert all(rate > 0 for rate in training["tokens_per_s"].values()) and training["transformer_over_rnn"] > 0
     assert "tiny_t beam5 steps" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_gradio_load_bench_runs_users_and_reports_latency(app_models_dir, tmp_path):
+    import load
+
+    out = tmp_path / "load.json"
+    result = load.main(["--users", "2", "--seconds", "2", "--models-dir", str(app_models_dir), "--out", str(out)])
+    gradio = json.loads(out.read_text())["gradio"]
+    assert gradio == result["gradio"] and gradio["users"] == 2
+    assert gradio["requests"] >= 2 and gradio["errors"] == 0, gradio["error_examples"]
+    assert 0 < gradio["p50_ms"] <= gradio["p95_ms"] <= gradio["max_ms"]
