@@ -1,7 +1,12 @@
-"""A class at once on the Gradio API: N users translating with beam 5 for a while, latency per request.
+"""A class at once: N Gradio API users translating for a while, and N Streamlit sessions translating at once.
 
-    python bench/load.py                          # 40 users, 60 s, the default model
-    python bench/load.py --users 10 --seconds 20 --model everyday_transformer
+    python bench/load.py                          # both: 40 Gradio users for 60 s, 40 Streamlit sessions
+    python bench/load.py --users 10 --seconds 20 --model everyday_transformer --skip-streamlit
+
+**Streamlit** (``streamlit_client.py``): a ``streamlit run`` server on the shipped models and N websocket
+sessions at once, each opening the page, typing a sentence and pressing Translate (beam 1–3, the animation at
+its default speed), as browsers do; reported: page load, Translate → first live heatmap, Translate → final
+frame, p50 / p95 / max, and any error or exception.
 
 Starts ``demo/gradio_app.py`` on a free local port (the shipped models, CPU), then N threads each run a
 ``gradio_client.Client`` that calls ``/translate`` (beam 5, n-best 5) on sentences drawn in turn from the
@@ -89,32 +94,87 @@ def run_users(url: str, users: int, seconds: float, model: str, sentences: list[
             "max_ms": round(max(ms), 1) if ms else None}
 
 
+def start_streamlit(models_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "SEQ2SEQ_LAB_MODELS_DIR": str(models_dir), "SEQ2SEQ_LAB_DEVICE": "cpu"}
+    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "demo/streamlit_app.py", "--server.port",
+                                str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            return process, url
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("the Streamlit app did not start within 120 s")
+
+
+def run_sessions(url: str, sessions: int, sentences: list[str]) -> dict:
+    import asyncio
+
+    import streamlit_client
+
+    began = time.perf_counter()
+    pages = asyncio.run(streamlit_client.classroom(url, sentences, sessions))
+    wall = time.perf_counter() - began
+    bad = [p for p in pages if p["exceptions"] or p["errors"] or p["first_heatmap_s"] is None]
+
+    def summary(name: str) -> dict:
+        ms = [p[name] * 1000 for p in pages if p[name] is not None]
+        return {"p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),
+                "max_ms": round(max(ms), 1) if ms else None}
+
+    return {"sessions": sessions, "wall_s": round(wall, 1), "failed": len(bad),
+            "failure_examples": [(p["exceptions"] + p["errors"])[:1] for p in bad[:3]],
+            "page": summary("page_s"), "first_heatmap": summary("first_heatmap_s"), "final": summary("final_s")}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--model", default="")
     parser.add_argument("--models-dir", default=str(ROOT / "models"))
+    parser.add_argument("--sessions", type=int, default=40, help="Streamlit sessions at once")
+    parser.add_argument("--skip-streamlit", action="store_true")
+    parser.add_argument("--skip-gradio", action="store_true")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     sentences = [p.zh for p in hsk_test_sentences()]
-    process, url = start_gradio(Path(args.models_dir))
-    try:
-        result = run_users(url, args.users, args.seconds, args.model, sentences)
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
     info = machine_info(["cpu"])
-    result = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": info, "gradio": result}
+    result = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": info}
+    parts = [("gradio", start_gradio, lambda url: run_users(url, args.users, args.seconds, args.model, sentences),
+              args.skip_gradio),
+             ("streamlit", start_streamlit, lambda url: run_sessions(url, args.sessions, sentences),
+              args.skip_streamlit)]
+    for name, start, measure, skip in parts:
+        if skip:
+            continue
+        process, url = start(Path(args.models_dir))
+        try:
+            result[name] = measure(url)
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
     out = Path(args.out) if args.out else BENCH_DIR / f"load-{machine_label(info, ['cpu'])}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    g = result["gradio"]
-    print(f"Gradio /translate, beam 5, {g['users']} users for {g['seconds']:.0f} s ({g['model'] or 'default model'}): "
-          f"{g['requests']} requests, {g['errors']} errors, p50 {g['p50_ms']} ms, p95 {g['p95_ms']} ms, "
-          f"max {g['max_ms']} ms, {g['requests_per_s']} requests/s\nwritten: {out}")
+    if "gradio" in result:
+        g = result["gradio"]
+        print(f"Gradio /translate, beam 5, {g['users']} users for {g['seconds']:.0f} s "
+              f"({g['model'] or 'default model'}): {g['requests']} requests, {g['errors']} errors, "
+              f"p50 {g['p50_ms']} ms, p95 {g['p95_ms']} ms, max {g['max_ms']} ms, {g['requests_per_s']} requests/s")
+    if "streamlit" in result:
+        s = result["streamlit"]
+        print(f"Streamlit, {s['sessions']} sessions at once ({s['failed']} failed, {s['wall_s']} s in all): "
+              + "; ".join(f"{part} p50 {s[part]['p50_ms']} ms, p95 {s[part]['p95_ms']} ms"
+                          for part in ("page", "first_heatmap", "final")))
+    print(f"written: {out}")
     return result
 
 

@@ -299,12 +299,18 @@ def test_quick_families_bench_compares_the_transformer_with_the_rnn(vocabs, tiny
 
 
 @pytest.mark.slow
-def test_the_gradio_load_bench_runs_users_and_reports_latency(app_models_dir, tmp_path):
+def test_the_load_bench_runs_gradio_users_and_streamlit_sessions(app_models_dir, tmp_path):
     import load
 
     out = tmp_path / "load.json"
-    result = load.main(["--users", "2", "--seconds", "2", "--models-dir", str(app_models_dir), "--out", str(out)])
+    result = load.main(["--users", "2", "--seconds", "2", "--sessions", "3", "--models-dir", str(app_models_dir),
+                        "--out", str(out)])
     gradio = json.loads(out.read_text())["gradio"]
     assert gradio == result["gradio"] and gradio["users"] == 2
     assert gradio["requests"] >= 2 and gradio["errors"] == 0, gradio["error_examples"]
     assert 0 < gradio["p50_ms"] <= gradio["p95_ms"] <= gradio["max_ms"]
+    streamlit = result["streamlit"]
+    assert streamlit["sessions"] == 3 and streamlit["failed"] == 0, streamlit["failure_examples"]
+    for part in ("page", "first_heatmap", "final"):
+        assert 0 < streamlit[part]["p50_ms"] <= streamlit[part]["p95_ms"] <= streamlit[part]["max_ms"]
+    assert streamlit["first_heatmap"]["max_ms"] <= streamlit["final"]["max_ms"]

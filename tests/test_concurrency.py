@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
+import sys
 import time
 from pathlib import Path
 
 import pytest
-import websockets
-from streamlit.proto.Alert_pb2 import Alert
-from streamlit.proto.BackMsg_pb2 import BackMsg
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
 from seq2seq_lab.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))                # a folder of scripts, not a package
+
+# isort: split
+import streamlit_client
+
 APP = str(ROOT / "demo" / "streamlit_app.py")
 SENTENCES = ["我爱学习。", "他是我的老师。", "谢谢你的帮助。", "你好", "我们是同学。", "你会说中文吗?"]
 STUDENTS = 30
@@ -48,67 +48,14 @@ def folder(models_dir, tmp_path, monkeypatch) -> Path:
     return private_models(models_dir, tmp_path, monkeypatch)
 
 
-# --- a minimal Streamlit client: what the browser sends, what it gets back ------------------------------
-
-def rerun(states: list[WidgetState] = ()) -> bytes:
-    message = BackMsg()
-    message.rerun_script.query_string = ""
-    message.rerun_script.page_script_hash = ""
-    message.rerun_script.widget_states.widgets.extend(states)
-    return message.SerializeToString()
-
-
-async def run_script(ws) -> list:
-    """Every element the script run drew, until the server says the run finished."""
-    elements = []
-    while True:
-        message = ForwardMsg.FromString(await asyncio.wait_for(ws.recv(), timeout=300))
-        kind = message.WhichOneof("type")
-        if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
-            elements.append(message.delta.new_element)
-        elif kind == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-            return elements
-
-
-def widget_id(elements: list, kind: str, key: str) -> str:
-    for element in elements:
-        if element.WhichOneof("type") == kind and getattr(element, kind).id.endswith(f"-{key}"):
-            return getattr(element, kind).id
-    raise AssertionError(f"no {kind} with key {key}")
-
-
-async def student(url: str, text: str, beam: int) -> dict:
-    """Open the page, type ``text``, set the beam size, press Translate; report what came back."""
-    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
-    async with websockets.connect(ws_url, subprotocols=["streamlit"], origin=url, max_size=None) as ws:
-        await ws.send(rerun())
-        first = await run_script(ws)
-        states = [WidgetState(id=widget_id(first, "text_input", "src_text"), string_value=text),
-                  WidgetState(id=widget_id(first, "number_input", "beam"), int_value=beam),
-                  WidgetState(id=widget_id(first, "button", "translate"), trigger_value=True)]
-        await ws.send(rerun(states))
-        second = await run_script(ws)
-    kinds = [e.WhichOneof("type") for e in second]
-    heat = [json.loads(e.plotly_chart.spec) for e in second
-            if e.WhichOneof("type") == "plotly_chart" and e.plotly_chart.id.endswith("-live_heat")]
-    return {"text": text, "beam": beam,
-            "exceptions": [e.exception.message for e, k in zip(second, kinds) if k == "exception"],
-            "errors": [e.alert.body for e, k in zip(second, kinds) if k == "alert" and e.alert.format == Alert.ERROR],
-            "shown": [e.markdown.body for e, k in zip(second, kinds) if k == "markdown"
-                      and "lab-translation" in e.markdown.body],
-            "heat": heat[-1] if heat else None}
-
-
-async def classroom(url: str) -> list[dict]:
-    return await asyncio.gather(*(student(url, SENTENCES[i % len(SENTENCES)], 1 + i % 3) for i in range(STUDENTS)))
-
+# --- the students: bench/streamlit_client.py speaks Streamlit's websocket protocol as a browser does ----------
 
 def test_thirty_students_translate_at_once(models_dir):
     from test_streamlit_app import streamlit_server
     tr = Translator.load(models_dir / "hsk_additive.safetensors", device="cpu")
     with streamlit_server(models_dir) as url:
         started = time.monotonic()
-        pages = asyncio.run(classroom(url))
+        pages = asyncio.run(streamlit_client.classroom(url, SENTENCES, STUDENTS))
         elapsed = time.monotonic() - started
     assert len(pages) == STUDENTS
     for page in pages:

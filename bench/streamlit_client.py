@@ -1,0 +1,94 @@
+"""A minimal Streamlit client: what a browser sends over the websocket, and what it gets back.
+
+A browser session is one websocket to ``/_stcore/stream``: it sends ``BackMsg`` "rerun the script with these
+widget values" and receives ``ForwardMsg`` deltas (each element drawn) until "script finished". This is enough
+to be a student: open the page, type a sentence, press Translate — and to time it. Used by the load bench
+(``bench/load.py --streamlit``) and the concurrency test (``tests/test_concurrency.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import websockets
+from streamlit.proto.Alert_pb2 import Alert
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+
+def rerun(states: list[WidgetState] = ()) -> bytes:
+    message = BackMsg()
+    message.rerun_script.query_string = ""
+    message.rerun_script.page_script_hash = ""
+    message.rerun_script.widget_states.widgets.extend(states)
+    return message.SerializeToString()
+
+
+async def run_script(ws, on_element=None) -> list:
+    """Every element the script run drew, until the server says the run finished (``on_element`` sees each)."""
+    elements = []
+    while True:
+        message = ForwardMsg.FromString(await asyncio.wait_for(ws.recv(), timeout=300))
+        kind = message.WhichOneof("type")
+        if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+            elements.append(message.delta.new_element)
+            if on_element is not None:
+                on_element(message.delta.new_element)
+        elif kind == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            return elements
+
+
+def widget_id(elements: list, kind: str, key: str) -> str:
+    for element in elements:
+        if element.WhichOneof("type") == kind and getattr(element, kind).id.endswith(f"-{key}"):
+            return getattr(element, kind).id
+    raise AssertionError(f"no {kind} with key {key}")
+
+
+def is_live_heatmap(element) -> bool:
+    return element.WhichOneof("type") == "plotly_chart" and element.plotly_chart.id.endswith("-live_heat")
+
+
+async def student(url: str, text: str, beam: int) -> dict:
+    """Open the page, type ``text``, set the beam size, press Translate; report what came back and when.
+
+    ``page_s``: the first script run (the page); ``first_heatmap_s`` / ``final_s``: from pressing Translate to
+    the first frame of the live heatmap, and to the end of the run (the animation's last frame included).
+    """
+    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+    async with websockets.connect(ws_url, subprotocols=["streamlit"], origin=url, max_size=None) as ws:
+        opened = time.perf_counter()
+        await ws.send(rerun())
+        first = await run_script(ws)
+        page_s = time.perf_counter() - opened
+        states = [WidgetState(id=widget_id(first, "text_input", "src_text"), string_value=text),
+                  WidgetState(id=widget_id(first, "number_input", "beam"), int_value=beam),
+                  WidgetState(id=widget_id(first, "button", "translate"), trigger_value=True)]
+        pressed = time.perf_counter()
+        first_heatmap = []
+
+        def note(element) -> None:
+            if not first_heatmap and is_live_heatmap(element):
+                first_heatmap.append(time.perf_counter() - pressed)
+
+        await ws.send(rerun(states))
+        second = await run_script(ws, note)
+        final_s = time.perf_counter() - pressed
+    kinds = [e.WhichOneof("type") for e in second]
+    heat = [json.loads(e.plotly_chart.spec) for e in second if is_live_heatmap(e)]
+    return {"text": text, "beam": beam, "page_s": page_s, "first_heatmap_s": first_heatmap[0] if first_heatmap
+            else None, "final_s": final_s,
+            "exceptions": [e.exception.message for e, k in zip(second, kinds) if k == "exception"],
+            "errors": [e.alert.body for e, k in zip(second, kinds) if k == "alert" and e.alert.format == Alert.ERROR],
+            "shown": [e.markdown.body for e, k in zip(second, kinds) if k == "markdown"
+                      and "lab-translation" in e.markdown.body],
+            "heat": heat[-1] if heat else None}
+
+
+async def classroom(url: str, sentences: list[str], students: int, beams=(1, 2, 3)) -> list[dict]:
+    """``students`` sessions at once, student i translating sentence i (in turn) with beam ``beams[i % …]``."""
+    return await asyncio.gather(*(student(url, sentences[i % len(sentences)], beams[i % len(beams)])
+                                  for i in range(students)))
