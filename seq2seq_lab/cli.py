@@ -116,6 +116,8 @@ def cmd_train(args) -> int:
                              device=args.device, teacher_forcing=args.teacher_forcing,
                              label_smoothing=args.label_smoothing, min_freq=args.min_freq,
                              warmup_steps=args.warmup, schedule="linear" if args.family == "transformer" else "plateau")
+        if args.family == "transformer" and args.teacher_forcing != 1.0:
+            raise ValueError("the Transformer trains with teacher forcing only (--teacher-forcing 1)")
     except ValueError as error:                     # nonsense settings: refused before any data is read
         raise InputError("bad_training_option", str(error)) from None
     resolve_device(args.device)

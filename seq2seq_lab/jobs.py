@@ -210,9 +210,14 @@ class JobManager:
     def check_room(self) -> None:
         """:class:`~.errors.LabError` ("user_models_full") when the folder holds ``max_models`` models or
         ``max_mb`` MB: a class cannot fill the disk one training at a time."""
-        files = self.saved()
-        size = sum(p.stat().st_size for p in files if p.is_file())
-        if len(files) >= self.max_models or size >= self.max_bytes:
+        files, size = self.saved(), 0
+        for path in files:
+            try:
+                size += path.stat().st_size
+            except OSError:              # deleted meanwhile
+                continue
+        coming = len(self.running())     # trainings under way will save a model each
+        if len(files) + coming >= self.max_models or size >= self.max_bytes:
             raise LabError("user_models_full", f"the trained models' folder holds {len(files)} models "
                            f"({size / 1e6:.0f} MB); the limit is {self.max_models} models or "
                            f"{self.max_bytes / 1e6:.0f} MB. Delete one you no longer need first.",

@@ -216,15 +216,21 @@ def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
+def warmup_length(config: TrainConfig, total_steps: int) -> int:
+    """``warmup_steps``, but at most a fifth of the run: a short run must still reach its learning rate."""
+    return min(config.warmup_steps, max(1, total_steps // 5)) if config.warmup_steps else 0
+
+
 def scheduled_lr(config: TrainConfig, step: int, total_steps: int) -> float:
     """The learning rate of optimiser step ``step`` (1-based) of ``total_steps``: a linear warm-up from 0 to
     ``lr`` over ``warmup_steps`` (a Transformer's first updates are unstable at the full rate), then ``lr``
     ("plateau": the plateau rule lowers it from there) or a linear decay to lr/10 at the last step ("linear")."""
-    if step <= config.warmup_steps:
-        return config.lr * step / config.warmup_steps
+    warmup = warmup_length(config, total_steps)
+    if step <= warmup:
+        return config.lr * step / warmup
     if config.schedule != "linear":
         return config.lr
-    progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+    progress = (step - warmup) / max(1, total_steps - warmup)
     return config.lr * (1.0 - 0.9 * min(1.0, progress))
 
 
@@ -261,6 +267,8 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     if not train_pairs:
         raise CorpusError("no_pairs", "There are no training pairs (a small file may have all its lines in "
                           "the validation/test split).")
+    if arch.get("family") == "transformer" and config.teacher_forcing != 1.0:
+        raise ValueError("the Transformer trains with teacher forcing only (teacher_forcing = 1)")
     started = time.perf_counter()
     keep_freed_memory()
     device = resolve_device(config.device)
@@ -297,7 +305,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
                 stopped = True
                 break
             steps_done += 1
-            if steps_done <= config.warmup_steps or config.schedule == "linear":
+            if steps_done <= warmup_length(config, config.epochs * total_batches) or config.schedule == "linear":
                 set_lr(optimizer, scheduled_lr(config, steps_done, config.epochs * total_batches))
             loss, n_tokens = train_step(model, batch, optimizer, criterion, clip=config.clip,
                                         teacher_forcing=config.teacher_forcing, rng=rng)

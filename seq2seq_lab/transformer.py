@@ -51,6 +51,8 @@ from torch import nn
 from .attention import MultiHeadAttention
 from .model import AttentionMaps, StepOutput
 
+MIN_POSITIONS = 202   # the longest source (200 characters + </s>) and output (max_len 200) must have an encoding
+
 
 @dataclass
 class TransformerConfig:
@@ -78,6 +80,9 @@ class TransformerConfig:
                              f"d_model {self.d_model}, ff_size {self.ff_size}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not (isinstance(self.max_positions, int) and MIN_POSITIONS <= self.max_positions <= 4096):
+            raise ValueError(f"max_positions must be {MIN_POSITIONS}–4096 (the longest source and output), "
+                             f"got {self.max_positions!r}")
         if self.d_model % self.heads or self.d_model % 2:
             raise ValueError(f"d_model ({self.d_model}) must be even and a multiple of heads ({self.heads})")
         if not (1 <= self.enc_layers <= 8 and 1 <= self.dec_layers <= 8):

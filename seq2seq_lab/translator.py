@@ -21,7 +21,7 @@ import torch
 from . import checkpoint as ckpt
 from .data import pad
 from .errors import InputError
-from .options import check_options
+from .options import LIMITS, check_options
 from .search import SearchOptions, Step, beam_search, greedy_search, run
 from .text import SourceToken, detokenize_target, has_chinese, map_to_vocab, normalize_zh, segment_zh, tokenize_target
 from .vocab import EOS, SPECIALS, Vocab
@@ -308,6 +308,10 @@ class Translator:
         if isinstance(tokens, str):
             tokens = tokenize_target(tokens, self.config.tgt_detok)
         tokens = [t for t in tokens if t != EOS]
+        longest = int(LIMITS["max_len"].high)                 # no output the apps can produce is longer
+        if len(tokens) > longest:
+            raise InputError("bad_tokens", f"{len(tokens)} output tokens to score; at most {longest}",
+                             count=len(tokens), limit=longest)
         ids = self._target_ids(tokens) + [self.tgt_vocab.eos_id]
         src, lengths = self._batch([analysis])
         tgt_in = torch.tensor([[self.tgt_vocab.bos_id] + ids[:-1]], device=self.device)   # (1, T)

@@ -368,6 +368,7 @@ def test_train_a_transformer_from_the_command_line(capsys, tmp_path):
     (["train", "--teacher-forcing", "1.5"], "teacher_forcing must be in [0, 1]"),
     (["train", "--family", "transformer", "--hidden", "30", "--heads", "4"], "multiple of heads"),
     (["train", "--family", "transformer", "--heads", "0"], "heads"),
+    (["train", "--family", "transformer", "--teacher-forcing", "0.5"], "teacher forcing only"),
     (["train", "--device", "foo"], "'foo' is not a device"),
 ])
 def test_nonsense_options_are_one_readable_line_before_any_work(capsys, tmp_path, argv, needle):

@@ -206,7 +206,9 @@ def test_teacher_forcing_below_one_is_refused():
 
 
 @pytest.mark.parametrize("field, value", [("heads", 5), ("d_model", 30), ("enc_layers", 0), ("family", "rnn"),
-                                          ("src_segmenter", "bpe"), ("attention", "additive")])
+                                          ("src_segmenter", "bpe"), ("attention", "additive"), ("heads", 0),
+                                          ("max_positions", 5), ("max_positions", 300_000), ("max_positions", 1.5e3),
+                                          ("dropout", 1.0), ("ff_size", 0)])
 def test_config_validation(field, value):
     with pytest.raises(ValueError):
         TransformerConfig(src_vocab_size=10, tgt_vocab_size=10, **{field: value})
@@ -315,6 +317,23 @@ def test_checkpoint_round_trip(tmp_path, make_translator, int8):
 
 
 # --- training ----------------------------------------------------------------------------------------------
+
+
+def test_a_run_shorter_than_its_warm_up_still_reaches_its_learning_rate_and_decays():
+    config = TrainConfig(lr=1e-3, warmup_steps=100, schedule="linear")
+    assert scheduled_lr(config, 2, 10) == pytest.approx(1e-3)                 # warm-up capped at a fifth: 2 steps
+    assert scheduled_lr(config, 10, 10) == pytest.approx(1e-4)
+
+
+def test_score_refuses_more_tokens_than_any_output_once_tokenised(make_translator):
+    """A few "words" that tokenise into hundreds of tokens are refused, not run past the positional encodings."""
+    from seq2seq_lab.errors import InputError
+
+    tr = make_translator("transformer")
+    with pytest.raises(InputError) as refused:
+        tr.score("我爱学习", ",".join(["i"] * 600))
+    assert refused.value.code == "bad_tokens"
+    assert math.isfinite(tr.score("我爱学习", ["i"] * 200))                   # the longest output the apps allow
 
 
 def test_scheduled_lr_warms_up_then_decays_linearly():
