@@ -48,8 +48,13 @@ def widget_id(elements: list, kind: str, key: str) -> str:
     raise AssertionError(f"no {kind} with key {key}")
 
 
-def is_live_heatmap(element) -> bool:
-    return element.WhichOneof("type") == "plotly_chart" and element.plotly_chart.id.endswith("-live_heat")
+def is_live_heatmap(element, *, final: bool = True) -> bool:
+    """The live tab's heatmap: its final frame (key ``live_heat``), or with ``final=False`` any frame of the
+    animation too (``live_heat_anim<step>``)."""
+    if element.WhichOneof("type") != "plotly_chart":
+        return False
+    chart = element.plotly_chart.id
+    return chart.endswith("-live_heat") or (not final and "-live_heat_anim" in chart)
 
 
 async def student(url: str, text: str, beam: int) -> dict:
@@ -71,7 +76,7 @@ async def student(url: str, text: str, beam: int) -> dict:
         first_heatmap = []
 
         def note(element) -> None:
-            if not first_heatmap and is_live_heatmap(element):
+            if not first_heatmap and is_live_heatmap(element, final=False):
                 first_heatmap.append(time.perf_counter() - pressed)
 
         await ws.send(rerun(states))
