@@ -4,6 +4,7 @@
     python -m seq2seq_lab translate "三千零五" --model toy_numbers        # a name in the models folder, or a file
     python -m seq2seq_lab train --data toy:numbers --epochs 5 --out models/my_numbers.safetensors
     python -m seq2seq_lab evaluate --model models/everyday_additive.safetensors --split test:tatoeba
+    torchrun --standalone --nproc_per_node 2 -m seq2seq_lab train --data toy:numbers --out models/n.safetensors
 
 The benchmarks are not part of the package: ``python bench/run.py`` (bench/README.md).
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import settings
@@ -93,7 +96,56 @@ def _data(spec: str):
     return load_splits(path.name, pairs=report.pairs), {}
 
 
+@contextmanager
+def stop_requests():
+    """While training: Ctrl-C or SIGTERM (what ``torchrun`` sends its workers when it stops) asks the training
+    to stop after the current batch, keeping the best weights so far, instead of killing it mid-step.
+    Yields the callable ``fit`` polls; the previous handlers come back afterwards."""
+    requested: list[int] = []
+
+    def handler(signum, frame):
+        requested.append(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(requested)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def cmd_train(args) -> int:
+    from . import distributed
+    from .errors import InputError, TrainingError
+
+    try:
+        ctx = distributed.start(args.device)        # a no-op without torchrun
+    except ValueError as error:                     # cuda:1 under torchrun: the launcher picks each rank's GPU
+        raise InputError("bad_training_option", str(error)) from None
+    try:
+        return _train(args, ctx)
+    except (RuntimeError, torch_distributed_error()) as error:
+        if not ctx.is_distributed:
+            raise
+        # A collective failed: another rank died or was stopped (gloo: "Connection reset by peer"), so this one
+        # cannot go on either. One line here; torchrun's own summary names the rank that failed first.
+        reason = str(error).strip().splitlines()[0][:300]
+        raise TrainingError("peer_failed", f"rank {ctx.rank}: training stopped, another training process failed "
+                                           f"or left ({reason})") from None
+    finally:
+        distributed.stop()
+
+
+def torch_distributed_error() -> type[Exception]:
+    """torch's base class for a failed collective (``DistError``), or RuntimeError on builds without it."""
+    import torch.distributed
+
+    return getattr(torch.distributed, "DistError", RuntimeError)
+
+
+def _train(args, ctx) -> int:
+    """``train`` in one process of ``ctx`` (all of it, or one rank of a torchrun job: rank 0 checks the output
+    path, reports, measures the test splits and saves; the others only train)."""
     from tqdm import tqdm
 
     from .checkpoint import check_writable, save
@@ -118,13 +170,18 @@ def cmd_train(args) -> int:
                              warmup_steps=args.warmup, schedule="linear" if args.family == "transformer" else "plateau")
         if args.family == "transformer" and args.teacher_forcing != 1.0:
             raise ValueError("the Transformer trains with teacher forcing only (--teacher-forcing 1)")
+        if args.batch_size < ctx.world_size:
+            raise ValueError(f"--batch-size {args.batch_size} is the global batch, split over {ctx.world_size} "
+                             f"processes: it must be at least {ctx.world_size}")
     except ValueError as error:                     # nonsense settings: refused before any data is read
         raise InputError("bad_training_option", str(error)) from None
     resolve_device(args.device)
-    check_writable(args.out)                        # not only after the whole training
+    if ctx.is_main:
+        check_writable(args.out)                    # not only after the whole training
     splits, data_fixed = _data(args.data)
     arch.update(data_fixed)
-    bar = tqdm(total=1.0, unit="run", mininterval=0.5, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+    bar = tqdm(total=1.0, unit="run", mininterval=0.5, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}",
+               disable=not ctx.is_main)
 
     corpus = splits.record.get("corpus", args.data)
 
@@ -136,13 +193,23 @@ def cmd_train(args) -> int:
         bar.set_postfix_str(post, refresh=False)
         bar.update(0)                              # redraws at most every mininterval
 
-    result = fit(splits.train, splits.valid, arch, config, on_progress=on_progress, record=splits.record)
+    with stop_requests() as should_stop:
+        result = fit(splits.train, splits.valid, arch, config, on_progress=on_progress, should_stop=should_stop,
+                     record=splits.record)
     bar.close()
+    if not ctx.is_main:
+        return 0
+    if result.stopped:                              # asked to stop: save at once, skip the test splits
+        out = save(args.out, result.checkpoint)
+        print(f"stopped on request: saved the best epoch so far ({result.best_epoch}) to {out}; test figures "
+              f"skipped (python -m seq2seq_lab evaluate --model {out})")
+        return 0
     tr = Translator(result.checkpoint, device=args.device)
     figures = test_figures(tr, splits.tests)
     record_test_figures(result.checkpoint.record, figures)
     out = save(args.out, result.checkpoint)
-    print(f"saved {out}  (best epoch {result.best_epoch}, {result.elapsed:.0f} s)")
+    processes = f", {ctx.world_size} processes ({ctx.backend})" if ctx.is_distributed else ""
+    print(f"saved {out}  (best epoch {result.best_epoch}, {result.elapsed:.0f} s{processes})")
     for test_set, by_decoding in figures.items():
         label = "" if len(figures) == 1 else f" {test_set}"
         for name, m in by_decoding.items():

@@ -76,6 +76,19 @@ class Batch:
     def n_tokens(self) -> int:
         return int((self.tgt_out != 0).sum())
 
+    def select(self, rows: slice) -> Batch:
+        """The examples ``rows`` of this batch as a batch of their own, trimmed to their own longest
+        source and target (a distributed rank's share: :func:`~.distributed.shard_rows`)."""
+        src_lengths = self.src_lengths[rows]
+        tgt_lengths = (self.tgt_out[rows] != 0).sum(dim=1)              # real target tokens, </s> included
+        src_width, tgt_width = int(src_lengths.max()), int(tgt_lengths.max())
+        return Batch(self.src[rows, :src_width], src_lengths, self.tgt_in[rows, :tgt_width],
+                     self.tgt_out[rows, :tgt_width], self.references[rows], self.indices[rows])
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.src.to(device), self.src_lengths, self.tgt_in.to(device), self.tgt_out.to(device),
+                     self.references, self.indices)
+
 
 def pad(sequences: list[list[int]], value: int = 0) -> torch.Tensor:
     width = max(len(s) for s in sequences)
@@ -84,15 +97,20 @@ def pad(sequences: list[list[int]], value: int = 0) -> torch.Tensor:
 
 def make_batches(examples: list[Example], src_vocab: Vocab, tgt_vocab: Vocab, *, batch_size: int,
                  shuffle: bool = False, rng: random.Random | None = None, char_split_prob: float = 0.0,
-                 device: torch.device | str = "cpu") -> list[Batch]:
+                 device: torch.device | str = "cpu", min_batch: int = 1) -> list[Batch]:
     """Batches of similar length (less padding), shuffled between epochs when asked.
 
     Sorted by source length, then target length: the encoder skips source padding anyway (packed
     sequences), but the decoder and the output layer do work for every padded target position.
     On the HSK training split this fills 94 % of the target slots of a batch of 32, not 72 %.
+
+    A last batch of fewer than ``min_batch`` examples joins the one before it (distributed training
+    splits every batch over its ranks, and each rank needs at least one example).
     """
     order = sorted(range(len(examples)), key=lambda i: (len(examples[i].src_words), len(examples[i].tgt_tokens)))
     chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) < min_batch:
+        chunks[-2:] = [chunks[-2] + chunks[-1]]
     if shuffle:
         (rng or random).shuffle(chunks)
     batches = []

@@ -30,5 +30,9 @@ class CorpusError(LabError):
     """A training file cannot be used (too large, nothing valid in it…)."""
 
 
+class TrainingError(LabError):
+    """A training cannot go on: in a distributed run, another process failed or left."""
+
+
 class BusyError(LabError):
     """The server already runs as many trainings as it allows."""

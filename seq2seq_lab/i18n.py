@@ -455,6 +455,8 @@ STRINGS: dict[str, dict[str, str]] = {
                                      "请先删除一个不再需要的模型（模型卡片里有“删除”按钮），再训练。"},
         "error.bad_training_option": {"en": "A training setting cannot train: {message}.",
                                   "zh": "训练设置无法用于训练：{message}。"},
+    "error.peer_failed": {"en": "The training stopped: another of its processes failed or left ({message}).",
+                          "zh": "训练已停止：参与训练的另一个进程出错或退出了（{message}）。"},
     "error.delete_failed": {"en": "The model could not be deleted ({message}).", "zh": "无法删除这个模型（{message}）。"},
     "error.unwritable": {"en": "The model cannot be saved there ({message}).", "zh": "模型无法保存到那里（{message}）。"},
         "error.bad_device": {"en": "The device setting is not one this lab runs on ({message}); use auto, cpu, cuda or "

@@ -7,6 +7,11 @@ weights so far, which is also what a stopped run returns.
 
 The loss at one target position is the cross-entropy −log p(y_t | y_<t, x)
 (optionally label-smoothed), averaged over the real (non-padding) target tokens.
+
+Under ``torchrun`` (a process group initialised by :func:`~.distributed.start`) the same loop
+trains with DistributedDataParallel: each rank takes its share of every batch, the gradients are
+averaged so that a step is the whole batch's step, and only rank 0 validates, reports and keeps the
+best weights (:mod:`~.distributed` explains the split). Without it nothing changes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import sacrebleu
 import torch
 from torch import nn
 
+from . import distributed
 from .checkpoint import Checkpoint
 from .corpus import Pair
 from .data import Example, build_vocabs, make_batches, tokenize_pairs
@@ -245,15 +251,18 @@ def make_criterion(label_smoothing: float) -> nn.Module:
 
 
 def train_step(model: nn.Module, batch, optimizer: torch.optim.Optimizer, criterion, *, clip: float,
-               teacher_forcing: float = 1.0, rng: random.Random | None = None) -> tuple[float, int]:
+               teacher_forcing: float = 1.0, rng: random.Random | None = None,
+               loss_scale: float = 1.0) -> tuple[float, int]:
     """One optimiser step on one batch: loss, backward, clip the gradient norm, update.
 
     Returns (mean loss over the batch's real target tokens, number of those tokens).
     ``fit`` runs this, and so does the training benchmark, so the benchmark times the real loop.
+    ``loss_scale`` multiplies the loss before ``backward`` (a distributed rank's share:
+    :func:`~.distributed.loss_scale`); the returned loss is unscaled.
     """
     loss, n_tokens = _loss(model, batch, criterion, teacher_forcing=teacher_forcing, rng=rng)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    (loss * loss_scale if loss_scale != 1.0 else loss).backward()
     nn.utils.clip_grad_norm_(model.parameters(), clip)
     optimizer.step()
     return loss.item(), n_tokens
@@ -263,22 +272,36 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None, record: dict | None = None) -> TrainResult:
     """Build vocabularies and a model from ``arch`` (a family's config fields: ModelConfig for an RNN, or
-    ``family="transformer"`` and TransformerConfig fields) and train it."""
+    ``family="transformer"`` and TransformerConfig fields) and train it.
+
+    In a distributed run every rank calls this with the same arguments; ``on_progress`` is called on rank 0
+    only, and only rank 0's result holds the best weights (the others return their last ones)."""
     if not train_pairs:
         raise CorpusError("no_pairs", "There are no training pairs (a small file may have all its lines in "
                           "the validation/test split).")
     if arch.get("family") == "transformer" and config.teacher_forcing != 1.0:
         raise ValueError("the Transformer trains with teacher forcing only (teacher_forcing = 1)")
+    ctx = distributed.current()
+    if config.batch_size < ctx.world_size:
+        raise ValueError(f"batch_size ({config.batch_size}) must be at least the number of processes "
+                         f"({ctx.world_size}): every process trains on its share of each batch")
+    if not ctx.is_main:
+        on_progress = None                                    # one progress report: rank 0's
     started = time.perf_counter()
     keep_freed_memory()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
+    rng = random.Random(config.seed)       # batching and its shuffle: the same on every rank
     segmenter, tgt_style = arch.get("src_segmenter", "jieba"), arch.get("tgt_detok", "english")
     train_examples: list[Example] = tokenize_pairs(train_pairs, segmenter, tgt_style)
     src_vocab, tgt_vocab = build_vocabs(train_examples, min_freq=config.min_freq)
     model_config = config_for(arch, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab))
     model = build_model(model_config).to(device)
+    step_rng = rng                         # teacher-forcing draws
+    if ctx.is_distributed:                 # each rank its own dropout masks and draws (the weights are rank 0's)
+        torch.manual_seed(config.seed + 7919 * ctx.rank)
+        step_rng = random.Random(config.seed + 7919 * ctx.rank + 1)
+    trainer = distributed.wrap(model, ctx, device)            # what the training step runs: DDP or the model
     valid_pairs = valid_pairs[:config.max_valid]
     valid_batches = make_batches(tokenize_pairs(valid_pairs, segmenter, tgt_style), src_vocab, tgt_vocab,
                                  batch_size=128, device=device)
@@ -292,23 +315,29 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     stale = 0
     total_batches = None
     steps_done = 0
+    epochs_validated = 0
 
     for epoch in range(1, config.epochs + 1):
         batches = make_batches(train_examples, src_vocab, tgt_vocab, batch_size=config.batch_size, shuffle=True,
                                rng=rng, char_split_prob=config.char_split_prob if segmenter == "jieba" else 0.0,
-                               device=device)
+                               device="cpu" if ctx.is_distributed else device, min_batch=ctx.world_size)
         total_batches = len(batches)
         model.train()
         loss_sum, token_sum = 0.0, 0
         for i, batch in enumerate(batches, start=1):
-            if should_stop is not None and should_stop():
+            if distributed.any_rank(should_stop is not None and should_stop(), ctx, device):
                 stopped = True
                 break
             steps_done += 1
             if steps_done <= warmup_length(config, config.epochs * total_batches) or config.schedule == "linear":
                 set_lr(optimizer, scheduled_lr(config, steps_done, config.epochs * total_batches))
-            loss, n_tokens = train_step(model, batch, optimizer, criterion, clip=config.clip,
-                                        teacher_forcing=config.teacher_forcing, rng=rng)
+            scale = 1.0
+            if ctx.is_distributed:                                # this rank's rows of the batch
+                batch_tokens = batch.n_tokens
+                batch = batch.select(distributed.shard_rows(len(batch.indices), ctx)).to(device)
+                scale = distributed.loss_scale(batch.n_tokens, batch_tokens, ctx)
+            loss, n_tokens = train_step(trainer, batch, optimizer, criterion, clip=config.clip,
+                                        teacher_forcing=config.teacher_forcing, rng=step_rng, loss_scale=scale)
             loss_sum += loss * n_tokens
             token_sum += n_tokens
             if on_progress is not None:
@@ -316,8 +345,16 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
                 done = (epoch - 1) * total_batches + i
                 on_progress(Progress("batch", epoch, config.epochs, i, total_batches, loss_sum / token_sum, elapsed,
                                      elapsed / done * (config.epochs * total_batches - done), history=list(history)))
-        if stopped and best_state is not None:
+        if stopped and epochs_validated:
             break
+        loss_sum, token_sum = distributed.total([loss_sum, token_sum], ctx, device)   # the whole epoch's
+        epochs_validated += 1
+        if not ctx.is_main:                   # rank 0 validates; the others wait for its decisions
+            lr, finish = distributed.from_main([0.0, 0.0], ctx, device)
+            set_lr(optimizer, lr)
+            if finish:
+                break
+            continue
 
         # Validation: loss (no smoothing) and greedy decoding metrics.
         model.eval()
@@ -350,11 +387,10 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
             on_progress(Progress("epoch", epoch, config.epochs, total_batches, total_batches, entry["train_loss"],
                                  elapsed, elapsed / epoch * (config.epochs - epoch), valid=metrics, probe=probe,
                                  history=list(history), model=snapshot))
-        if stopped:
-            break
-        if config.stop_at_exact is not None and metrics["exact"] >= config.stop_at_exact:
-            break
-        if config.patience and stale >= config.patience:
+        finish = (stopped or (config.stop_at_exact is not None and metrics["exact"] >= config.stop_at_exact)
+                  or bool(config.patience and stale >= config.patience))
+        distributed.from_main([optimizer.param_groups[0]["lr"], float(finish)], ctx, device)
+        if finish:
             break
 
     model.load_state_dict(best_state if best_state is not None else model.state_dict())
@@ -367,7 +403,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         "stopped": stopped, "elapsed_s": round(elapsed, 1),
         "pairs": {"train": len(train_pairs), "valid": len(valid_pairs)},
         "valid": {k.removeprefix("valid_"): v for k, v in best.items() if k.startswith("valid_")},
-        "history": history, **(record or {})}
+        "history": history, **ctx.record(), **(record or {})}
     if on_progress is not None:
         on_progress(Progress("done", len(history), config.epochs, total_batches or 0, total_batches or 0,
                              best.get("train_loss", float("nan")), elapsed, 0.0, valid=full_record["valid"],
