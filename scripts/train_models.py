@@ -4,6 +4,11 @@
     python scripts/train_models.py toy        # only the toy-task models
     python scripts/train_models.py hsk_dot    # one model by name
     python scripts/train_models.py everyday   # the models trained on HSK + Tatoeba + dictionary
+    torchrun --standalone --nproc_per_node 2 scripts/train_models.py everyday_additive   # data-parallel
+
+Under torchrun every process trains (DistributedDataParallel, seq2seq_lab/distributed.py) and rank 0
+alone prints, measures the test splits and writes the file; the recipe's batch size is the global
+batch, so the same recipe gives the same model with any number of processes.
 
 The recipes (data, architecture, training settings) are seq2seq_lab/recipes.py. Each model's
 file records its recipe, training history and test-split figures (greedy and beam 5).
@@ -18,13 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from seq2seq_lab import distributed
 from seq2seq_lab.checkpoint import save
 from seq2seq_lab.recipes import Recipe, recipes
 from seq2seq_lab.train import fit, record_test_figures, test_figures
 from seq2seq_lab.translator import Translator
 
 
-def train_one(recipe: Recipe) -> dict:
+def train_one(recipe: Recipe, ctx: distributed.Context = distributed.SINGLE) -> dict | None:
+    """Train, measure and save one recipe's model; None on the ranks other than 0 (they only train)."""
     name = recipe.name
     splits = recipe.splits()
     started = time.perf_counter()
@@ -36,6 +43,8 @@ def train_one(recipe: Recipe) -> dict:
 
     result = fit(splits.train, splits.valid, recipe.arch, recipe.train, on_progress=progress, record=splits.record)
     train_seconds = time.perf_counter() - started
+    if not ctx.is_main:
+        return None
     tr = Translator(result.checkpoint, device="cpu")
     # The first test set is the record's "test" (for HSK models and the everyday ones: the HSK test split, so
     # figures stay comparable across corpora); the others go to "tests".
@@ -60,7 +69,10 @@ def chosen(selection: list[str]) -> list[Recipe]:
 
 def main(selection: list[str]) -> None:
     started = time.perf_counter()
-    rows = [train_one(recipe) for recipe in chosen(selection)]
+    with distributed.session() as ctx:             # a no-op without torchrun
+        rows = [train_one(recipe, ctx) for recipe in chosen(selection)]
+    if not ctx.is_main:
+        return
     total = time.perf_counter() - started
     lines = ["| model | epochs | train time (s) | test greedy BLEU / chrF / exact | test beam 5 BLEU / chrF / exact |",
              "|---|---|---|---|---|"]
