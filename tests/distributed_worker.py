@@ -7,6 +7,7 @@ functions, and writes what it saw to ``LOGDIR/rank<R>.json``:
 
 * ``epochs``: per epoch, the training-example indices of each batch this rank trained on;
 * ``saves``: the paths this rank saved a model to;
+* ``evaluations``: how many times this rank decoded a data set to score it (validation, test splits);
 * ``exit``: the CLI's exit code.
 """
 
@@ -29,8 +30,9 @@ torch.set_num_threads(1)
 
 def main(log_dir: str, argv: list[str]) -> int:
     rank = int(os.environ.get("RANK", 0))          # 0 also when run without torchrun
-    seen = {"epochs": [], "saves": [], "exit": None}
+    seen = {"epochs": [], "saves": [], "evaluations": 0, "exit": None}
     real_make_batches, real_train_step, real_save = train.make_batches, train.train_step, checkpoint.save
+    real_evaluate = train.evaluate
 
     def make_batches(*args, **kwargs):
         if kwargs.get("shuffle"):                       # a training epoch's batches (validation's are not shuffled)
@@ -45,7 +47,11 @@ def main(log_dir: str, argv: list[str]) -> int:
         seen["saves"].append(str(path))
         return real_save(path, *args, **kwargs)
 
-    train.make_batches, train.train_step, checkpoint.save = make_batches, train_step, save
+    def evaluate(*args, **kwargs):
+        seen["evaluations"] += 1
+        return real_evaluate(*args, **kwargs)
+
+    train.make_batches, train.train_step, checkpoint.save, train.evaluate = make_batches, train_step, save, evaluate
     try:
         seen["exit"] = cli.main(argv)
     finally:

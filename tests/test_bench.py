@@ -314,3 +314,19 @@ def test_the_load_bench_runs_gradio_users_and_streamlit_sessions(app_models_dir,
     for part in ("page", "first_heatmap", "final"):
         assert 0 < streamlit[part]["p50_ms"] <= streamlit[part]["p95_ms"] <= streamlit[part]["max_ms"]
     assert streamlit["first_heatmap"]["max_ms"] <= streamlit["final"]["max_ms"]
+
+
+def test_quick_data_parallel_bench_times_one_and_two_processes_on_the_same_recipe(tmp_path, capsys):
+    """bench/data_parallel.py: the shipped recipe through the real loop in 1×1, 1×2 and 2×1 (torchrun) processes."""
+    import data_parallel
+
+    out = tmp_path / "dp.json"
+    results = data_parallel.main(["--quick", "--recipes", "everyday_additive", "--out", str(out)])
+    assert json.loads(out.read_text()) == results
+    r = results["recipes"]["everyday_additive"]
+    assert set(r["median"]) == {"cpu 1×1", "cpu 1×2", "cpu 2×1"}
+    for runs in r["runs"].values():
+        assert [run["steps"] for run in runs] == [results["steps"] - results["warmup"]] * results["runs"]
+        assert all(run["tokens_per_s"] > 0 and run["seconds"] > 0 for run in runs)
+    assert r["ratios"]["2x1_over_1x1"] == pytest.approx(r["median"]["cpu 2×1"] / r["median"]["cpu 1×1"])
+    assert "everyday_additive" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -149,8 +150,11 @@ def worker_env() -> dict:
 
 
 def run_worker(log_dir: Path, argv: list[str], *, processes: int) -> subprocess.CompletedProcess:
+    """The worker in one process, or in two under torchrun with each rank's stdout and stderr in its own files
+    (``--log-dir``/``--redirects 3``: ``log_dir/torchrun/<run>/attempt_0/<rank>/std{out,err}.log``)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    launcher = TORCHRUN if processes == 2 else [sys.executable]
+    launcher = ([*TORCHRUN, "--log-dir", str(log_dir / "torchrun"), "--redirects", "3"] if processes == 2
+                else [sys.executable])
     return subprocess.run([*launcher, str(WORKER), str(log_dir), *argv], capture_output=True, text=True,
                           env=worker_env(), timeout=300, cwd=ROOT)
 
@@ -165,7 +169,10 @@ def two_runs(tmp_path_factory):
                           processes=processes)
         assert done.returncode == 0, done.stderr[-3000:]
         logs[name] = {path.stem: json.loads(path.read_text()) for path in sorted((folder / name).glob("rank*.json"))}
-        logs[name]["stdout"] = done.stdout
+        logs[name]["output"] = {"rank0": done.stdout + done.stderr}
+        for output in (folder / name / "torchrun").glob("*/attempt_0/*"):
+            logs[name]["output"][f"rank{output.name}"] = "".join(
+                (output / f).read_text() for f in ("stdout.log", "stderr.log"))
     return folder, logs
 
 
@@ -190,10 +197,19 @@ def test_only_rank_0_writes_the_model_and_its_record_names_the_world(two_runs):
     assert logs["ddp"]["rank0"]["saves"] == [str(folder / "ddp_numbers.safetensors")]
     assert logs["ddp"]["rank1"]["saves"] == []
     assert logs["ddp"]["rank0"]["exit"] == logs["ddp"]["rank1"]["exit"] == 0
-    assert "2 processes (gloo)" in logs["ddp"]["stdout"]
+    assert "2 processes (gloo)" in logs["ddp"]["output"]["rank0"] and "test greedy" in logs["ddp"]["output"]["rank0"]
     record = read_metadata(folder / "ddp_numbers.safetensors")["record"]
     assert (record["world_size"], record["backend"]) == (2, "gloo")
     assert "world_size" not in read_metadata(folder / "single_numbers.safetensors")["record"]
+
+
+@pytest.mark.slow
+def test_only_rank_0_validates_and_reports(two_runs):
+    _, logs = two_runs
+    assert logs["ddp"]["rank1"]["evaluations"] == 0
+    assert logs["ddp"]["rank0"]["evaluations"] == logs["single"]["rank0"]["evaluations"] > 2   # 2 epochs + tests
+    assert "epoch 2/2 loss" in logs["ddp"]["output"]["rank0"]                   # the progress bar
+    assert logs["ddp"]["output"]["rank1"].strip() == ""                         # rank 1 says nothing at all
 
 
 @pytest.mark.slow
@@ -305,3 +321,33 @@ def test_a_stop_request_on_one_rank_stops_both_and_rank_0_saves_the_best_so_far(
     record = read_metadata(out)["record"]
     assert record["stopped"] and record["world_size"] == 2 and 1 <= record["epochs_run"] < 40
     assert load(out).model is not None
+
+
+def readme_two_machine_launcher() -> list[str]:
+    """The README's two-machine ``torchrun`` launcher (everything before ``-m seq2seq_lab``), as documented."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.startswith("torchrun --nnodes 2"))
+    return line.split(" -m seq2seq_lab")[0].split()
+
+
+@pytest.mark.slow
+def test_the_readme_two_machine_command_trains_with_both_machines_on_this_one(tmp_path):
+    """Two torchrun agents, one process each, meet through the documented c10d rendezvous (the endpoint is
+    this machine instead of lab0) and train one model together."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    launcher = readme_two_machine_launcher()
+    assert launcher[:2] == ["torchrun", "--nnodes"] and "--rdzv-endpoint" in launcher and "--rdzv-id" in launcher
+    launcher = [sys.executable, "-m", "torch.distributed.run",
+                *[{"lab0:29400": f"127.0.0.1:{port}", "4": "1"}.get(arg, arg) for arg in launcher[1:]]]
+    out = tmp_path / "two_machines.safetensors"
+    command = [*launcher, "-m", "seq2seq_lab", "train", "--data", "toy:numbers", "--epochs", "1", "--emb", "32",
+               "--hidden", "64", "--device", "cpu", "--out", str(out)]
+    nodes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=worker_env(), cwd=ROOT) for _ in range(2)]
+    outputs = [node.communicate(timeout=300)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs
+    assert sum("saved " in output for output in outputs) == 1                  # one global rank 0, one file
+    record = read_metadata(out)["record"]
+    assert (record["world_size"], record["backend"]) == (2, "gloo")
