@@ -340,7 +340,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
                                         teacher_forcing=config.teacher_forcing, rng=step_rng, loss_scale=scale)
             loss_sum += loss * n_tokens
             token_sum += n_tokens
-            if on_progress is not None:
+            if on_progress is not None:                           # (distributed: rank 0's share's loss so far)
                 elapsed = time.perf_counter() - started
                 done = (epoch - 1) * total_batches + i
                 on_progress(Progress("batch", epoch, config.epochs, i, total_batches, loss_sum / token_sum, elapsed,

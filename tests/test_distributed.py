@@ -236,8 +236,8 @@ def test_two_processes_train_the_same_model_as_one(two_runs):
 class Launch:
     """A torchrun training in the background, its output collected as it comes."""
 
-    def __init__(self, argv: list[str]):
-        self.process = subprocess.Popen([*TORCHRUN, "-m", "seq2seq_lab", *argv], stdout=subprocess.PIPE,
+    def __init__(self, argv: list[str], *, launcher: list[str] = TORCHRUN):
+        self.process = subprocess.Popen([*launcher, "-m", "seq2seq_lab", *argv], stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, env=worker_env(), cwd=ROOT)
         self.output = b""
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -351,3 +351,18 @@ def test_the_readme_two_machine_command_trains_with_both_machines_on_this_one(tm
     assert sum("saved " in output for output in outputs) == 1                  # one global rank 0, one file
     record = read_metadata(out)["record"]
     assert (record["world_size"], record["backend"]) == (2, "gloo")
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_single_process_training_saves_the_best_so_far(tmp_path):
+    """The same stop without torchrun: Ctrl-C ends the training after the current batch, not mid-step, and
+    keeps what it learned (before distributed training existed, it was a KeyboardInterrupt traceback)."""
+    out = tmp_path / "interrupted.safetensors"
+    run = Launch([*LONG_RUN, "--out", str(out)], launcher=[sys.executable])
+    run.wait_for("epoch 2/40 loss")
+    run.process.send_signal(signal.SIGINT)
+    run.end(timeout=60)
+    assert run.process.returncode == 0, run.text[-3000:]
+    assert "stopped on request: saved the best epoch so far" in run.text and "Traceback" not in run.text
+    record = read_metadata(out)["record"]
+    assert record["stopped"] and 1 <= record["epochs_run"] < 40 and "world_size" not in record

@@ -180,3 +180,26 @@ def test_training_on_cuda_lowers_the_loss_and_returns_a_cpu_model():
     assert losses[-1] < losses[0]
     assert all(p.device.type == "cpu" for p in result.checkpoint.model.parameters())
     assert Translator(result.checkpoint, device="cpu").translate("三千零五").best.tokens
+
+
+def test_torchrun_trains_data_parallel_over_nccl_one_process_per_gpu(tmp_path):
+    """``torchrun -m seq2seq_lab train --device cuda``: NCCL, each process on the GPU of its local rank (up to two)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from seq2seq_lab.checkpoint import read_metadata
+
+    processes = min(2, torch.cuda.device_count())
+    out = tmp_path / "nccl.safetensors"
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                           str(processes), "-m", "seq2seq_lab", "train", "--data", "toy:numbers", "--epochs", "2",
+                           "--emb", "32", "--hidden", "64", "--device", "cuda", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = read_metadata(out)["record"]
+    assert (record["backend"], record["world_size"]) == ("nccl", processes)
+    assert record["test"]["greedy"]["exact"] >= 0.9
