@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from seq2seq_lab import distributed
 from seq2seq_lab.checkpoint import save
 from seq2seq_lab.recipes import Recipe, recipes
-from seq2seq_lab.train import fit, record_test_figures, test_figures
+from seq2seq_lab.alignment import toy_alignment
+from seq2seq_lab.train import domain_figures, fit, record_test_figures, test_figures
 from seq2seq_lab.translator import Translator
 
 
@@ -52,6 +53,14 @@ def train_one(recipe: Recipe, ctx: distributed.Context = distributed.SINGLE) -> 
     first = next(iter(scores))
     record_test_figures(result.checkpoint.record, scores)
     result.checkpoint.record["train_seconds"] = round(train_seconds, 1)
+    if recipe.data.startswith("toy:"):               # a toy task: check its whole domain, and where it looks
+        task = recipe.data[4:]
+        result.checkpoint.record["domain"] = domain_figures(tr, task, {p.zh for p in splits.train})
+        result.checkpoint.record["alignment"] = {**toy_alignment(tr, task, splits["test"]).as_dict(),
+                                                 "data": "test"}
+        d, a = result.checkpoint.record["domain"], result.checkpoint.record["alignment"]
+        print(f"{name} whole domain: {d['exact']:.4%} exact ({d['wrong']} wrong of {d['inputs']}); attention "
+              f"argmax on the producing character {a['argmax']:.1%}, mean weight {a['weight']:.2f}", flush=True)
     path = save(ROOT / "models" / f"{name}.safetensors", result.checkpoint, half=True)
     for test, figures in scores.items():
         g, b = figures["greedy"], figures["beam5"]

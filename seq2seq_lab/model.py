@@ -11,6 +11,7 @@ Reading a sentence (the encoder)::
 Writing the translation, one token per step (the decoder, :meth:`Decoder.step`)::
 
     q_t = s_{t−1}                           the query is the previous decoder state
+          (or [s_{t−1}; E'[y_{t−1}]] with query="state+token": it also knows the word just written)
     c_t, α_t = attention(q_t, k_1…k_S)      context vector and attention weights
     s_t = RNN([E'[y_{t−1}]; c_t], s_{t−1})  new decoder state   (s_0 = z)
     p(y_t | y_<t, x) = softmax(W_o tanh(W_p [s_t; c_t; E'[y_{t−1}]]))
@@ -24,6 +25,10 @@ so a word can be translated by "looking it up" without passing through the RNNs:
     p(y_t | …) = softmax(W_o tanh(W_p […]) + W_ℓ h_t)
 
 This helps small corpora most, where many words are seen only a few times.
+
+With ``attend_eos=False`` the source's closing ``</s>`` is masked out of the attention
+(α over x_1 … x_S only). Otherwise a model can park the weight of an output that no single
+word produces on ``</s>`` — the trailing zeros of 三千 → 3000 land there instead of on 千.
 
 Without attention (``attention="none"``) the context is the fixed summary,
 c_t = z at every step: the whole sentence must squeeze through one vector.
@@ -44,6 +49,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .attention import ATTENTION_TYPES, build_attention
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+QUERIES = ("state", "state+token")
 
 
 @dataclass
@@ -64,6 +70,8 @@ class ModelConfig:
     src_segmenter: str = "jieba" # how Chinese is cut: "jieba" words or single "char"s
     tgt_detok: str = "english"   # how output tokens are joined: "english" or "concat" (digits)
     lexical: bool = False        # add a lexical shortcut from attended source embeddings to the output
+    attend_eos: bool = True      # attention may rest on the source's </s>; False: only on the sentence's own tokens
+    query: str = "state"         # the attention query: "state" q_t = s_{t−1}; "state+token" q_t = [s_{t−1}; E'[y_{t−1}]]
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -78,6 +86,10 @@ class ModelConfig:
             raise ValueError(f"emb_size and hidden_size must be 1–4096, got {self.emb_size} and {self.hidden_size}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.query not in QUERIES:
+            raise ValueError(f"query must be one of {QUERIES}, got {self.query!r}")
+        if self.query != "state" and self.attention == "dot":
+            raise ValueError("dot attention compares the query with the keys directly: it needs query='state'")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -210,7 +222,8 @@ class Decoder(nn.Module):
         c = config
         H = c.hidden_size
         self.embedding = nn.Embedding(c.tgt_vocab_size, c.emb_size, padding_idx=0)
-        self.attention = build_attention(c.attention, query_size=H, key_size=H, attention_size=H)
+        query_size = H + (c.emb_size if c.query == "state+token" else 0)
+        self.attention = build_attention(c.attention, query_size=query_size, key_size=H, attention_size=H)
         self.rnn = CELLS[c.cell](c.emb_size + H, H, num_layers=c.dec_layers, batch_first=True,
                                  dropout=c.dropout if c.dec_layers > 1 else 0.0)
         self.pre_output = nn.Linear(H + H + c.emb_size, H)
@@ -227,10 +240,16 @@ class Decoder(nn.Module):
         return self.attention is not None
 
     def prepare(self, encoded: EncoderOutput) -> Memory:
-        """Project the attention keys once per sentence (they do not depend on the step)."""
+        """Project the attention keys once per sentence (they do not depend on the step); without
+        ``attend_eos`` the mask also hides each sentence's last real token, its </s>."""
         keys, values = (None, None) if self.attention is None else self.attention.prepare(encoded.memory)
         lexical = self.config.lexical and self.attention is not None
-        return Memory(keys, values, encoded.mask, encoded.summary, encoded.embedded if lexical else None)
+        mask = encoded.mask                                                    # (B, S) True on real tokens
+        if not self.config.attend_eos:
+            eos = mask.sum(dim=1) - 1                                          # (B,) position of each </s>
+            mask = mask.clone()
+            mask[torch.arange(mask.size(0), device=mask.device), eos] = False
+        return Memory(keys, values, mask, encoded.summary, encoded.embedded if lexical else None)
 
     def init_state(self, encoded: EncoderOutput) -> DecoderState:
         """s_0 = z in every decoder layer (and a zero cell for an LSTM)."""
@@ -246,7 +265,10 @@ class Decoder(nn.Module):
         if self.attention is None:
             context, weights = memory.summary, None                      # (B, H)    c_t = z
         else:
-            context, weights = self.attention(state.query, memory.keys, memory.values, memory.mask)
+            query = state.query                                          # (B, H)    q_t = s_{t−1}
+            if self.config.query == "state+token":
+                query = torch.cat([query, embedded], dim=-1)             # (B, H+emb) [s_{t−1}; E'[y_{t−1}]]
+            context, weights = self.attention(query, memory.keys, memory.values, memory.mask)
             #                                                            # (B, H), (B, S)
         rnn_input = torch.cat([embedded, context], dim=-1).unsqueeze(1)  # (B, 1, emb+H)
         output, rnn_state = self.rnn(rnn_input, state.rnn_state())       # (B, 1, H)  s_t

@@ -198,3 +198,32 @@ def test_model_config_dict_round_trip_ignores_unknown_keys():
     config = ModelConfig(src_vocab_size=10, tgt_vocab_size=11, cell="lstm", attention="dot", bidirectional=False)
     assert ModelConfig.from_dict(config.to_dict()) == config
     assert ModelConfig.from_dict({**config.to_dict(), "added_in_a_later_version": 1}) == config
+
+
+@pytest.mark.parametrize("attention", [a for a in ATTENTION_TYPES if a != "none"])
+def test_without_attend_eos_no_weight_rests_on_the_sources_end(attention):
+    """attend_eos=False: α on each sentence's </s> (and on padding) is exactly 0, the rows still sum to 1, and
+    decoding step by step gives the teacher-forced pass; the default model does put weight there."""
+    src, lengths, tgt_in = _batch()
+    eos = lengths - 1                                                           # where each </s> is
+    rows = torch.arange(len(SRC))
+    model = _model(attention, attend_eos=False)
+    with torch.no_grad():
+        logits, weights = model(src, lengths, tgt_in)                           # (B, T, S)
+        assert torch.all(weights[rows, :, eos] == 0)
+        assert_close(weights.sum(-1), torch.ones(weights.shape[:2]))
+        encoded = model.encode(src, lengths)
+        memory, state = model.decoder.prepare(encoded), model.decoder.init_state(encoded)
+        for t in range(tgt_in.size(1)):
+            out = model.decoder.step(tgt_in[:, t], state, memory)
+            state = out.state
+            assert_close(out.logits, logits[:, t])
+            assert_close(out.attention[:, 0, 0], weights[:, t])
+        _, default_weights = _model(attention)(src, lengths, tgt_in)
+        assert torch.all(default_weights[rows, :, eos] > 0)
+
+
+def test_a_config_without_attend_eos_is_an_older_model_that_attends_to_eos():
+    config = ModelConfig(src_vocab_size=12, tgt_vocab_size=11).to_dict()
+    del config["attend_eos"]
+    assert ModelConfig.from_dict(config).attend_eos is True

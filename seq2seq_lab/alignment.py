@@ -1,0 +1,140 @@
+"""Does the heatmap show the right thing? Alignment scores against known word alignments.
+
+A heatmap teaches only if its weight sits on the source token that produced each output token. For the
+generated toy tasks that token is known exactly (:func:`toy_gold`); this module scores a model against it:
+
+    argmax share   = (1/N) Σ_t [ argmax_j α_tj ∈ G_t ]       does the peak land on a right token?
+    mean weight    = (1/N) Σ_t Σ_{j ∈ G_t} α_tj               how much of the weight is there?
+
+over the N output tokens t that have a gold set G_t of source positions (punctuation that no source token
+produces, such as the "," of "March 5, 2024", and ``</s>`` are not counted). The attention α is the model's
+own, on the reference output (teacher forcing: the same pass as :meth:`~.translator.Translator.score`), so a
+wrong translation does not make the alignment undefined. For a Transformer α is the summary the heatmap shows:
+the last layer's cross-attention, averaged over its heads.
+
+The gold alignments of the toy tasks (source positions are characters of the Chinese, 0-based):
+
+* **numbers** (三千零五 → 3 0 0 5): a non-zero digit ← its numeral (三; 两; the 十 of 十五, which says "1");
+  zeros inside the number ← the 零 that stands for them (both zeros of 3005 ← 零); trailing zeros ← the unit
+  of the last non-zero digit (the three zeros of 3000 ← 千; the zero of 20 ← 十); 0 ← 零.
+* **dates_iso** (二〇二四年三月五日 → 2024-03-05): each year digit ← its character; "-" ← 年, then 月; the month
+  and the day as numbers (above), a padding zero ← the numeral it pads (the 0 of 03 ← 三).
+* **dates_en** (→ March 5, 2024): the month name ← the month's numeral and 月; the day ← the day's numeral and
+  日; the year ← its four characters and 年.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .corpus import _MONTHS, chinese_number
+from .data import pad
+from .text import tokenize_target
+
+Gold = list[set[int] | None]       # per output token: the source positions that produced it (None: not scored)
+
+
+def number_gold(n: int) -> list[set[int]]:
+    """For each digit of ``str(n)``, the positions in ``chinese_number(n)`` that produced it.
+
+    Follows :func:`~.corpus.chinese_number` character by character: 3005 → 三千零五 → [{0}, {2}, {2}, {3}]."""
+    if n == 0:
+        return [{0}]                                           # 零 → 0
+    digits, units = [int(d) for d in f"{n:05d}"], ["万", "千", "百", "十", ""]
+    first = next(place for place, digit in enumerate(digits) if digit)   # leading zeros are not written
+    gold: list[set[int]] = []
+    position, zeros, last_unit = 0, 0, 0
+    for place in range(first, 5):
+        digit, unit = digits[place], units[place]
+        if digit == 0:
+            zeros += 1                                         # a run of zeros …
+            continue
+        if zeros:                                              # … inside the number is one 零
+            gold += [{position}] * zeros
+            position, zeros = position + 1, 0
+        gold.append({position})                                # the numeral (两; or the 十 of 十五, "1")
+        if not (digit == 1 and unit == "十" and place == first):
+            position += 1                                      # (十五 writes no 一 before its 十)
+        last_unit = position if unit else position - 1
+        position += 1 if unit else 0
+    return gold + [{last_unit}] * zeros                        # trailing zeros ← the last unit (三千 → 000 ← 千)
+
+
+def _numeral_gold(value: int, start: int, width: int) -> list[set[int]]:
+    """A month or day ``value`` written from position ``start``, as ``width`` digits (zero-padded)."""
+    gold = [{start + j for j in g} for g in number_gold(value)]
+    return [{start}] * (width - len(gold)) + gold          # a padding zero ← the numeral it pads
+
+
+def toy_gold(task: str, zh: str, en: str) -> Gold:
+    """The gold source positions of each target token of a generated toy pair (see the module docstring)."""
+    if task == "numbers":
+        return list(number_gold(int(en)))
+    year_end, month_end = zh.index("年"), zh.index("月")
+    year = list(range(year_end))
+    month_start, day_start = year_end + 1, month_end + 1
+    if task == "dates_iso":
+        y, m, d = (int(part) for part in en.split("-"))
+        return ([{j} for j in year] + [{year_end}] + _numeral_gold(m, month_start, 2) + [{month_end}]
+                + _numeral_gold(d, day_start, 2))
+    if task == "dates_en":
+        month_name, day, _, year_text = tokenize_target(en, "english")
+        assert month_name in _MONTHS and year_text.isdigit() and day.isdigit()
+        day_end = zh.index("日")
+        return [set(range(month_start, month_end + 1)), set(range(day_start, day_end + 1)), None,
+                set(year) | {year_end}]
+    raise ValueError(f"no gold alignment for toy task {task!r}")
+
+
+@dataclass
+class AlignmentScore:
+    argmax: float        # share of scored output tokens whose attention peak lands on a gold source position
+    weight: float        # mean attention weight on the gold positions
+    tokens: int          # scored output tokens
+    sentences: int
+
+    def as_dict(self) -> dict:
+        return {"argmax": self.argmax, "weight": self.weight, "tokens": self.tokens, "sentences": self.sentences}
+
+
+@torch.inference_mode()
+def teacher_forced_attention(translator, texts: Sequence[str], references: Sequence[Sequence[str]],
+                             *, batch_size: int = 256) -> list[np.ndarray]:
+    """The attention the heatmap would show for each reference output: (T, S) per sentence, T = the reference's
+    tokens (without ``</s>``), S = the source tokens including ``</s>``."""
+    tgt_vocab = translator.tgt_vocab
+    out: list[np.ndarray] = []
+    for begin in range(0, len(texts), batch_size):
+        analyses = [translator.analyze(t) for t in texts[begin:begin + batch_size]]
+        ids = [tgt_vocab.encode(list(r)) for r in references[begin:begin + batch_size]]
+        src = pad([a.ids for a in analyses]).to(translator.device)                       # (B, S)
+        lengths = torch.tensor([len(a.ids) for a in analyses])                           # (B,)
+        tgt_in = pad([[tgt_vocab.bos_id] + x for x in ids]).to(translator.device)        # (B, T+1)
+        cross = translator.model.attention_maps(src, lengths, tgt_in).cross              # (B, T+1, L, h, S)
+        summary = cross[:, :, -1].mean(dim=2).float().cpu().numpy()                      # (B, T+1, S)
+        out += [summary[i, :len(x), :len(a.ids)] for i, (a, x) in enumerate(zip(analyses, ids))]
+    return out
+
+
+def score_alignment(attentions: Sequence[np.ndarray], golds: Sequence[Gold]) -> AlignmentScore:
+    """:class:`AlignmentScore` of attention matrices (T, S) against their gold sets."""
+    hits, weights, tokens = 0, 0.0, 0
+    for attention, gold in zip(attentions, golds):
+        for row, positions in zip(attention, gold):
+            if positions is None:
+                continue
+            hits += int(row.argmax()) in positions
+            weights += float(row[sorted(positions)].sum())
+            tokens += 1
+    return AlignmentScore(hits / max(1, tokens), weights / max(1, tokens), tokens, len(attentions))
+
+
+def toy_alignment(translator, task: str, pairs) -> AlignmentScore:
+    """The alignment score of a toy-task model on ``pairs`` (Pair objects of that task)."""
+    references = [tokenize_target(p.en, translator.config.tgt_detok) for p in pairs]
+    attentions = teacher_forced_attention(translator, [p.zh for p in pairs], references)
+    return score_alignment(attentions, [toy_gold(task, p.zh, p.en) for p in pairs])
