@@ -4,7 +4,9 @@
 
 "test" is each model's first test set: HSK's for the HSK and everyday models (so the figures compare
 across corpora), the held-out split of a toy task; the everyday models also record Tatoeba's test split and
-the everyday set.
+the everyday set. A toy model also records exact match over its whole input domain and its alignment score
+(``seq2seq_lab/alignment.py``: the share of output tokens whose attention peak is on the source character that
+produced them / the mean weight there, on its test split).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ def fmt(metrics: dict | None, exact: bool) -> str:
 
 def main() -> None:
     print("| model | data | attention | test greedy | test beam 5 | beam 5, α/β chosen on valid | "
-          "other test sets, beam 5 | train time |")
-    print("|---|---|---|---|---|---|---|---|")
+          "other test sets, beam 5 | alignment: peak on the right token / weight there | train time |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for info in list_models(ROOT / "models"):
         if not info.ok:
             continue
@@ -40,9 +42,14 @@ def main() -> None:
                  if decoding else "–")
         others = record.get("tests", {}) if isinstance(record.get("tests"), dict) else {}
         other = "; ".join(f"{name} {fmt(figures.get('beam5'), toy)}" for name, figures in others.items()) or "–"
+        if "domain" in record:
+            other = (f"whole domain, greedy: {record['domain']['exact'] * 100:.1f}% exact "
+                     f"({record['domain']['inputs']:,} inputs)")
+        alignment = record.get("alignment")
+        aligned = f"{alignment['argmax'] * 100:.1f}% / {alignment['weight']:.2f}" if alignment else "–"
         size = info.path.stat().st_size / 1e6
         print(f"| `{info.name}` ({size:.1f} MB) | {info.corpus} | {info.attention} | {fmt(test.get('greedy'), toy)} | "
-              f"{fmt(test.get('beam5'), toy)} | {tuned} | {other} | {record.get('train_seconds', '?')} s, "
+              f"{fmt(test.get('beam5'), toy)} | {tuned} | {other} | {aligned} | {record.get('train_seconds', '?')} s, "
               f"{record.get('epochs_run', '?')} epochs |")
 
 

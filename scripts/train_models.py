@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from seq2seq_lab import distributed
+from seq2seq_lab.alignment import toy_alignment
 from seq2seq_lab.checkpoint import save
 from seq2seq_lab.recipes import Recipe, recipes
-from seq2seq_lab.alignment import toy_alignment
 from seq2seq_lab.train import domain_figures, fit, record_test_figures, test_figures
 from seq2seq_lab.translator import Translator
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .corpus import _MONTHS, chinese_number
+from .corpus import _MONTHS
 from .data import pad
 from .text import tokenize_target
 

@@ -60,6 +60,11 @@ STRINGS: dict[str, dict[str, str]] = {
                        "zh": "**{name}** · 注意力：**{attention}** · 语料：{corpus} · {arch}"},
     "app.model_test": {"en": "test set: greedy {greedy}", "zh": "测试集：贪心 {greedy}"},
     "app.model_test_beam": {"en": "beam 5 {beam}", "zh": "束搜索(5) {beam}"},
+    "app.model_domain": {"en": "Right on {exact} of its whole input domain ({inputs} inputs, every one checked)",
+                         "zh": "在全部可能的输入上正确率 {exact}（共 {inputs} 个，逐一检查）"},
+    "app.model_alignment": {"en": "Attention peak on the source token that produced the output: {argmax} of output "
+                                  "tokens (mean weight there {weight})",
+                            "zh": "注意力最高处落在产生该输出的源词上：{argmax} 的输出词（平均权重 {weight}）"},
     "app.model_test_sets": {"en": "beam 5 chrF by test set: {figures}", "zh": "束搜索(5) 各测试集 chrF：{figures}"},
     "app.model_data": {"en": "Data: {attribution}", "zh": "数据来源：{attribution}"},
     "app.metric_bleu": {"en": "BLEU {value}", "zh": "BLEU {value}"},

@@ -71,7 +71,7 @@ class ModelConfig:
     tgt_detok: str = "english"   # how output tokens are joined: "english" or "concat" (digits)
     lexical: bool = False        # add a lexical shortcut from attended source embeddings to the output
     attend_eos: bool = True      # attention may rest on the source's </s>; False: only on the sentence's own tokens
-    query: str = "state"         # the attention query: "state" q_t = s_{t−1}; "state+token" q_t = [s_{t−1}; E'[y_{t−1}]]
+    query: str = "state"         # the attention query: "state" s_{t−1}; "state+token" [s_{t−1}; E'[y_{t−1}]]
 
     def __post_init__(self):
         if self.cell not in CELLS:

@@ -7,8 +7,10 @@ import pytest
 from seq2seq_lab.corpus import (
     EVERYDAY_FILE,
     HSK_ATTRIBUTION,
+    LENGTH_FLOOR,
     TOY_TASKS,
     Pair,
+    balance_lengths,
     cedict_sense,
     everyday_splits,
     find_leaks,
@@ -25,6 +27,7 @@ from seq2seq_lab.corpus import (
     split_of,
     split_pairs,
     to_simplified,
+    toy_splits,
 )
 from seq2seq_lab.errors import CorpusError
 from seq2seq_lab.text import has_chinese
@@ -248,9 +251,12 @@ def test_load_splits_records_the_data_it_returns():
     assert hsk.record == {"corpus": "hsk", "attribution": HSK_ATTRIBUTION, "cleaning": dict(load_hsk().dropped),
                           "split": {name: len(pairs) for name, pairs in sentences.items()}}
     toy = load_splits("toy:dates_en")
+    distinct = toy_splits("dates_en")
     assert list(toy.tests) == ["toy:dates_en"]
+    assert toy.train == balance_lengths(distinct["train"]) and toy.valid == distinct["valid"]
     assert toy.record == {"corpus": "toy:dates_en", "task": TOY_TASKS["dates_en"].title,
-                          "split": {"train": len(toy.train), "valid": len(toy.valid), "test": len(toy["test"])}}
+                          "split": {"train": len(distinct["train"]), "valid": len(toy.valid), "test": len(toy["test"])},
+                          "length_floor": LENGTH_FLOOR, "train_examples": len(toy.train)}
 
 
 def test_load_splits_adds_the_hsk_glossary_to_training_only():

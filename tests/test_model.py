@@ -227,3 +227,33 @@ def test_a_config_without_attend_eos_is_an_older_model_that_attends_to_eos():
     config = ModelConfig(src_vocab_size=12, tgt_vocab_size=11).to_dict()
     del config["attend_eos"]
     assert ModelConfig.from_dict(config).attend_eos is True
+
+
+@pytest.mark.parametrize("attention", ["additive", "general", "scaled_dot"])
+def test_a_query_that_holds_the_last_word_keeps_step_equal_to_forward(attention):
+    """query="state+token": q_t = [s_{t−1}; E'[y_{t−1}]]; decoding step by step still gives the teacher-forced pass,
+    and the query really depends on the previous word (another y_{t−1}, other weights)."""
+    model = _model(attention, query="state+token")
+    src, lengths, tgt_in = _batch()
+    with torch.no_grad():
+        logits, weights = model(src, lengths, tgt_in)
+        encoded = model.encode(src, lengths)
+        memory, state = model.decoder.prepare(encoded), model.decoder.init_state(encoded)
+        for t in range(tgt_in.size(1)):
+            out = model.decoder.step(tgt_in[:, t], state, memory)
+            state = out.state
+            assert_close(out.logits, logits[:, t])
+            assert_close(out.attention[:, 0, 0], weights[:, t])
+        first = model.decoder.step(tgt_in[:, 0], model.decoder.init_state(encoded), memory).attention
+        other = model.decoder.step(tgt_in[:, 0] + 3, model.decoder.init_state(encoded), memory).attention
+        assert not torch.allclose(first, other)
+
+
+def test_the_query_option_is_checked_and_older_configs_use_the_state():
+    with pytest.raises(ValueError, match="query"):
+        ModelConfig(src_vocab_size=12, tgt_vocab_size=11, query="token")
+    with pytest.raises(ValueError, match="dot attention"):
+        ModelConfig(src_vocab_size=12, tgt_vocab_size=11, attention="dot", query="state+token")
+    config = ModelConfig(src_vocab_size=12, tgt_vocab_size=11).to_dict()
+    del config["query"]
+    assert ModelConfig.from_dict(config).query == "state"

@@ -135,6 +135,20 @@ def test_cards_show_the_same_figures_with_the_beam_and_each_test_set():
     assert "test set" not in catalogue.model_card("plain", info("plain", "hsk"), "en")
 
 
+def test_a_toy_card_says_how_much_of_its_domain_is_right_and_where_its_attention_peaks():
+    measured = dataclasses.replace(TOY, record={**TOY.record, "domain": {"exact": 1.0, "inputs": 100_000},
+                                                "alignment": {"argmax": 0.978, "weight": 0.86, "data": "test"}})
+    en, zh = catalogue.model_card("my_dates", measured, "en"), catalogue.model_card("my_dates", measured, "zh")
+    assert "Right on 100.0% of its whole input domain (100,000 inputs" in en
+    assert "produced the output: 97.8% of output tokens (mean weight there 0.86)" in en
+    assert "100.0%（共 100,000 个" in zh and "97.8% 的输出词（平均权重 0.86）" in zh
+    assert "whole input domain" not in catalogue.model_card("my_dates", TOY, "en")       # not measured: no line
+    hostile = dataclasses.replace(TOY, record={**TOY.record, "domain": {"exact": "all", "inputs": 5},
+                                               "alignment": ["argmax", 2]})
+    card = catalogue.model_card("my_dates", hostile, "en")                                # wrong types: no line
+    assert "whole input domain" not in card and "Attention peak" not in card
+
+
 def test_shelf_gives_the_pickers_choices_examples_and_card(settings, tmp_path):
     shelf = catalogue.shelf(settings)
     assert shelf.choices("zh") == [(catalogue.model_label(key, shelf.good[key], "zh"), key) for key in shelf.keys]

@@ -189,7 +189,30 @@ def model_card(key: str, info: ModelInfo, lang: str) -> str:
     if len(by_set) > 1:
         card += "  \n" + t("app.model_test_sets", lang, figures=md_text(
             ", ".join(f"{name} {value:.1f}" for name, value in by_set.items())))
+    for line in (domain_line(info.record, lang), alignment_line(info.record, lang)):
+        if line:
+            card += "  \n" + line
     return card
+
+
+def _share(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def domain_line(record: dict, lang: str) -> str | None:
+    """"Right on 100.0 % of its whole domain (100,000 inputs)" for a toy model whose record measured it."""
+    domain = record.get("domain") if isinstance(record, dict) else None
+    if not (isinstance(domain, dict) and _share(domain.get("exact")) and isinstance(domain.get("inputs"), int)):
+        return None
+    return t("app.model_domain", lang, exact=f"{domain['exact']:.1%}", inputs=f"{domain['inputs']:,}")
+
+
+def alignment_line(record: dict, lang: str) -> str | None:
+    """"Attention peak on the producing token: 97.8 % of outputs (mean weight 0.86)" (#13's alignment score)."""
+    alignment = record.get("alignment") if isinstance(record, dict) else None
+    if not (isinstance(alignment, dict) and _share(alignment.get("argmax")) and _share(alignment.get("weight"))):
+        return None
+    return t("app.model_alignment", lang, argmax=f"{alignment['argmax']:.1%}", weight=f"{alignment['weight']:.2f}")
 
 
 def model_data(info: ModelInfo, lang: str) -> str | None:
