@@ -24,7 +24,7 @@ import torch.distributed as dist
 
 from seq2seq_lab import distributed
 from seq2seq_lab.checkpoint import load, read_metadata
-from seq2seq_lab.corpus import TOY_TASKS, toy_splits
+from seq2seq_lab.corpus import TOY_TASKS, load_splits, toy_splits
 from seq2seq_lab.data import build_vocabs, make_batches, tokenize_pairs
 from seq2seq_lab.models import build_model, config_for
 from seq2seq_lab.present import api
@@ -180,7 +180,7 @@ def two_runs(tmp_path_factory):
 def test_each_rank_trains_on_its_own_share_and_together_they_cover_every_epoch(two_runs):
     folder, logs = two_runs
     rank0, rank1, single = logs["ddp"]["rank0"], logs["ddp"]["rank1"], logs["single"]["rank0"]
-    n_train = len(toy_splits("numbers")["train"])
+    n_train = len(load_splits("toy:numbers").train)            # the training examples (short inputs repeated)
     assert len(rank0["epochs"]) == len(rank1["epochs"]) == 2
     for epoch0, epoch1, epoch_single in zip(rank0["epochs"], rank1["epochs"], single["epochs"]):
         assert len(epoch0) == len(epoch1) == len(epoch_single)                   # same steps: nobody waits

@@ -54,7 +54,8 @@ def test_a_job_trains_reports_progress_and_saves_a_loadable_model(tmp_path):
     assert job.probe is not None and job.probe.src_tokens[:4] == ["三", "千", "零", "五"]
     record = read_metadata(job.model_path)["record"]
     assert record["corpus"] == "toy:numbers" and record["trained_in_app"] is True
-    assert record["task"] == TOY_TASKS["numbers"].title and record["split"]["train"] == record["pairs"]["train"]
+    assert record["task"] == TOY_TASKS["numbers"].title and record["train_examples"] == record["pairs"]["train"]
+    assert record["split"]["train"] < record["train_examples"]       # distinct pairs; short ones repeated
     assert record["test"]["greedy"]["sentences"] == jobs.MAX_TEST_PAIRS
     tr = Translator.load(job.model_path, device="cpu")
     assert tr.translate("三千零五", beam_size=1).src_tokens == ["三", "千", "零", "五", "</s>"]
