@@ -21,19 +21,25 @@ The gold alignments of the toy tasks (source positions are characters of the Chi
   and the day as numbers (above), a padding zero ← the numeral it pads (the 0 of 03 ← 三).
 * **dates_en** (→ March 5, 2024): the month name ← the month's numeral and 月; the day ← the day's numeral and
   日; the year ← its four characters and 年.
+
+For Chinese–English the probe (``probe.tsv``, :func:`load_probe`) is 30 first-lesson sentences with the links
+a teacher would draw (我=I, 老师=teacher, 北京=Beijing, 每天=every, 每天=day). A link's gold set is every source
+token that overlaps its Chinese text — whatever jieba and the vocabulary made of the sentence (坐火车 as one
+token, or 坐 + 火车) — and only linked English words are scored ("a", "the", "." are not).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .corpus import _MONTHS
 from .data import pad
-from .text import tokenize_target
+from .text import normalize_zh, tokenize_target
 
 Gold = list[set[int] | None]       # per output token: the source positions that produced it (None: not scored)
 
@@ -138,3 +144,52 @@ def toy_alignment(translator, task: str, pairs) -> AlignmentScore:
     references = [tokenize_target(p.en, translator.config.tgt_detok) for p in pairs]
     attentions = teacher_forced_attention(translator, [p.zh for p in pairs], references)
     return score_alignment(attentions, [toy_gold(task, p.zh, p.en) for p in pairs])
+
+
+# --- the Chinese–English probe ------------------------------------------------------------------------------------
+
+PROBE_FILE = Path(__file__).with_name("probe.tsv")
+
+
+@dataclass(frozen=True)
+class ProbeSentence:
+    zh: str
+    en: str
+    links: tuple[tuple[str, str], ...]    # (Chinese text, English word): 老师 → teacher
+
+
+def load_probe(path: Path = PROBE_FILE) -> list[ProbeSentence]:
+    sentences = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            zh, en, links = line.split("\t")
+            sentences.append(ProbeSentence(normalize_zh(zh), en, tuple(tuple(link.split("=", 1))
+                                                                        for link in links.split())))
+    return sentences
+
+
+def probe_gold(source_texts: Sequence[str], target_tokens: Sequence[str], sentence: ProbeSentence) -> Gold:
+    """Gold sets over the model's source tokens (their texts tile the sentence) for each target token: a linked
+    English word (matched case-blind, each occurrence once) ← the tokens overlapping its Chinese text."""
+    starts = np.cumsum([0, *map(len, source_texts)])                 # character offset of each source token
+    gold: Gold = [None] * len(target_tokens)
+    for chinese, english in sentence.links:
+        begin = sentence.zh.index(chinese)
+        end = begin + len(chinese)
+        tokens = {j for j in range(len(source_texts)) if starts[j] < end and starts[j + 1] > begin}
+        position = next(t for t, token in enumerate(target_tokens) if token.lower() == english.lower()
+                        and gold[t] is None)
+        gold[position] = tokens
+    return gold
+
+
+def probe_alignment(translator, sentences: Sequence[ProbeSentence] | None = None) -> AlignmentScore | None:
+    """The alignment score of a Chinese–English model on the probe (None for a model without attention)."""
+    if translator.family == "rnn" and translator.config.attention == "none":
+        return None
+    sentences = load_probe() if sentences is None else sentences
+    references = [tokenize_target(s.en, translator.config.tgt_detok) for s in sentences]
+    attentions = teacher_forced_attention(translator, [s.zh for s in sentences], references)
+    golds = [probe_gold([t.text for t in translator.analyze(s.zh).tokens[:-1]], reference, s)
+             for s, reference in zip(sentences, references)]
+    return score_alignment(attentions, golds)

@@ -9,13 +9,25 @@ import numpy as np
 import pytest
 
 from seq2seq_lab import Translator
-from seq2seq_lab.alignment import number_gold, score_alignment, teacher_forced_attention, toy_alignment, toy_gold
+from seq2seq_lab.alignment import (
+    ProbeSentence,
+    load_probe,
+    number_gold,
+    probe_alignment,
+    probe_gold,
+    score_alignment,
+    teacher_forced_attention,
+    toy_alignment,
+    toy_gold,
+)
 from seq2seq_lab.catalog import MODELS_DIR
 from seq2seq_lab.checkpoint import read_metadata
 from seq2seq_lab.corpus import (
     LENGTH_FLOOR,
+    Pair,
     balance_lengths,
     chinese_number,
+    find_leaks,
     load_splits,
     toy_domain,
     toy_splits,
@@ -167,3 +179,54 @@ def test_teacher_forced_attention_is_the_heatmap_of_the_reference(shipped_toy):
     (forced,) = teacher_forced_attention(translator, [zh], [result.best.tokens[:-1]])
     np.testing.assert_allclose(forced, result.best.attention[:-1], atol=1e-5)
 
+
+
+# --- the Chinese–English probe ------------------------------------------------------------------------------------
+
+
+def test_every_probe_link_is_in_its_sentence_and_its_reference():
+    probe = load_probe()
+    assert len(probe) == 30 and sum(len(s.links) for s in probe) >= 100
+    for sentence in probe:
+        reference = [t.lower() for t in tokenize_target(sentence.en, "english")]
+        words = [english.lower() for _, english in sentence.links]
+        assert all(chinese in sentence.zh for chinese, _ in sentence.links), sentence
+        assert all(reference.count(w) >= words.count(w) for w in words), sentence
+
+
+def test_no_probe_sentence_is_in_the_shipped_models_training_data():
+    probe = [Pair(f"probe:{i}", s.zh, s.en) for i, s in enumerate(load_probe())]
+    training = load_splits("everyday").train + load_splits("hsk", glossary=True).train
+    assert find_leaks(training, probe) == []
+
+
+def test_a_probe_link_covers_whatever_tokens_its_chinese_became():
+    sentence = ProbeSentence("他坐火车去南京。", "He takes the train to Nanjing.",
+                             (("他", "He"), ("火车", "train"), ("南京", "Nanjing")))
+    reference = tokenize_target(sentence.en, "english")            # he takes the train to Nanjing .
+    whole = probe_gold(["他", "坐火车", "去", "南京", "。"], reference, sentence)
+    assert whole == [{0}, None, None, {1}, None, {3}, None]         # 坐火车 is one token: train ← it
+    split = probe_gold(["他", "坐", "火车", "去", "南京", "。"], reference, sentence)
+    assert split == [{0}, None, None, {2}, None, {4}, None]
+
+
+SENTENCE_MODELS = ("everyday_additive", "everyday_transformer", "hsk_additive", "hsk_dot", "hsk_general",
+                   "hsk_scaled_dot", "hsk_transformer")
+
+
+@pytest.mark.parametrize("name", SENTENCE_MODELS)
+def test_a_sentence_models_recorded_probe_alignment_is_what_its_weights_give(name):
+    path = MODELS_DIR / f"{name}.safetensors"
+    recorded = read_metadata(path)["record"]["alignment"]
+    score = probe_alignment(Translator.load(path, device="cpu"))
+    assert recorded["data"] == "probe" and recorded["tokens"] == score.tokens
+    assert score.argmax == pytest.approx(recorded["argmax"], abs=1e-6)
+    assert score.weight == pytest.approx(recorded["weight"], abs=1e-4)
+
+
+def test_the_transformers_attention_is_on_the_linked_word_and_the_model_without_attention_has_no_score():
+    """#13's goal (≥ 80 % on the probe) is met by everyday_transformer (88.9 %); the RNNs miss it (the default
+    parks 63 % of its peaks on </s>, see the README), and hsk_none has nothing to score."""
+    transformer = Translator.load(MODELS_DIR / "everyday_transformer.safetensors", device="cpu")
+    assert probe_alignment(transformer).argmax >= 0.8
+    assert probe_alignment(Translator.load(MODELS_DIR / "hsk_none.safetensors", device="cpu")) is None
