@@ -200,6 +200,19 @@ def test_model_config_dict_round_trip_ignores_unknown_keys():
     assert ModelConfig.from_dict({**config.to_dict(), "added_in_a_later_version": 1}) == config
 
 
+def steps_match_forward(model, src, lengths, tgt_in) -> torch.Tensor:
+    """Decode step by step on the reference inputs, check each step against forward(); its attention (B, T, S)."""
+    logits, weights = model(src, lengths, tgt_in)
+    encoded = model.encode(src, lengths)
+    memory, state = model.decoder.prepare(encoded), model.decoder.init_state(encoded)
+    for t in range(tgt_in.size(1)):
+        out = model.decoder.step(tgt_in[:, t], state, memory)
+        state = out.state
+        assert_close(out.logits, logits[:, t])
+        assert_close(out.attention[:, 0, 0], weights[:, t])
+    return weights
+
+
 @pytest.mark.parametrize("attention", [a for a in ATTENTION_TYPES if a != "none"])
 def test_without_attend_eos_no_weight_rests_on_the_sources_end(attention):
     """attend_eos=False: α on each sentence's </s> (and on padding) is exactly 0, the rows still sum to 1, and
@@ -209,16 +222,9 @@ def test_without_attend_eos_no_weight_rests_on_the_sources_end(attention):
     rows = torch.arange(len(SRC))
     model = _model(attention, attend_eos=False)
     with torch.no_grad():
-        logits, weights = model(src, lengths, tgt_in)                           # (B, T, S)
+        weights = steps_match_forward(model, src, lengths, tgt_in)              # (B, T, S)
         assert torch.all(weights[rows, :, eos] == 0)
         assert_close(weights.sum(-1), torch.ones(weights.shape[:2]))
-        encoded = model.encode(src, lengths)
-        memory, state = model.decoder.prepare(encoded), model.decoder.init_state(encoded)
-        for t in range(tgt_in.size(1)):
-            out = model.decoder.step(tgt_in[:, t], state, memory)
-            state = out.state
-            assert_close(out.logits, logits[:, t])
-            assert_close(out.attention[:, 0, 0], weights[:, t])
         _, default_weights = _model(attention)(src, lengths, tgt_in)
         assert torch.all(default_weights[rows, :, eos] > 0)
 
@@ -236,14 +242,9 @@ def test_a_query_that_holds_the_last_word_keeps_step_equal_to_forward(attention)
     model = _model(attention, query="state+token")
     src, lengths, tgt_in = _batch()
     with torch.no_grad():
-        logits, weights = model(src, lengths, tgt_in)
+        steps_match_forward(model, src, lengths, tgt_in)
         encoded = model.encode(src, lengths)
-        memory, state = model.decoder.prepare(encoded), model.decoder.init_state(encoded)
-        for t in range(tgt_in.size(1)):
-            out = model.decoder.step(tgt_in[:, t], state, memory)
-            state = out.state
-            assert_close(out.logits, logits[:, t])
-            assert_close(out.attention[:, 0, 0], weights[:, t])
+        memory = model.decoder.prepare(encoded)
         first = model.decoder.step(tgt_in[:, 0], model.decoder.init_state(encoded), memory).attention
         other = model.decoder.step(tgt_in[:, 0] + 3, model.decoder.init_state(encoded), memory).attention
         assert not torch.allclose(first, other)
