@@ -255,6 +255,11 @@ def test_the_gradio_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(brows
     page = context.new_page()
     try:
         page.goto(f"{gradio_server}/?text={TEN_WORDS}")
+        # The page's load event fills the sentence from ?text= (on_load, a server round trip); a click before
+        # that translates the default example instead, whose heatmap never gets 8 rows (on a busy machine the
+        # wait below then timed out). Click once the sentence is there.
+        page.wait_for_function("(text) => [...document.querySelectorAll('textarea')].some(a => a.value === text)",
+                               arg=TEN_WORDS, timeout=90_000)
         page.get_by_role("button", name="Translate", exact=True).click()
         page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .ytick').length >= 8",
                                timeout=90_000)
