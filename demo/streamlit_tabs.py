@@ -12,7 +12,7 @@ import streamlit as st
 import streamlit_heads as heads_view
 from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, plot, presenter, show_error
 
-from seq2seq_lab import catalog, figures, settings
+from seq2seq_lab import catalog, settings
 from seq2seq_lab.errors import LabError
 from seq2seq_lab.present import catalogue, heads, live, views
 
@@ -26,9 +26,8 @@ def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int | None, slot
         plot(heatmap(src_tokens, frame.tokens, rows, highlight_row=frame.step - 1),   # the tab is its title
              key=f"live_heat{key}", where=slots["heat"], filename="attention")
     if frame.alternatives:
-        plot(figures.probability_bars(frame.alternatives, frame.token, title=T("live.bars_title", step=frame.step),
-                                      lang=lang(), font_size=views.font_size(presenter())),
-             key=f"live_bars{key}", where=slots["bars"], filename="next_word_probabilities")
+        plot(views.next_word_bars(frame, lang(), presenter=presenter()), key=f"live_bars{key}", where=slots["bars"],
+             filename="next_word_probabilities")
     slots["caption"].markdown(views.step_caption(frame, steps, lang()))
 
 

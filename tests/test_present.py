@@ -675,3 +675,29 @@ def test_a_model_starts_with_its_tuned_decoding_or_none(tmp_path):
     start = catalogue.starting_decoding(None)
     start["length_penalty"] = 2.0                                        # a copy: the default stays untouched
     assert catalogue.NO_PENALTIES["length_penalty"] == 0.0
+
+
+def test_heatmaps_and_bars_are_built_once_for_the_same_picture():
+    """The figures cache (#12): equal inputs give the very same figure, equal to a fresh build; any difference
+    in the tokens, weights, highlight, language or presenter mode gives another."""
+    from seq2seq_lab import figures
+    from seq2seq_lab.search import Alternative
+
+    src, out = ["我", "爱", "学习", "</s>"], ["i", "love", "studying", "</s>"]
+    weights = np.full((4, 4), 0.25)
+    first = views.heatmap(src, out, weights, "en", highlight_row=1)
+    assert views.heatmap(list(src), list(out), weights.copy(), "en", highlight_row=1) is first
+    assert first.to_json() == figures.attention_heatmap(src, out, weights, lang="en", highlight_row=1).to_json()
+    changed = weights.copy()
+    changed[0, 0] += 1e-6
+    for other in (views.heatmap(src, out, changed, "en", highlight_row=1),
+                  views.heatmap(src, out, weights, "en", highlight_row=2),
+                  views.heatmap(src, out, weights, "zh", highlight_row=1),
+                  views.heatmap(src, out, weights, "en", presenter=True, highlight_row=1),
+                  views.heatmap(src, ["i", "love", "it", "</s>"], weights, "en", highlight_row=1)):
+        assert other is not first
+    frame = live.Frame(2, ["i", "love"], weights[:2], [Alternative("love", 0.7), Alternative("like", 0.2)], 0.7)
+    bars = views.next_word_bars(frame, "en")
+    assert views.next_word_bars(live.Frame(2, ["i", "love"], None, list(frame.alternatives), 0.7), "en") is bars
+    assert views.next_word_bars(frame, "zh") is not bars
+    assert list(bars.data[0].x) == [0.7, 0.2]

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import figures
 from ..errors import LabError
 from ..i18n import error_text, t
 from ..search import PRUNED, Step
 from ..translator import Candidate, Translation, detokenize
 from .catalogue import OpenModel, md_text
-from .live import COMPARE_BEAM, Frame, Result, translate
+from .live import COMPARE_BEAM, LRU, Frame, Result, translate
 
 
 def error_message(error: Exception, lang: str) -> str:
@@ -31,9 +33,34 @@ def font_size(presenter: bool) -> int:
     return 20 if presenter else 14
 
 
+HEATMAPS = LRU(512)                # built figures, shared by every visitor (a few kB each)
+
+
 def heatmap(src_tokens, out_tokens, attention, lang: str, *, presenter: bool = False, **kwargs):
-    return figures.attention_heatmap(src_tokens, out_tokens, attention, lang=lang, font_size=font_size(presenter),
-                                     **kwargs)
+    """The attention heatmap, built once for the same picture: a class clicking one example sees the same frames,
+    and building a plotly figure (~10 ms, mostly validation) was a good part of a live step's server time. The
+    figure is shared, so nothing may change it (both apps only serialise it)."""
+    def build():
+        return figures.attention_heatmap(src_tokens, out_tokens, attention, lang=lang,
+                                         font_size=font_size(presenter), **kwargs)
+
+    weights = None if attention is None else np.ascontiguousarray(attention)
+    try:
+        key = (tuple(src_tokens), tuple(out_tokens), None if weights is None else
+               (weights.shape, weights.dtype.str, weights.tobytes()), lang, presenter, tuple(sorted(kwargs.items())))
+        hash(key)
+    except TypeError:                  # an unhashable option: build it, uncached
+        return build()
+    return HEATMAPS.get(key, build)
+
+
+def next_word_bars(frame: Frame, lang: str, *, presenter: bool = False):
+    """The live view's bars of the model's top next words at ``frame``'s step, shared like :func:`heatmap`."""
+    alternatives = tuple((a.token, float(a.prob)) for a in frame.alternatives)
+    return HEATMAPS.get(("bars", alternatives, frame.token, frame.step, lang, presenter),
+                        lambda: figures.probability_bars(frame.alternatives, frame.token, lang=lang,
+                                                         title=t("live.bars_title", lang, step=frame.step),
+                                                         font_size=font_size(presenter)))
 
 
 # --- the result's captions -------------------------------------------------------------------
