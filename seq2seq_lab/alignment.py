@@ -120,8 +120,8 @@ def teacher_forced_attention(translator, texts: Sequence[str], references: Seque
         src = pad([a.ids for a in analyses]).to(translator.device)                       # (B, S)
         lengths = torch.tensor([len(a.ids) for a in analyses])                           # (B,)
         tgt_in = pad([[tgt_vocab.bos_id] + x for x in ids]).to(translator.device)        # (B, T+1)
-        cross = translator.model.attention_maps(src, lengths, tgt_in).cross              # (B, T+1, L, h, S)
-        summary = cross[:, :, -1].mean(dim=2).float().cpu().numpy()                      # (B, T+1, S)
+        _, summary = translator.model(src, lengths, tgt_in)       # (B, T+1, S): the heatmap's summary of each step
+        summary = summary.float().cpu().numpy()
         out += [summary[i, :len(x), :len(a.ids)] for i, (a, x) in enumerate(zip(analyses, ids))]
     return out
 
