@@ -29,6 +29,7 @@ for folder in (ROOT, ROOT / "demo"):              # `python demo/gradio_app.py` 
         sys.path.insert(0, str(folder))
 
 import gradio as gr
+import gradio_closer
 import gradio_heads
 from gradio_api import api_models, api_score, api_segment, api_translate
 
@@ -54,16 +55,17 @@ def render(result: live.Result, lang: str, *, show_pruned: bool = True, pick: An
     head pickers' values (gradio_heads.PICKS)."""
     model = catalogue.open_model(result.model_key, settings.load())
     final, best, picks = result.final, result.final.best, picks or {}
+    pinyin = bool(picks.get("pinyin"))
     out: dict[str, Any] = {"result": output_html(best.text), "meta": views.result_meta(final, lang),
                            "pipe_pos": "", "pos_view": None, "pipe_ctx": "", "ctx_view": None}   # one of them stays
-    for panel in views.pipeline(model, result.text, lang):
+    for panel in views.pipeline(model, result.text, lang, pinyin=pinyin):
         out[f"pipe_{panel.key}"] = f"#### {panel.title}\n\n{panel.caption}"
         out[f"{panel.key}_view"] = panel.html if panel.html else panel.figure
     out.update(gradio_heads.render(model, result, lang, picks))
     if best.attention is None:
         out["live_plot"], out["live_caption"] = None, views.no_attention_note(best.tokens, lang)
     else:
-        out["live_plot"] = gradio_heads.heatmap(model, result, picks.get("head"), lang)
+        out["live_plot"] = gradio_heads.heatmap(model, result, picks.get("head"), lang, pinyin)
         out["live_caption"] = t("gr.live_done", lang, steps=len(result.steps))
         if final.options.beam_size > 1:
             out["live_caption"] += " " + t("live.beam_note", lang)
@@ -74,11 +76,12 @@ def render(result: live.Result, lang: str, *, show_pruned: bool = True, pick: An
         out[f"{side}_text"] = (f"### {catalogue.md_text(title)}\n\n{output_html(candidate.text, small=True)}\n\n"
                                + views.score_line(candidate, lang))
         out[f"{side}_plot"] = None if candidate.attention is None else views.heatmap(
-            final.src_tokens, candidate.tokens, candidate.attention, lang, highlight_row=comparison.split)
+            final.src_tokens, candidate.tokens, candidate.attention, lang, highlight_row=comparison.split,
+            pinyin=pinyin)
     out["candidates"] = views.candidate_frame(final, lang)
     pick = views.pick_rank(final, pick)
     out["pick"] = gr.update(choices=list(range(1, len(final.candidates) + 1)), value=pick, label=t("cand.pick", lang))
-    out["candidate_plot"], out["candidate_caption"] = views.candidate_heatmap(result, pick, lang)
+    out["candidate_plot"], out["candidate_caption"] = views.candidate_heatmap(result, pick, lang, pinyin=pinyin)
     out["tree_caption"] = views.tree_caption(result, lang)
     out["tree_plot"] = views.beam_tree(result, show_pruned, lang)
     return out
@@ -113,7 +116,8 @@ def translate_stream(text: Any, key: str | None, beam_size: Any, length_penalty:
                 yield {"message": gr.update(visible=False), "live_caption": views.step_caption(frame, None, lang)
                        + ("  \n" + views.no_attention_note(frame.tokens, lang) if rows is None else ""),
                        "live_plot": None if rows is None else views.heatmap(
-                           decoding.src_tokens, frame.tokens, rows, lang, highlight_row=frame.step - 1)}
+                           decoding.src_tokens, frame.tokens, rows, lang, highlight_row=frame.step - 1,
+                           pinyin=bool(picks.get("pinyin")))}
                 time.sleep(delay)
         page = render(decoding.result, lang, show_pruned=show_pruned, picks=picks)
     except Exception as error:                     # bad input is a message, never a traceback
@@ -200,6 +204,7 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                     OPTION_INPUTS = {name: option_slider(name, L, number=name in ("max_len", "no_repeat_ngram_size"))
                                      for name in ("beam_size", "length_penalty", "coverage_penalty", "max_len",
                                                   "no_repeat_ngram_size")}
+                    pinyin_box = gr.Checkbox(False, label=t("app.pinyin", L), info=t("app.pinyin_help", L))
     message = gr.Markdown(visible=False, elem_id="lab-message")
     result_html = gr.HTML()
     meta = gr.Markdown()
@@ -238,6 +243,8 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
             tree_caption = gr.Markdown()
             show_pruned_input = gr.Checkbox(True, label=t("tree.pruned", L))
             tree_plot = gr.Plot(show_label=False)
+        with gr.Tab(t("tab.closer", L)) as tab_closer:
+            CLOSER = gradio_closer.build(L)
 
     OUTPUTS = {"message": message, "result": result_html, "meta": meta, "pipe_seg": pipe_seg, "seg_view": seg_view,
                "live_plot": live_plot, "live_caption": live_caption_md, "compare_note": compare_note,
@@ -245,6 +252,7 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                "candidates": candidates, "pick": pick_input, "candidate_plot": candidate_plot,
                "candidate_caption": candidate_caption, "tree_caption": tree_caption, "tree_plot": tree_plot,
                **PIPE, **HEADS, "state": state}
+    CONTROLS["pinyin"] = pinyin_box                                   # travels with the pickers to every page
     PICK_INPUTS = [CONTROLS[name] for name in gradio_heads.PICKS]
 
     def to_components(named: dict[str, Any]) -> dict:
@@ -267,6 +275,7 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         (tab_compare, {"label": "tab.compare"}), (tab_pipeline, {"label": "gr.tab_pipeline"}),
         (pipe_md, {"value": "pipe.intro"}), (tab_candidates, {"label": "tab.candidates"}),
         (cand_md, {"value": "cand.intro"}), (show_pruned_input, {"label": "tree.pruned"}),
+        (tab_closer, {"label": "tab.closer"}), (pinyin_box, {"label": "app.pinyin", "info": "app.pinyin_help"}),
     ]
 
     def ui_language(lang, key, result, pruned, picked, *picks):
@@ -286,8 +295,9 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                                                 picks=dict(zip(gradio_heads.PICKS, picks)))))
         return updates
 
-    def ui_pick(result, picked, lang):
-        return (gr.skip(), gr.skip()) if result is None else views.candidate_heatmap(result, picked, language(lang))
+    def ui_pick(result, picked, lang, pinyin):
+        return ((gr.skip(), gr.skip()) if result is None
+                else views.candidate_heatmap(result, picked, language(lang), pinyin=bool(pinyin)))
 
     def ui_tree(result, pruned, lang):
         return gr.skip() if result is None else views.beam_tree(result, pruned, language(lang))
@@ -298,14 +308,16 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
     translate_inputs = [text_box, model_box, *OPTION_INPUTS.values(), speed_input, lang_radio, show_pruned_input,
                         *PICK_INPUTS]
     controls = gradio_heads.wire(state, lang_radio, CONTROLS, {**HEADS, "live_plot": live_plot}, render)
+    closer_then = gradio_closer.wire(CLOSER, state, lang_radio, pinyin_box, model_box)
     gr.on([translate_btn.click, text_box.submit], ui_translate, inputs=translate_inputs,
           outputs=list(OUTPUTS.values()), api_name="ui_translate", api_visibility="private", concurrency_limit=8,
-          show_progress="minimal").then(**controls, api_name="ui_controls")
+          show_progress="minimal").then(**controls, api_name="ui_controls").then(**closer_then,
+                                                                                 api_name="ui_closer_new")
     examples.click(lambda sample: sample[0], inputs=examples, outputs=text_box, api_name="ui_example",
                    api_visibility="private", queue=False).then(
         ui_translate, inputs=translate_inputs, outputs=list(OUTPUTS.values()), api_name="ui_example_translate",
-        api_visibility="private", concurrency_limit=8, show_progress="minimal").then(**controls,
-                                                                                     api_name="ui_example_controls")
+        api_visibility="private", concurrency_limit=8, show_progress="minimal").then(
+        **controls, api_name="ui_example_controls").then(**closer_then, api_name="ui_example_closer")
     model_box.change(on_model_change, inputs=[model_box, text_box, lang_radio], api_name="ui_model",  # + its penalties
                      outputs=[examples, model_info, text_box, *(OPTION_INPUTS[n] for n in catalogue.NO_PENALTIES)],
                      api_visibility="private")
@@ -315,8 +327,11 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                       outputs=[c for c, _ in LABELS] + list(OPTION_INPUTS.values())
                       + [speed_input, header, tree_title, model_info] + list(OUTPUTS.values()),
                       api_name="ui_language", api_visibility="private").then(**controls, api_name="ui_lang_controls")
+    pinyin_box.change(ui_language, inputs=[lang_radio, model_box, state, show_pruned_input, pick_input, *PICK_INPUTS],
+                      outputs=list(OUTPUTS.values()), api_name="ui_pinyin", api_visibility="private")
     candidates.select(ui_row, inputs=None, outputs=pick_input, api_name="ui_row", api_visibility="private")
-    pick_input.change(ui_pick, inputs=[state, pick_input, lang_radio], outputs=[candidate_plot, candidate_caption],
+    pick_input.change(ui_pick, inputs=[state, pick_input, lang_radio, pinyin_box],
+                      outputs=[candidate_plot, candidate_caption],
                       api_name="ui_pick", api_visibility="private")
     show_pruned_input.change(ui_tree, inputs=[state, show_pruned_input, lang_radio], outputs=tree_plot,
                              api_name="ui_tree", api_visibility="private")

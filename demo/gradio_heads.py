@@ -16,7 +16,9 @@ from seq2seq_lab.i18n import language, t
 from seq2seq_lab.present import catalogue, heads, live, views
 from seq2seq_lab.present.catalogue import OpenModel
 
-PICKS = ("head", "grid_layer", "enc_layer", "dec_layer", "trace_layer", "trace_head", "trace_step")   # pickers
+PICKS = ("head", "grid_layer", "enc_layer", "dec_layer", "trace_layer", "trace_head", "trace_step",   # pickers
+         "pinyin")                                                                     # and a display switch
+SWITCHES = ("pinyin",)          # in every page's picks, but a change redraws the whole page (the app wires it)
 VALUES = ("grid_caption", "grid_plot", "enc_caption", "enc_plot", "dec_caption", "dec_plot", "trace_title",
           "pipe_qkv", "qkv_view", "pipe_scores", "scores_view")                                   # what they draw
 
@@ -62,10 +64,12 @@ def render(model: OpenModel, result: live.Result, lang: str, picks: dict) -> dic
     if heads.shape(model) is None or not result.frames:
         return out
     src = result.final.src_tokens
-    out["grid_plot"], out["grid_caption"] = heads.cross_grid(result.frames[-1], src, picks.get("grid_layer"), lang)
+    pinyin = bool(picks.get("pinyin"))
+    out["grid_plot"], out["grid_caption"] = heads.cross_grid(result.frames[-1], src, picks.get("grid_layer"), lang,
+                                                             pinyin=pinyin)
     for side in ("enc", "dec"):
         out[f"{side}_plot"], out[f"{side}_caption"] = heads.self_attention(
-            result, "encoder" if side == "enc" else "decoder", picks.get(f"{side}_layer"), lang)
+            result, "encoder" if side == "enc" else "decoder", picks.get(f"{side}_layer"), lang, pinyin=pinyin)
     out["trace_title"] = f"#### {t('pipe.trace', lang)}"
     for panel in heads.trace_panels(model, result, picks.get("trace_layer"), picks.get("trace_head"),
                                     picks.get("trace_step"), lang):
@@ -106,11 +110,11 @@ def control_updates(model: OpenModel | None, result: live.Result | None, lang: s
     }
 
 
-def heatmap(model: OpenModel, result: live.Result, head, lang: str):
+def heatmap(model: OpenModel, result: live.Result, head, lang: str, pinyin: bool = False):
     """The live tab's finished heatmap for the head picked."""
     best = result.final.best
     rows = live_rows(model, best, head)
-    return None if rows is None else views.heatmap(result.final.src_tokens, best.tokens, rows, lang)
+    return None if rows is None else views.heatmap(result.final.src_tokens, best.tokens, rows, lang, pinyin=pinyin)
 
 
 def wire(state, lang_radio, controls: dict, outputs: dict, render) -> dict:
@@ -129,7 +133,8 @@ def wire(state, lang_radio, controls: dict, outputs: dict, render) -> dict:
         page = render(result, language(lang), picks=dict(zip(PICKS, picks)))
         return {component: page[name] for name, component in outputs.items()}
 
-    gr.on([picker.change for picker in pickers], ui_heads, inputs=[state, lang_radio, *pickers],
-          outputs=list(outputs.values()), api_name="ui_heads", api_visibility="private", show_progress="hidden")
+    gr.on([controls[name].change for name in PICKS if name not in SWITCHES], ui_heads,
+          inputs=[state, lang_radio, *pickers], outputs=list(outputs.values()), api_name="ui_heads",
+          api_visibility="private", show_progress="hidden")
     return dict(fn=ui_controls, inputs=[state, lang_radio, *pickers], outputs=list(controls.values()),
                 api_visibility="private")

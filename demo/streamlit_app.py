@@ -89,7 +89,7 @@ def init_state() -> None:
     state._initialised = True
     params = st.query_params
     state.lang = language(params.get("lang") or SETTINGS.lang)
-    state.presenter, state.export_fmt, state.speed = False, "png", "normal"
+    state.presenter, state.pinyin, state.export_fmt, state.speed = False, False, "png", "normal"
     state.src_text = params.get("text", catalogue.DEFAULT_TEXT)
     state.train_data = training.DEFAULT_DATA
     state.train_name = training.default_name(training.DEFAULT_DATA)
@@ -148,13 +148,14 @@ def decoding_options() -> dict:
 def sidebar_settings() -> None:
     st.segmented_control(T("app.language"), list(LANGUAGES), format_func=LANGUAGES.get, key="lang", required=True)
     st.toggle(T("app.presenter"), key="presenter", help=T("app.presenter_help"))
+    st.toggle(T("app.pinyin"), key="pinyin", help=T("app.pinyin_help"))
     st.segmented_control(T("app.export"), ["png", "svg"], format_func=str.upper, key="export_fmt", required=True,
                          help=T("app.export_help"))
 
 
 # --- the page ----------------------------------------------------------------------------------------
 
-TABS = ("live", "pipeline", "compare", "candidates", "whatif", "variants", "training")
+TABS = ("live", "pipeline", "compare", "candidates", "whatif", "variants", "closer", "training")
 
 
 def tab_labels() -> list[str]:
@@ -333,7 +334,8 @@ def main() -> None:
                     "compare": lambda: tabs_view.compare_tab(model, result),
                     "candidates": lambda: tabs_view.candidates_tab(result),
                     "whatif": lambda: tabs_view.whatif_tab(model, result),
-                    "variants": lambda: tabs_view.variants_tab(shelf, result)}
+                    "variants": lambda: tabs_view.variants_tab(shelf, result),
+                    "closer": lambda: tabs_view.closer_tab(model, result, shelf.corpus(model.key))}
     for name, draw in views_by_tab.items():
         if tabs[name].open is not False:                   # only the open tab does any work (None: all, in tests)
             with tabs[name]:

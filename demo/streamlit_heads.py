@@ -7,7 +7,7 @@ Layout only: what is drawn comes from ``seq2seq_lab.present.heads``. For an RNN 
 from __future__ import annotations
 
 import streamlit as st
-from streamlit_ui import T, draw_panel, keep_choice, labels, lang, plot, presenter
+from streamlit_ui import T, draw_panel, keep_choice, labels, lang, pinyin, plot, presenter
 
 from seq2seq_lab.present import heads, live
 
@@ -62,7 +62,8 @@ def head_views(model, result: live.Result, frame: live.Frame) -> None:
 def _cross_grid(found, result: live.Result, frame: live.Frame) -> None:
     """Every head of one decoder layer (or every layer) at the step shown."""
     layer = _layer_picker("grid_layer", T("heads.grid_layer"), found.dec_layers, every=True)
-    figure, caption = heads.cross_grid(frame, result.final.src_tokens, layer, lang(), presenter=presenter())
+    figure, caption = heads.cross_grid(frame, result.final.src_tokens, layer, lang(), presenter=presenter(),
+                                       pinyin=pinyin())
     st.caption(caption)
     if figure is not None:
         plot(figure, key="heads_grid", filename="attention_heads")
@@ -73,7 +74,8 @@ def _self_attention(found, result: live.Result, frame: live.Frame) -> None:
     for side, key, label, layers in (("encoder", "enc_layer", "heads.enc_layer", found.enc_layers),
                                      ("decoder", "dec_layer", "heads.dec_layer", found.dec_layers)):
         layer = _layer_picker(key, T(label), layers)
-        figure, caption = heads.self_attention(result, side, layer, lang(), step=frame.step, presenter=presenter())
+        figure, caption = heads.self_attention(result, side, layer, lang(), step=frame.step, presenter=presenter(),
+                                               pinyin=pinyin())
         st.caption(caption)
         if figure is not None:
             plot(figure, key=f"self_{side}", filename=f"self_attention_{side}")

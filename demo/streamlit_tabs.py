@@ -1,5 +1,6 @@
 """The Streamlit app's tabs: the live heatmap (drawn step by step, then scrubbed), inside the model,
-greedy against beam, the candidates and the search tree, forcing a beginning, the attention variants.
+greedy against beam, the candidates and the search tree, forcing a beginning, the attention variants,
+a closer look (coverage, attention against attribution, exposure bias).
 
 Layout only: every value comes from ``seq2seq_lab.present``.
 """
@@ -10,11 +11,11 @@ import time
 
 import streamlit as st
 import streamlit_heads as heads_view
-from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, plot, presenter, show_error
+from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, pinyin, plot, presenter, show_error
 
 from seq2seq_lab import catalog, settings
 from seq2seq_lab.errors import LabError
-from seq2seq_lab.present import catalogue, heads, live, views
+from seq2seq_lab.present import catalogue, closer, heads, live, views
 
 # --- ① live decoding ---------------------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ def on_candidate_row() -> None:
 
 def pipeline_tab(model, result: live.Result) -> None:
     st.caption(views.pipeline_intro(model, lang()))
-    for panel in views.pipeline(model, result.text, lang(), presenter=presenter()):
+    for panel in views.pipeline(model, result.text, lang(), presenter=presenter(), pinyin=pinyin()):
         draw_panel(panel)
     heads_view.trace_section(model, result)                  # a Transformer's one head, traced
 
@@ -104,7 +105,7 @@ def candidates_tab(result: live.Result) -> None:
                  width="stretch")
     st.session_state.cand_pick = views.pick_rank(final, st.session_state.get("cand_pick"))
     pick = st.segmented_control(T("cand.pick"), list(range(1, len(table) + 1)), key="cand_pick", required=True)
-    figure, caption = views.candidate_heatmap(result, pick, lang(), presenter=presenter())
+    figure, caption = views.candidate_heatmap(result, pick, lang(), presenter=presenter(), pinyin=pinyin())
     plot(figure, key="cand_heat", filename=f"candidate_{pick}") if figure is not None else st.info(caption)
     st.subheader(T("tree.title"))
     st.caption(views.tree_caption(result, lang()))
@@ -162,3 +163,33 @@ def variants_tab(shelf: catalogue.Shelf, result: live.Result) -> None:
             else:
                 plot(heatmap(translation.src_tokens, best.tokens, best.attention, compact=True),
                      key=f"variant_{attention}", filename=f"attention_{attention}")
+
+
+def closer_tab(model, result: live.Result, corpus: str) -> None:
+    st.caption(T("closer.intro"))
+    names = {name: T(f"closer.section.{name}") for name in closer.SECTIONS}
+    if st.session_state.get("closer_pick") not in names:
+        st.session_state.closer_pick = closer.SECTIONS[0]
+    section = st.segmented_control(T("closer.pick"), list(names), key="closer_pick", format_func=labels(names),
+                                   required=True)
+    try:
+        if section == "coverage":
+            view = closer.coverage_view(result, lang(), presenter=presenter(), pinyin=pinyin())
+        elif section == "attribution":
+            with st.spinner(T("closer.attribution_running")):
+                view = closer.attribution_view(model, result, lang(), presenter=presenter(), pinyin=pinyin())
+        else:
+            if st.session_state.get("_closer_text") != result.text:    # a new sentence brings its own reference
+                st.session_state._closer_text = result.text
+                st.session_state.closer_reference = closer.default_reference(result, corpus)
+            reference = st.text_input(T("closer.reference"), key="closer_reference", max_chars=closer.MAX_REFERENCE,
+                                      help=T("closer.reference_help"))
+            view = closer.exposure_view(model, result, reference, lang(), presenter=presenter())
+    except LabError as error:
+        show_error(error)
+        return
+    (st.warning if view.kind == "warning" else st.info)(view.caption)
+    if view.figures:
+        for column, (index, figure) in zip(st.columns(len(view.figures)), enumerate(view.figures)):
+            with column:
+                plot(figure, key=f"closer_{section}_{index}", filename=f"{section}_{index + 1}")

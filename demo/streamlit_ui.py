@@ -29,6 +29,10 @@ def presenter() -> bool:
     return bool(st.session_state.get("presenter"))
 
 
+def pinyin() -> bool:
+    return bool(st.session_state.get("pinyin"))
+
+
 def show_error(error: Exception, where=st) -> None:
     where.error(views.error_message(error, lang()), icon=":material/error:")
 
@@ -45,7 +49,7 @@ def plot(fig, key: str, where=None, filename: str | None = None) -> None:
 
 
 def heatmap(src_tokens, out_tokens, attention, **kwargs):
-    return views.heatmap(src_tokens, out_tokens, attention, lang(), presenter=presenter(), **kwargs)
+    return views.heatmap(src_tokens, out_tokens, attention, lang(), presenter=presenter(), pinyin=pinyin(), **kwargs)
 
 
 def draw_panel(panel: views.Panel) -> None:

@@ -95,16 +95,25 @@ def title_lines(text: str, size: float, room: float) -> list[str]:
     return [text[:bracket.start()], text[bracket.end() - 1:]]
 
 
+def noted(labels: Sequence[str], notes: Sequence[str] | None, size: float) -> list[str]:
+    """Tick labels with a small second line under each (pinyin under a Chinese word); unchanged without notes."""
+    if not notes or not any(notes):
+        return list(labels)
+    return [f"{text}<br><span style='font-size:{round(size)}px'>{label(note)}</span>" if note else text
+            for text, note in zip(labels, notes)]
+
+
 def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], attention: np.ndarray | None, *,
                       title: str | None = None, lang: str = "en", highlight_row: int | None = None,
                       show_values: bool | None = None, font_size: int = 14, height: int | None = None,
-                      compact: bool = False) -> go.Figure:
+                      compact: bool = False, src_notes: Sequence[str] | None = None) -> go.Figure:
     """The attention matrix (T, S): one row per output token, one column per source token.
 
     ``attention`` may have fewer rows than ``out_tokens`` while the decoding is still
     running (the heatmap grows row by row). ``highlight_row`` outlines one row
     (the step being inspected, or where two decodings part ways). ``compact`` drops
     the axis titles, colour bar and cell values, for small multiples side by side.
+    ``src_notes`` (one per source token, "" for none) go in small type under the tokens: pinyin.
     """
     src_tokens, out_tokens = list(src_tokens), list(out_tokens)
     S, T = len(src_tokens), len(out_tokens)
@@ -112,6 +121,8 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
     rows = weights.shape[0]
     out_labels = [label(tok) for tok in out_tokens[:rows]]
     src_labels = [label(tok) for tok in src_tokens]
+    note_size = max(9, round(0.8 * font_size))
+    src_ticks = noted(src_labels, src_notes, note_size)
     custom = np.array([[[out_labels[i], src_labels[j]] for j in range(S)] for i in range(rows)], dtype=object)
     if show_values is None:
         show_values = rows * S <= 160 and not compact
@@ -131,6 +142,8 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
     axis_font, fixed_height = title_size(font_size), height is not None
     x_title = None if compact else t("fig.source_axis", lang)
     top = 8 + LINE * font_size + 6 + (LINE * axis_font + 8 if x_title else 0)
+    if src_ticks != src_labels:                                # a second line of ticks: the notes
+        top += LINE * note_size
     if title:                                                  # plotly's figure title: 1.4 × the font
         top += LINE * round(1.4 * font_size) + 10
     bottom = 10
@@ -146,7 +159,7 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
         plot_height = max(plot_height, max(text_width(line, axis_font) for line in y_title) + clear)
     ticks = max((text_width(tok, font_size) for tok in out_labels), default=0)
     left = 10 + ticks + 6 + (8 + LINE * axis_font * len(y_title) if y_title else 0)
-    fig.update_xaxes(tickmode="array", tickvals=list(range(S)), ticktext=src_labels, side="top",
+    fig.update_xaxes(tickmode="array", tickvals=list(range(S)), ticktext=src_ticks, side="top",
                      range=[-0.5, S - 0.5], title=dict(text=x_title, font=dict(size=axis_font), standoff=8),
                      tickangle=0, showgrid=False, zeroline=False, automargin=True)
     fig.update_yaxes(tickmode="array", tickvals=list(range(rows)), ticktext=out_labels,
@@ -371,8 +384,10 @@ CHIP_STYLES = {
 }
 
 
-def token_chips_html(tokens: Sequence, ids: Sequence[int] | None = None, *, font_size: int = 18) -> str:
-    """One chip per source token (``text.SourceToken``), coloured by kind, with its vocabulary id below.
+def token_chips_html(tokens: Sequence, ids: Sequence[int] | None = None, *, font_size: int = 18,
+                     notes: Sequence[str] | None = None) -> str:
+    """One chip per source token (``text.SourceToken``), coloured by kind, with its vocabulary id below
+    (and ``notes``, pinyin, between the two).
 
     Everything from the user is escaped: ``<script>`` shows as text and never runs.
     """
@@ -381,11 +396,14 @@ def token_chips_html(tokens: Sequence, ids: Sequence[int] | None = None, *, font
         kind = "eos" if token.text == "</s>" else token.kind
         shown = token.model_token if kind == "unk" else token.text
         title = html.escape(f"{token.word} → {token.model_token}" if kind != "eos" else "</s>")
+        note = notes[index] if notes and index < len(notes) else ""
+        note_line = "" if not note else (f"<div class='lab-pinyin' style='font-size:{max(10, font_size - 5)}px'>"
+                                         f"{html.escape(note)}</div>")
         id_line = "" if ids is None else (f"<div style='font-size:{max(10, font_size - 7)}px;opacity:.75;"
                                           f"font-family:monospace'>{int(ids[index])}</div>")
         chips.append(f"<span title='{title}' style='display:inline-block;margin:3px;padding:4px 10px;"
                      f"border-radius:8px;text-align:center;font-size:{font_size}px;{CHIP_STYLES[kind]}'>"
-                     f"{html.escape(shown)}{id_line}</span>")
+                     f"{html.escape(shown)}{note_line}{id_line}</span>")
     return "<div style='line-height:1.4'>" + "".join(chips) + "</div>"
 
 
@@ -403,14 +421,16 @@ MASKED_COLOR = "#d9d9d9"     # the decoder's future positions: drawn grey, never
 
 def head_grid(maps: np.ndarray, x_tokens: Sequence[str], y_tokens: Sequence[str], *, titles: Sequence[str],
               masked: np.ndarray | None = None, hover: tuple[str, str] = ("fig.output", "fig.source"),
-              lang: str = "en", font_size: int = 14, title: str | None = None) -> go.Figure:
+              lang: str = "en", font_size: int = 14, title: str | None = None,
+              x_notes: Sequence[str] | None = None) -> go.Figure:
     """Small multiples of attention maps (the bertviz "model view"): ``maps`` (R, C, rows, cols), one panel per
     (R, C) cell — a layer's heads side by side, or layers × heads — titled ``titles`` (R·C, row-major).
 
     Every panel uses the heatmaps' conventions (x: ``x_tokens`` left → right, y: ``y_tokens`` top → bottom,
     one colour scale fixed at 0–1, shared by all panels, so two heads compare by eye). ``masked`` (rows, cols),
     True where attention is not allowed (the decoder's future words), is drawn grey and left out of the
-    weights: a masked cell is not a weight of 0 but a word that does not exist yet.
+    weights: a masked cell is not a weight of 0 but a word that does not exist yet. ``x_notes``: a small second
+    line under each x token (pinyin).
     """
     maps = np.asarray(maps, dtype=float)
     R, C, rows, cols = maps.shape
@@ -420,9 +440,11 @@ def head_grid(maps: np.ndarray, x_tokens: Sequence[str], y_tokens: Sequence[str]
     # of the upper one and the title of the lower one.
     cell = max(18, round(1.2 * font_size))
     panel = cell * max(rows, 4)
-    between = LINE * font_size + LINE * small + 14
+    x_ticks = noted(x_labels, list(x_notes)[:cols] if x_notes else None, small - 1)
+    notes_room = LINE * (small - 1) if x_ticks != x_labels else 0
+    between = LINE * font_size + LINE * small + notes_room + 14
     top = LINE * font_size + 12 + (LINE * round(1.4 * font_size) + 10 if title else 0)
-    bottom = LINE * small + 16
+    bottom = LINE * small + notes_room + 16
     plot = R * panel + (R - 1) * between
     fig = make_subplots(rows=R, cols=C, subplot_titles=[label(s) for s in titles], shared_yaxes=True,
                         horizontal_spacing=min(0.03, 0.3 / max(C, 1)), vertical_spacing=between / plot if R > 1 else 0)
@@ -448,7 +470,7 @@ def head_grid(maps: np.ndarray, x_tokens: Sequence[str], y_tokens: Sequence[str]
     # panels), slanted where they do not: plotly's own choice stands CJK words on end.
     column = 1100 / max(C, 1) / max(cols, 1)
     upright = max((text_width(tok, small) for tok in x_labels), default=0) <= column
-    fig.update_xaxes(tickmode="array", tickvals=list(range(cols)), ticktext=x_labels, tickfont=dict(size=small),
+    fig.update_xaxes(tickmode="array", tickvals=list(range(cols)), ticktext=x_ticks, tickfont=dict(size=small),
                      tickangle=0 if upright else -45, range=[-0.5, cols - 0.5], showgrid=False, zeroline=False)
     fig.update_yaxes(tickmode="array", tickvals=list(range(rows)), ticktext=y_labels, tickfont=dict(size=small),
                      range=[max(rows, 1) - 0.5, -0.5], showgrid=False, zeroline=False, ticks="")
@@ -521,3 +543,79 @@ def score_bars(src_tokens: Sequence[str], scores: np.ndarray, weights: np.ndarra
     fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=src, showticklabels=True)
     fig.update_annotations(font=dict(size=font_size))
     return _layout(fig, title=title, height=330 + 4 * font_size, font_size=font_size)
+
+
+# --- looking closer: coverage, attribution, exposure bias (seq2seq_lab/explain.py) -----------------------------
+
+COVERAGE_COLORS = {"ok": "#6baed6", "dropped": "#d62728", "repeated": "#ff7f0e", "eos": "#b0b0b0"}
+
+
+def coverage_bars(src_tokens: Sequence[str], totals: np.ndarray, *, dropped: Sequence[int] = (),
+                  repeated: Sequence[int] = (), lang: str = "en", font_size: int = 14, title: str | None = None,
+                  src_notes: Sequence[str] | None = None) -> go.Figure:
+    """Coverage c_j = Σ_t α_tj per source token (the heatmap's column sums), one bar each in reading order, a line
+    at 1 (a word looked at once); words hardly looked at in red, looked at again and again in orange."""
+    src = [label(tok) for tok in src_tokens]
+    totals = np.asarray(totals, dtype=float)[:len(src)]
+    kinds = ["eos" if tok == "</s>" else "dropped" if j in dropped else "repeated" if j in repeated else "ok"
+             for j, tok in enumerate(src_tokens)]
+    small = max(9, round(0.8 * font_size))
+    fig = go.Figure(go.Bar(
+        x=list(range(len(src))), y=totals, marker_color=[COVERAGE_COLORS[k] for k in kinds], customdata=src,
+        text=[f"{c:.2f}" for c in totals], textposition="outside", cliponaxis=False,
+        hovertemplate=f"%{{customdata}}<br>{t('fig.coverage', lang)}: %{{y:.3f}}<extra></extra>"))
+    fig.add_hline(y=1.0, line=dict(color="#555", width=1, dash="dash"))
+    fig.update_xaxes(tickmode="array", tickvals=list(range(len(src))), ticktext=noted(src, src_notes, small),
+                     tickangle=0, range=[-0.5, len(src) - 0.5])
+    fig.update_yaxes(range=[0, max(2.0, float(totals.max(initial=0.0)) * 1.2)],
+                     title=dict(text=t("fig.coverage", lang)))
+    return _layout(fig, title=title, height=300 + 2 * font_size, font_size=font_size)
+
+
+ATTRIBUTION_SCALE = "RdBu"          # red: the word argued against the output, blue: for it
+
+
+def attribution_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], shares: np.ndarray,
+                        correlation: Sequence[float], *, lang: str = "en", font_size: int = 14,
+                        title: str | None = None, src_notes: Sequence[str] | None = None) -> go.Figure:
+    """Attribution shares (T, S) — each row a_tj / Σ_j |a_tj|, so −1 … 1 — laid out like the attention heatmap
+    beside it (same axes, same rows); each output word's label carries ρ, the rank correlation of its row with
+    the attention row."""
+    rows = [f"{tok} · ρ {rho:+.2f}" if np.isfinite(rho) else f"{tok} · ρ –"
+            for tok, rho in zip(out_tokens, correlation)]
+    fig = attention_heatmap(src_tokens, rows, shares, title=title, lang=lang, font_size=font_size,
+                            src_notes=src_notes)
+    fig.update_traces(zmin=-1.0, zmax=1.0, zmid=0.0, colorscale=ATTRIBUTION_SCALE,
+                      colorbar=dict(title=dict(text=t("fig.attribution", lang))),
+                      hovertemplate=(f"{t('fig.output', lang)}: %{{customdata[0]}}<br>{t('fig.source', lang)}: "
+                                     f"%{{customdata[1]}}<br>{t('fig.attribution', lang)}: %{{z:+.3f}}<extra></extra>"))
+    return fig
+
+
+def exposure_chart(reference: Sequence[str], teacher_forced: np.ndarray, free_running: np.ndarray,
+                   own: Sequence[str], leaves_at: int | None, *, lang: str = "en", font_size: int = 14,
+                   title: str | None = None) -> go.Figure:
+    """Each reference word's probability fed the reference (teacher forcing) and fed the model's own words
+    (free running), step by step; a line where the model's own words leave the reference."""
+    ref = [label(tok) for tok in reference]
+    steps = list(range(len(ref)))
+    mine = [label(own[i]) if i < len(own) else "–" for i in steps]
+    custom = np.array([[ref[i], mine[i]] for i in steps], dtype=object)
+    hover = (f"{t('fig.reference_word', lang)}: %{{customdata[0]}}<br>{t('fig.own_word', lang)}: "
+             f"%{{customdata[1]}}<br>{t('fig.probability', lang)}: %{{y:.3f}}<extra>%{{fullData.name}}</extra>")
+    fig = go.Figure([
+        go.Scatter(x=steps, y=np.asarray(teacher_forced, dtype=float), mode="lines+markers", customdata=custom,
+                   name=t("fig.teacher_forced", lang), line=dict(color=COLORS["train"], width=3),
+                   hovertemplate=hover),
+        go.Scatter(x=steps, y=np.asarray(free_running, dtype=float), mode="lines+markers", customdata=custom,
+                   name=t("fig.free_running", lang), line=dict(color=COLORS["best"], width=3, dash="dot"),
+                   hovertemplate=hover)])
+    if leaves_at is not None and leaves_at < len(ref):
+        fig.add_vline(x=leaves_at - 0.5, line=dict(color="#555", width=2, dash="dash"))
+        fig.add_annotation(x=leaves_at - 0.5, y=1.08, text=label(t("fig.leaves_here", lang, own=mine[leaves_at])),
+                           showarrow=False, xanchor="left", font=dict(size=max(10, font_size - 2)))
+    fig.update_xaxes(tickmode="array", tickvals=steps, ticktext=ref, range=[-0.5, len(ref) - 0.5],
+                     title=dict(text=t("fig.reference_axis", lang)))
+    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", title=dict(text=t("fig.probability", lang)))
+    fig.update_layout(legend=dict(orientation="h", y=-0.3, x=0))
+    return _layout(fig, title=title, height=340 + 3 * font_size, font_size=font_size)

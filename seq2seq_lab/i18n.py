@@ -31,6 +31,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "看一个中译英模型如何读句子、把注意力放在需要的词上，再一个词一个词地写出译文。"},
     "app.language": {"en": "Language / 语言", "zh": "语言 / Language"},
     "app.presenter": {"en": "Presenter mode (large fonts)", "zh": "演示模式（大字体）"},
+    "app.pinyin": {"en": "Pinyin under Chinese words", "zh": "中文词下显示拼音"},
+    "app.pinyin_help": {"en": "Shows the pinyin (with tones) under every source word in the heatmaps and the "
+                                "segmentation chips, for classes learning Chinese.",
+                        "zh": "在热力图和分词结果中，每个源语言词下面显示带声调的拼音，方便学中文的同学。"},
     "app.presenter_help": {"en": "Bigger text and figures for projecting in a classroom.",
                            "zh": "放大文字和图表，适合课堂投影。"},
     "app.export": {"en": "Figure download format", "zh": "图表下载格式"},
@@ -120,14 +124,74 @@ STRINGS: dict[str, dict[str, str]] = {
     "tab.candidates": {"en": "④ Beam candidates & tree", "zh": "④ 候选译文与搜索树"},
     "tab.whatif": {"en": "⑤ What if…", "zh": "⑤ 如果……"},
     "tab.variants": {"en": "⑥ Attention variants", "zh": "⑥ 注意力变体"},
-    "tab.training": {"en": "⑦ Training", "zh": "⑦ 训练"},
+    "tab.closer": {"en": "⑦ Look closer", "zh": "⑦ 细看"},
+    "tab.training": {"en": "⑧ Training", "zh": "⑧ 训练"},
     "tab.live_short": {"en": "① Live", "zh": "① 逐步"},
     "tab.pipeline_short": {"en": "② Pipeline", "zh": "② 流程"},
     "tab.compare_short": {"en": "③ Greedy/beam", "zh": "③ 贪心/束"},
     "tab.candidates_short": {"en": "④ Candidates", "zh": "④ 候选"},
     "tab.whatif_short": {"en": "⑤ What if", "zh": "⑤ 如果"},
     "tab.variants_short": {"en": "⑥ Variants", "zh": "⑥ 变体"},
-    "tab.training_short": {"en": "⑦ Training", "zh": "⑦ 训练"},
+    "tab.closer_short": {"en": "⑦ Closer", "zh": "⑦ 细看"},
+    "tab.training_short": {"en": "⑧ Training", "zh": "⑧ 训练"},
+
+    # --- look closer: coverage, attribution, exposure bias ---------------------------
+    "closer.intro": {"en": "Three ways to check what the heatmap tells you about this translation.",
+                     "zh": "用三种方法检验热力图对这句翻译说了什么。"},
+    "closer.pick": {"en": "Look at", "zh": "查看"},
+    "closer.section.coverage": {"en": "Coverage", "zh": "覆盖度"},
+    "closer.section.attribution": {"en": "Attention vs attribution", "zh": "注意力 vs 归因"},
+    "closer.section.exposure": {"en": "Exposure bias", "zh": "暴露偏差"},
+    "closer.coverage_title": {"en": "Coverage: attention each source word received", "zh": "覆盖度：每个源语言词得到的注意力"},
+    "closer.coverage_help": {
+        "en": "**Coverage** adds up each column of the heatmap: how much attention a source word received over the "
+              "whole translation. Red (below {low}): hardly looked at — often left untranslated; orange (above "
+              "{high}): looked at again and again — often translated twice.",
+        "zh": "**覆盖度**把热力图的每一列加起来：整句翻译中每个源语言词一共得到多少注意力。红色（低于 {low}）：几乎没被看过，"
+              "常常漏译；橙色（高于 {high}）：被反复看，常常重复翻译。"},
+    "closer.dropped": {"en": "Hardly looked at: **{words}**", "zh": "几乎没被看过：**{words}**"},
+    "closer.repeated": {"en": "Looked at again and again: **{words}**", "zh": "被反复看：**{words}**"},
+    "closer.penalty": {
+        "en": "Coverage penalty cp = β · Σⱼ log min(cⱼ, 1) = {beta:.2f} × {log:.3f} = **{penalty:.3f}** "
+              "(what the beam added to this translation's score; β is the “coverage penalty” setting).",
+        "zh": "覆盖惩罚 cp = β · Σⱼ log min(cⱼ, 1) = {beta:.2f} × {log:.3f} = **{penalty:.3f}**"
+              "（束搜索给这句译文的分数加上的值；β 即“覆盖惩罚”设置）。"},
+    "closer.attention_title": {"en": "Attention: where the model looked", "zh": "注意力：模型看了哪里"},
+    "closer.attribution_title": {"en": "Attribution: what changed its decision", "zh": "归因：什么改变了它的决定"},
+    "closer.attribution_help": {
+        "en": "Left, attention; right, **Integrated Gradients**: how much each source word's embedding raised (blue) or "
+              "lowered (red) the probability of the output word, as a share of the row. ρ is the rank correlation "
+              "of the two rows: near 1 they agree, near 0 or below they do not — attention is not always an "
+              "explanation.",
+        "zh": "左边是注意力；右边是**积分梯度**：每个源语言词的词向量把这个输出词的概率提高（蓝）或降低（红）了多少，"
+              "按每行的份额显示。ρ 是两行的秩相关：接近 1 表示一致，接近 0 或为负表示不一致——注意力并不总是解释。"},
+    "closer.attribution_numbers": {
+        "en": "Mean ρ {rho:+.2f} · completeness: Σⱼ aⱼ equals the change in log p within {gap:.3f} nats "
+              "({steps}-point integral) · computed in {seconds:.1f} s",
+        "zh": "平均 ρ {rho:+.2f} · 完备性：Σⱼ aⱼ 与 log p 的变化相差不到 {gap:.3f} 奈特（{steps} 点积分）· 用时 {seconds:.1f} 秒"},
+    "closer.attribution_running": {"en": "Computing Integrated Gradients (about a second)…",
+                                   "zh": "正在计算积分梯度（约一秒）……"},
+    "closer.reference": {"en": "Reference translation", "zh": "参考译文"},
+    "closer.reference_help": {"en": "An example brings its own; type one for your own sentence.",
+                              "zh": "例句自带参考译文；你自己的句子可以在这里输入一个。"},
+    "closer.no_reference": {"en": "Type a reference translation above to compare teacher forcing with free running.",
+                            "zh": "请在上面输入一个参考译文，比较教师强制与自由生成。"},
+    "closer.exposure_title": {"en": "Each reference word's probability", "zh": "参考译文每个词的概率"},
+    "closer.exposure_help": {
+        "en": "In training the model is always fed the reference's previous words (**teacher forcing**); when it "
+              "translates it is fed its own (**free running**). The two lines agree until its own words leave the "
+              "reference — from there on it continues from a prefix it never saw in training (**exposure bias**).",
+        "zh": "训练时模型总是读入参考译文的前一个词（**教师强制**）；翻译时读入的是它自己写的词（**自由生成**）。"
+              "在它自己的词偏离参考译文之前，两条线一致；之后它要接着一个训练中从没见过的前缀往下写（**暴露偏差**）。"},
+    "closer.same_as_reference": {"en": "The model's own greedy translation is the reference, word for word.",
+                                 "zh": "模型自己的贪心译文与参考译文逐词相同。"},
+    "closer.leaves": {"en": "Its own words leave the reference at step {step}: it wrote “{own}” where the reference "
+                            "has “{ref}”.",
+                      "zh": "第 {step} 步它自己的词偏离了参考译文：参考译文是“{ref}”，它写了“{own}”。"},
+    "closer.forced_score": {"en": "Teacher-forced log-probability of the reference: {score:.3f} (the API's /score).",
+                            "zh": "参考译文在教师强制下的对数概率：{score:.3f}（即 API 的 /score）。"},
+    "closer.unknown_reference": {"en": "Words the model does not know (scored as the unknown word): {words}",
+                                 "zh": "模型不认识的词（按未知词计算）：{words}"},
 
     # --- live decoding ----------------------------------------------------------------
     "live.intro": {"en": "Each row of the heatmap is one decoding step: how much attention the model paid to each "
@@ -408,6 +472,14 @@ STRINGS: dict[str, dict[str, str]] = {
 
     # --- figures ----------------------------------------------------------------------
     "fig.weight": {"en": "weight", "zh": "权重"},
+    "fig.coverage": {"en": "coverage Σₜ α", "zh": "覆盖度 Σₜ α"},
+    "fig.attribution": {"en": "attribution share", "zh": "归因份额"},
+    "fig.reference_word": {"en": "reference word", "zh": "参考译文的词"},
+    "fig.own_word": {"en": "model's own word", "zh": "模型自己的词"},
+    "fig.teacher_forced": {"en": "teacher forcing: fed the reference", "zh": "教师强制：读入参考译文"},
+    "fig.free_running": {"en": "free running: fed its own words", "zh": "自由生成：读入自己的词"},
+    "fig.leaves_here": {"en": "own words leave the reference (“{own}”)", "zh": "自己的词偏离参考译文（“{own}”）"},
+    "fig.reference_axis": {"en": "reference, word by word", "zh": "参考译文（逐词）"},
     "fig.output": {"en": "output", "zh": "输出"},
     "fig.source": {"en": "source", "zh": "源词"},
     "fig.source_axis": {"en": "source (reading order →)", "zh": "源语言词（阅读顺序 →）"},

@@ -200,10 +200,11 @@ class Encoder(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
         self.config = c
 
-    def forward(self, src: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
+    def forward(self, src: torch.Tensor, lengths: torch.Tensor, rows: torch.Tensor | None = None) -> EncoderOutput:
+        """``rows`` (B, S, emb): the source's embedding rows E[x_j] to use instead of looking them up."""
         B, S = src.shape
         mask = src != 0                                                  # (B, S)
-        embedded = self.embedding(src)                                   # (B, S, emb)
+        embedded = self.embedding(src) if rows is None else rows         # (B, S, emb)
         packed = pack_padded_sequence(self.dropout(embedded), lengths.cpu(), batch_first=True,
                                       enforce_sorted=False)
         packed_states, final = self.rnn(packed)
@@ -316,8 +317,8 @@ class Seq2Seq(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def encode(self, src: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:
-        return self.encoder(src, lengths)
+    def encode(self, src: torch.Tensor, lengths: torch.Tensor, rows: torch.Tensor | None = None) -> EncoderOutput:
+        return self.encoder(src, lengths, rows)
 
     def attention_maps(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor):
         """The attention of a teacher-forced pass as :class:`AttentionMaps`: one layer, one head
@@ -327,7 +328,8 @@ class Seq2Seq(nn.Module):
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor, *,
                 teacher_forcing: float = 1.0, rng: random.Random | None = None,
-                positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                positions: torch.Tensor | None = None, src_rows: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, T, V) and attention (B, T, S) for decoder inputs ``tgt_in`` = <s> y_1 … y_{T−1}.
 
         ``positions`` (B, T), a boolean mask, asks for the logits of those positions only:
@@ -336,8 +338,11 @@ class Seq2Seq(nn.Module):
 
         With probability ``1 − teacher_forcing`` a step is fed the model's own previous
         prediction instead of the reference token (scheduled-sampling style).
+
+        ``src_rows`` (B, S, emb) are the source's embedding rows, given instead of looked up: Integrated
+        Gradients (:func:`~.explain.attribute`) walks them from a baseline.
         """
-        encoded = self.encode(src, src_lengths)
+        encoded = self.encode(src, src_lengths, src_rows)
         memory = self.decoder.prepare(encoded)
         state = self.decoder.init_state(encoded)
         rng = rng or random

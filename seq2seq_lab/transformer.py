@@ -132,12 +132,14 @@ class Embedding(nn.Module):
         self.scale = math.sqrt(config.d_model)
         self.dropout = nn.Dropout(config.dropout)
 
-    def parts(self, ids: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """(√d · E[w] (B, T, d), PE (T, d)) for ids (B, T) at positions start … start + T − 1."""
+    def parts(self, ids: torch.Tensor, start: int = 0, rows: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(√d · E[w] (B, T, d), PE (T, d)) for ids (B, T) at positions start … start + T − 1; ``rows`` (B, T, d)
+        stand in for the table's rows E[w] (Integrated Gradients walks them from a baseline)."""
         T = ids.size(1)
         if start + T > self.pe.size(0):
             raise ValueError(f"position {start + T} is beyond the model's {self.pe.size(0)} positional encodings")
-        return self.tokens(ids) * self.scale, self.pe[start:start + T]
+        return (self.tokens(ids) if rows is None else rows) * self.scale, self.pe[start:start + T]
 
     def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
         embedded, pe = self.parts(ids, start)
@@ -269,9 +271,11 @@ class TransformerEncoder(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.enc_layers))
         self.norm = nn.LayerNorm(config.d_model)
 
-    def forward(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> TransformerEncoderOutput:
+    def forward(self, src: torch.Tensor, lengths: torch.Tensor | None = None,
+                rows: torch.Tensor | None = None) -> TransformerEncoderOutput:
+        """``rows`` (B, S, d): the source's embedding-table rows E[w] to use instead of looking them up."""
         mask = src != 0                                                          # (B, S)
-        embedded, positional = self.embedding.parts(src)                         # (B, S, d), (S, d)
+        embedded, positional = self.embedding.parts(src, rows=rows)              # (B, S, d), (S, d)
         x = self.embedding.dropout(embedded + positional)                        # (B, S, d)
         weights = []
         for layer in self.layers:
@@ -345,17 +349,20 @@ class Transformer(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def encode(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> TransformerEncoderOutput:
-        return self.encoder(src, lengths)
+    def encode(self, src: torch.Tensor, lengths: torch.Tensor | None = None,
+               rows: torch.Tensor | None = None) -> TransformerEncoderOutput:
+        return self.encoder(src, lengths, rows)
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor, *,
                 teacher_forcing: float = 1.0, rng: random.Random | None = None,
-                positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                positions: torch.Tensor | None = None, src_rows: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, T, V) — or (N, V) at ``positions`` (B, T) — and the summary cross-attention (B, T, S),
-        all T positions of ``tgt_in`` = <s> y_1 … y_{T−1} in one pass (teacher forcing)."""
+        all T positions of ``tgt_in`` = <s> y_1 … y_{T−1} in one pass (teacher forcing). ``src_rows`` (B, S, d):
+        the source's embedding rows E[w], given instead of looked up (:func:`~.explain.attribute`)."""
         if teacher_forcing < 1.0:
             raise ValueError("the Transformer trains with teacher forcing only (teacher_forcing = 1)")
-        encoded = self.encode(src, src_lengths)
+        encoded = self.encode(src, src_lengths, src_rows)
         output, results = self.decoder.run(tgt_in, None, self.decoder.prepare(encoded))   # (B, T, d)
         summary = results[-1].cross_weights.mean(dim=1)                          # (B, T, S) last layer, mean of heads
         if positions is not None:

@@ -301,10 +301,14 @@ class Translator:
                                        self.device_label, search_options, elapsed, len(hyps[0].ids)))
         return out
 
-    @torch.inference_mode()
     def score(self, text: str, tokens: Sequence[str] | str) -> float:
         """Teacher-forced Σ log p of ``tokens`` followed by "</s>" (the same number decoding reports)."""
-        analysis = self.analyze(text)
+        ids, log_probs = self.forced_log_probs(text, tokens)
+        return float(log_probs[np.arange(len(ids)), ids].sum())
+
+    def target_tokens(self, tokens: Sequence[str] | str, *, unknown_ok: bool = False) -> list[str]:
+        """Output tokens (a string is tokenised the model's way) without "</s>", checked against the limits;
+        ``unknown_ok``: words the model lacks stay (they are scored as <unk>) instead of raising."""
         if isinstance(tokens, str):
             tokens = tokenize_target(tokens, self.config.tgt_detok)
         tokens = [t for t in tokens if t != EOS]
@@ -312,12 +316,25 @@ class Translator:
         if len(tokens) > longest:
             raise InputError("bad_tokens", f"{len(tokens)} output tokens to score; at most {longest}",
                              count=len(tokens), limit=longest)
-        ids = self._target_ids(tokens) + [self.tgt_vocab.eos_id]
+        if unknown_ok:
+            self._target_ids([t for t in tokens if t in self.tgt_vocab])          # specials still refused
+        return tokens
+
+    @torch.inference_mode()
+    def forced_log_probs(self, text: str, tokens: Sequence[str] | str, *, unknown_ok: bool = False
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """Teacher forcing on ``tokens`` + "</s>": (their ids (T,), log p(· | y_<t, x) over the vocabulary at each
+        of the T steps (T, V)). Row t is what the model predicts after being fed the first t tokens."""
+        analysis = self.analyze(text)
+        tokens = self.target_tokens(tokens, unknown_ok=unknown_ok)
+        vocab = self.tgt_vocab
+        ids = ([vocab.stoi.get(t, vocab.unk_id) for t in tokens] if unknown_ok else self._target_ids(tokens))
+        ids = ids + [vocab.eos_id]
         src, lengths = self._batch([analysis])
-        tgt_in = torch.tensor([[self.tgt_vocab.bos_id] + ids[:-1]], device=self.device)   # (1, T)
+        tgt_in = torch.tensor([[vocab.bos_id] + ids[:-1]], device=self.device)            # (1, T)
         logits, _ = self.model(src, lengths, tgt_in)                                       # (1, T, V)
         log_probs = torch.log_softmax(logits.float(), dim=-1)[0]                           # (T, V)
-        return float(log_probs[torch.arange(len(ids)), torch.tensor(ids, device=self.device)].sum())
+        return np.array(ids), log_probs.cpu().numpy()
 
     @torch.inference_mode()
     def encode(self, text: str) -> Encoding:

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from conftest import copy_with_a_broken_file
 
+from seq2seq_lab import explain
 from seq2seq_lab.i18n import t
 from seq2seq_lab.present import catalogue, live, views
 from seq2seq_lab.translator import Translator
@@ -475,6 +476,34 @@ def test_render_switches_the_language_of_text_and_figures(app):
     assert en["live_plot"].layout.xaxis.title.text == t("fig.source_axis", "en")
     assert zh["live_plot"].layout.xaxis.title.text == t("fig.source_axis", "zh")
     assert en["tree_caption"] != zh["tree_caption"] and en["pipe_seg"] != zh["pipe_seg"]
+
+
+def test_look_closer_tab_draws_each_section_for_the_result(app, models):
+    import gradio_closer
+
+    result = live.decode(open_model(app, "tiny_zh_en"), "我爱学习", {"beam_size": 3, "n_best": 3})
+    caption, left, right, box = gradio_closer.view(result, "coverage", "", "en", False)
+    np.testing.assert_allclose(np.array(right["value"].data[0].y), result.final.best.attention.sum(axis=0), rtol=1e-5)
+    assert box["visible"] is False and "Coverage" in caption
+    caption, left, right, _ = gradio_closer.view(result, "attribution", "", "zh", True)
+    assert right["visible"] and "积分梯度" in caption
+    assert any("xuéxí" in tick for tick in right["value"].layout.xaxis.ticktext)      # pinyin under the words
+    caption, left, right, box = gradio_closer.view(result, "exposure", "", "en", False)
+    assert left is None and box["visible"] and t("closer.no_reference", "en") in caption
+    caption, left, right, _ = gradio_closer.view(result, "exposure", "I love studying .", "en", False)
+    found = explain.exposure_bias(translator(models, "tiny_zh_en"), "我爱学习", "I love studying .")
+    np.testing.assert_allclose(np.array(left.data[0].y), found.teacher_forced, rtol=1e-5)
+    caption, left, _, _ = gradio_closer.view(result, "exposure", "x" * 1000, "en", False)
+    assert left is None and caption.startswith("⚠")                                  # a message, not a traceback
+
+
+def test_pinyin_reaches_every_heatmap_and_the_segmentation(app):
+    result = live.decode(open_model(app, "tiny_zh_en"), "我爱学习", {"beam_size": 3, "n_best": 3})
+    plain, with_pinyin = app.render(result, "en"), app.render(result, "en", picks={"pinyin": True})
+    for name in ("live_plot", "greedy_plot", "beam_plot", "candidate_plot"):
+        assert not any("xuéxí" in tick for tick in plain[name].layout.xaxis.ticktext)
+        assert any("xuéxí" in tick for tick in with_pinyin[name].layout.xaxis.ticktext), name
+    assert "xuéxí" in with_pinyin["seg_view"] and "xuéxí" not in plain["seg_view"]
 
 
 def test_nothing_but_this_machine_was_contacted(client, hosts_contacted):

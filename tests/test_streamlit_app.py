@@ -24,9 +24,11 @@ import pytest
 from conftest import copy_models, free_port, stop, wait_until_serving
 from streamlit.testing.v1 import AppTest
 
+from seq2seq_lab import explain
 from seq2seq_lab.catalog import DEFAULT_MODEL
 from seq2seq_lab.checkpoint import load, save
 from seq2seq_lab.i18n import STRINGS, t
+from seq2seq_lab.present import catalogue
 from seq2seq_lab.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -661,3 +663,51 @@ def test_the_transformer_among_the_attention_variants_and_its_card(app):
     assert any("Transformer · 2+2 layers · 4 heads · d 32 · FFN 64" in c.value for c in at.caption)
     options = at.selectbox(key="model").options
     assert any(o.startswith("hsk_transformer · Transformer (4 heads) · hsk ·") for o in options)
+
+
+# --- look closer (#13) ---------------------------------------------------------------------------
+
+OWN_SENTENCE = "我也爱学习。"               # typed, not an example: it brings no reference
+
+@pytest.mark.parametrize("section, keys", [("coverage", ["closer_coverage_0", "closer_coverage_1"]),
+                                           ("attribution", ["closer_attribution_0", "closer_attribution_1"]),
+                                           ("exposure", ["closer_exposure_0"])])
+def test_look_closer_tab_draws_each_view_of_the_translation_on_screen(app, section, keys):
+    assert OWN_SENTENCE not in catalogue.all_examples()
+    translate(app, OWN_SENTENCE, beam=3)
+    app.session_state["closer_pick"] = section
+    open_tab(app, "closer")
+    assert not app.exception
+    if section == "exposure":                            # a typed sentence brings no reference: the box asks
+        assert "closer_exposure_0" not in chart_keys(app)
+        assert t("closer.no_reference", "en") in texts(app)
+        app.text_input(key="closer_reference").set_value("I love studying.").run()
+    assert set(keys) <= set(chart_keys(app)), chart_keys(app)
+    result = app.session_state["result"]
+    if section == "coverage":
+        bars = chart(app, "closer_coverage_1")["data"][0]
+        np.testing.assert_allclose(_array(bars["y"]), result.final.best.attention.sum(axis=0), rtol=1e-5)
+    if section == "exposure":
+        line = _array(chart(app, "closer_exposure_0")["data"][0]["y"])
+        found = explain.exposure_bias(translator(app), OWN_SENTENCE, "I love studying.")
+        np.testing.assert_allclose(line, found.teacher_forced, rtol=1e-5)
+
+
+def test_an_examples_reference_fills_the_exposure_box_and_a_new_sentence_replaces_it(app):
+    example = next(e for e in catalogue.examples_for("hsk").values() if e.get("en"))
+    translate(app, example["zh"])
+    app.session_state["closer_pick"] = "exposure"
+    open_tab(app, "closer")
+    assert app.text_input(key="closer_reference").value == example["en"]
+    assert "closer_exposure_0" in chart_keys(app)
+
+
+def test_pinyin_switch_puts_the_reading_under_the_source_words(app):
+    translate(app, SENTENCE)
+    x_ticks = heatmap_axes(chart(app, "live_heat"))[0]
+    assert not any("xuéxí" in tick for tick in x_ticks)
+    app.toggle(key="pinyin").set_value(True).run()
+    x_ticks = heatmap_axes(chart(app, "live_heat"))[0]
+    assert any(tick.startswith("学习") and "xuéxí" in tick for tick in x_ticks), x_ticks
+    open_tab(app, "pipeline")
+    assert "xuéxí" in texts(app) or any("xuéxí" in str(el.proto) for el in app.get("markdown"))

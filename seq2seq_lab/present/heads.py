@@ -27,7 +27,7 @@ from ..i18n import t
 from ..translator import Candidate
 from .catalogue import OpenModel, md_text
 from .live import LRU, Frame, Result
-from .views import Panel, font_size
+from .views import Panel, font_size, pinyin_notes
 
 SUMMARY = "mean"           # the head picker's default: the last layer, mean of its heads
 ALL_LAYERS = "all"         # the model view's "every layer × every head"
@@ -138,7 +138,7 @@ def _arrange(maps: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
 
 
 def _grid(maps_by_layer: dict[int, np.ndarray], x_tokens, y_tokens, lang: str, presenter: bool,
-          masked=None, hover=("fig.output", "fig.source")):
+          masked=None, hover=("fig.output", "fig.source"), pinyin: bool = False):
     """Small multiples of {layer: (h, rows, cols)}: one layer's heads wrapped, or one row per layer."""
     layers = sorted(maps_by_layer)
     if len(layers) == 1:
@@ -151,10 +151,11 @@ def _grid(maps_by_layer: dict[int, np.ndarray], x_tokens, y_tokens, lang: str, p
         titles = [t("heads.one", lang, layer=layer + 1, head=head + 1) for layer in layers
                   for head in range(grid.shape[1])]
     return figures.head_grid(grid, x_tokens, y_tokens, titles=titles, masked=masked, hover=hover, lang=lang,
-                             font_size=font_size(presenter))
+                             font_size=font_size(presenter), x_notes=pinyin_notes(x_tokens, pinyin))
 
 
-def cross_grid(frame: Frame, src_tokens: list[str], layer_choice, lang: str, *, presenter: bool = False):
+def cross_grid(frame: Frame, src_tokens: list[str], layer_choice, lang: str, *, presenter: bool = False,
+               pinyin: bool = False):
     """(figure, Markdown caption): every cross-attention head of one decoder layer (or of every layer) over the
     output written up to ``frame``; None for the figure where the frame has no per-head rows."""
     if frame.heads is None:
@@ -163,7 +164,7 @@ def cross_grid(frame: Frame, src_tokens: list[str], layer_choice, lang: str, *, 
     layers = per_layer.shape[0]
     layer = parse_layer(layer_choice, layers, every=True)
     figure = _grid({n: per_layer[n] for n in (range(layers) if layer is None else [layer])}, src_tokens,
-                   frame.tokens, lang, presenter)
+                   frame.tokens, lang, presenter, pinyin=pinyin)
     caption = (t("heads.grid_caption_all", lang, layers=layers, step=frame.step) if layer is None
                else t("heads.grid_caption", lang, layer=layer + 1, step=frame.step))
     return figure, caption
@@ -177,7 +178,7 @@ def decoder_inputs(tokens: list[str]) -> list[str]:
 
 
 def self_attention(result: Result, side: str, layer_choice, lang: str, *, step: int | None = None,
-                   presenter: bool = False):
+                   presenter: bool = False, pinyin: bool = False):
     """(figure, Markdown caption) of one layer's self-attention heads: ``side`` "encoder" (source × source) or
     "decoder" (the output written up to ``step``: masked, its future cells grey). None for the figure where the
     translation carries no self-attention (a model without it, or a batch translation)."""
@@ -189,7 +190,8 @@ def self_attention(result: Result, side: str, layer_choice, lang: str, *, step: 
         return None, caption
     if side == "encoder":
         tokens = final.src_tokens
-        return _grid({layer: maps[layer]}, tokens, tokens, lang, presenter, hover=("fig.query", "fig.key")), caption
+        return _grid({layer: maps[layer]}, tokens, tokens, lang, presenter, hover=("fig.query", "fig.key"),
+                     pinyin=pinyin), caption
     T = len(best.tokens) if step is None else min(max(int(step), 1), len(best.tokens))
     future = np.triu(np.ones((T, T), dtype=bool), k=1)                  # row i may only look at columns ≤ i
     figure = _grid({layer: maps[layer, :, :T, :T]}, decoder_inputs(best.tokens[:T]), best.tokens[:T], lang,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import figures
+from .. import explain, figures
 from ..errors import LabError
 from ..i18n import error_text, t
 from ..search import PRUNED, Step
@@ -36,10 +36,24 @@ def font_size(presenter: bool) -> int:
 HEATMAPS = LRU(512)                # built figures, shared by every visitor (a few kB each)
 
 
-def heatmap(src_tokens, out_tokens, attention, lang: str, *, presenter: bool = False, **kwargs):
+def pinyin_notes(src_tokens: Sequence[str], on: bool) -> tuple[str, ...] | None:
+    """Pinyin under each source token (学习 → xuéxí; "" for </s>, digits, punctuation); None when switched off
+    or when no token has any (a digits-only toy sentence)."""
+    if not on:
+        return None
+    notes = tuple(explain.pinyin(token) for token in src_tokens)
+    return notes if any(notes) else None
+
+
+def heatmap(src_tokens, out_tokens, attention, lang: str, *, presenter: bool = False, pinyin: bool = False,
+            **kwargs):
     """The attention heatmap, built once for the same picture: a class clicking one example sees the same frames,
     and building a plotly figure (~10 ms, mostly validation) was a good part of a live step's server time. The
-    figure is shared, so nothing may change it (both apps only serialise it)."""
+    figure is shared, so nothing may change it (both apps only serialise it). ``pinyin``: under the source words."""
+    notes = pinyin_notes(src_tokens, pinyin)
+    if notes:
+        kwargs["src_notes"] = notes
+
     def build():
         return figures.attention_heatmap(src_tokens, out_tokens, attention, lang=lang,
                                          font_size=font_size(presenter), **kwargs)
@@ -185,7 +199,7 @@ def pick_rank(translation: Translation, rank) -> int:
     return rank if 1 <= rank <= len(translation.candidates) else 1
 
 
-def candidate_heatmap(result: Result, rank, lang: str, *, presenter: bool = False):
+def candidate_heatmap(result: Result, rank, lang: str, *, presenter: bool = False, pinyin: bool = False):
     """(heatmap of candidate ``rank`` or None, Markdown caption)."""
     rank = pick_rank(result.final, rank)
     chosen = result.final.candidates[rank - 1]
@@ -193,7 +207,7 @@ def candidate_heatmap(result: Result, rank, lang: str, *, presenter: bool = Fals
         return None, t("live.no_attention", lang)
     caption = t("cand.heatmap_title", lang, rank=rank, text=chosen.text)
     return heatmap(result.final.src_tokens, chosen.tokens, chosen.attention, lang, presenter=presenter,
-                   title=caption), "**" + md_text(caption) + "**"
+                   pinyin=pinyin, title=caption), "**" + md_text(caption) + "**"
 
 
 def tree_caption(result: Result, lang: str) -> str:
@@ -223,7 +237,7 @@ LEGEND = (("word", "pipe.legend_word"), ("sub", "pipe.legend_sub"), ("char", "pi
           ("unk", "pipe.legend_unk"))
 
 
-def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False) -> list[Panel]:
+def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False, pinyin: bool = False) -> list[Panel]:
     """The encoder's side, stage by stage: segmentation, ids, embeddings, encoder states, the start vector.
 
     A Transformer's path instead: segmentation, ids, the scaled embeddings √d·E[w], the positional encodings
@@ -246,7 +260,9 @@ def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False)
         return figures.vector_heatmap(rows, values, lang=lang, font_size=size)
 
     panels = [
-        Panel("seg", t("pipe.seg", lang), seg_caption, html=figures.token_chips_html(source.tokens, font_size=size + 4)
+        Panel("seg", t("pipe.seg", lang), seg_caption,
+              html=figures.token_chips_html(source.tokens, font_size=size + 4,
+                                            notes=pinyin_notes([tok.text for tok in source.tokens], pinyin))
               + legend),
         Panel("ids", t("pipe.ids", lang), md_text(t("pipe.ids_help", lang, size=len(tr.src_vocab))),
               html=figures.token_chips_html(source.tokens, source.ids, font_size=size + 2)),
