@@ -243,7 +243,7 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
             tree_caption = gr.Markdown()
             show_pruned_input = gr.Checkbox(True, label=t("tree.pruned", L))
             tree_plot = gr.Plot(show_label=False)
-        with gr.Tab(t("tab.closer", L)) as tab_closer:
+        with gr.Tab(t("gr.tab_closer", L)) as tab_closer:
             CLOSER = gradio_closer.build(L)
 
     OUTPUTS = {"message": message, "result": result_html, "meta": meta, "pipe_seg": pipe_seg, "seg_view": seg_view,
@@ -275,7 +275,7 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         (tab_compare, {"label": "tab.compare"}), (tab_pipeline, {"label": "gr.tab_pipeline"}),
         (pipe_md, {"value": "pipe.intro"}), (tab_candidates, {"label": "tab.candidates"}),
         (cand_md, {"value": "cand.intro"}), (show_pruned_input, {"label": "tree.pruned"}),
-        (tab_closer, {"label": "tab.closer"}), (pinyin_box, {"label": "app.pinyin", "info": "app.pinyin_help"}),
+        (tab_closer, {"label": "gr.tab_closer"}), (pinyin_box, {"label": "app.pinyin", "info": "app.pinyin_help"}),
     ]
 
     def ui_language(lang, key, result, pruned, picked, *picks):

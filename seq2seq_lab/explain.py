@@ -124,9 +124,9 @@ def source_embedding(model: torch.nn.Module) -> torch.nn.Embedding:
 def attribute(translator: Translator, text: str, tokens: Sequence[str], *, steps: int = IG_STEPS) -> Attribution:
     """Integrated Gradients of every output token's log-probability over the source embeddings.
 
-    ``tokens``: the output to explain (the model's own translation, with its closing </s> if it has one); it is fed
-    teacher-forced, so row t explains the decision the model took at step t. One captum call covers all T rows: the batch holds the
-    sentence T times, copy t asking about output t.
+    ``tokens``: the output to explain (the model's own translation, with its closing </s> if it has one); it is
+    fed teacher-forced, so row t explains the decision the model took at step t. One captum call covers all T
+    rows: the batch holds the sentence T times, copy t asking about output t.
     """
     from captum.attr import IntegratedGradients
 

@@ -106,7 +106,8 @@ def noted(labels: Sequence[str], notes: Sequence[str] | None, size: float) -> li
 def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], attention: np.ndarray | None, *,
                       title: str | None = None, lang: str = "en", highlight_row: int | None = None,
                       show_values: bool | None = None, font_size: int = 14, height: int | None = None,
-                      compact: bool = False, src_notes: Sequence[str] | None = None) -> go.Figure:
+                      compact: bool = False, src_notes: Sequence[str] | None = None,
+                      output_title: bool = True) -> go.Figure:
     """The attention matrix (T, S): one row per output token, one column per source token.
 
     ``attention`` may have fewer rows than ``out_tokens`` while the decoding is still
@@ -114,6 +115,7 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
     (the step being inspected, or where two decodings part ways). ``compact`` drops
     the axis titles, colour bar and cell values, for small multiples side by side.
     ``src_notes`` (one per source token, "" for none) go in small type under the tokens: pinyin.
+    ``output_title=False`` leaves out the y axis title (a second heatmap beside one that has it).
     """
     src_tokens, out_tokens = list(src_tokens), list(out_tokens)
     S, T = len(src_tokens), len(out_tokens)
@@ -154,7 +156,8 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
         height = math.ceil(top + bottom + cell * max(rows, 3))
     plot_height = max(height - top - bottom, 1)
     clear = 12                                                 # px left free at the title's two ends
-    y_title = [] if compact else title_lines(t("fig.output_axis", lang), axis_font, plot_height - clear)
+    y_title = [] if compact or not output_title else title_lines(t("fig.output_axis", lang), axis_font,
+                                                                  plot_height - clear)
     if y_title and not fixed_height:
         plot_height = max(plot_height, max(text_width(line, axis_font) for line in y_title) + clear)
     ticks = max((text_width(tok, font_size) for tok in out_labels), default=0)
@@ -564,7 +567,7 @@ def coverage_bars(src_tokens: Sequence[str], totals: np.ndarray, *, dropped: Seq
         x=list(range(len(src))), y=totals, marker_color=[COVERAGE_COLORS[k] for k in kinds], customdata=src,
         text=[f"{c:.2f}" for c in totals], textposition="outside", cliponaxis=False,
         hovertemplate=f"%{{customdata}}<br>{t('fig.coverage', lang)}: %{{y:.3f}}<extra></extra>"))
-    fig.add_hline(y=1.0, line=dict(color="#555", width=1, dash="dash"))
+    fig.add_hline(y=1.0, line=dict(color="#555", width=1, dash="dash"), layer="below")
     fig.update_xaxes(tickmode="array", tickvals=list(range(len(src))), ticktext=noted(src, src_notes, small),
                      tickangle=0, range=[-0.5, len(src) - 0.5])
     fig.update_yaxes(range=[0, max(2.0, float(totals.max(initial=0.0)) * 1.2)],
@@ -584,11 +587,12 @@ def attribution_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], sh
     rows = [f"{tok} · ρ {rho:+.2f}" if np.isfinite(rho) else f"{tok} · ρ –"
             for tok, rho in zip(out_tokens, correlation)]
     fig = attention_heatmap(src_tokens, rows, shares, title=title, lang=lang, font_size=font_size,
-                            src_notes=src_notes)
+                            src_notes=src_notes, output_title=False)
     fig.update_traces(zmin=-1.0, zmax=1.0, zmid=0.0, colorscale=ATTRIBUTION_SCALE,
-                      colorbar=dict(title=dict(text=t("fig.attribution", lang))),
+                      colorbar=dict(title=dict(text=t("fig.attribution", lang), side="right")),
                       hovertemplate=(f"{t('fig.output', lang)}: %{{customdata[0]}}<br>{t('fig.source', lang)}: "
                                      f"%{{customdata[1]}}<br>{t('fig.attribution', lang)}: %{{z:+.3f}}<extra></extra>"))
+    fig.update_layout(margin=dict(r=10 + round(LINE * font_size)))        # the colour bar's upright title
     return fig
 
 

@@ -578,6 +578,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "gr.step_caption": {"en": "Step {step}: the model wrote “{token}” (probability {prob:.1%}).",
                         "zh": "第 {step} 步：模型写出“{token}”（概率 {prob:.1%}）。"},
     "gr.tab_pipeline": {"en": "② Inside the model", "zh": "② 模型内部"},
+    "gr.tab_closer": {"en": "⑤ Look closer", "zh": "⑤ 细看"},
     "gr.message_title": {"en": "Cannot translate this", "zh": "无法翻译"},
     "error.no_models": {"en": "There is no model in the models folder yet.", "zh": "模型文件夹里还没有模型。"},
 }

@@ -175,6 +175,31 @@ def test_every_tab_draws_without_errors(browser, server, tmp_path):
         context.close()
 
 
+def test_look_closer_draws_its_three_views_with_pinyin(browser, server, tmp_path):
+    """The "look closer" tab: coverage, attention vs attribution, exposure bias (an example brings its reference),
+    with pinyin switched on; screenshots closer_<section>.png (the README's)."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    try:
+        open_app(page, f"{server}/?text=我爱学习。")
+        page.locator(".st-key-pinyin label").click()
+        page.locator(".st-key-translate button").click()
+        page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+        page.get_by_role("tab", name="Look closer").click()
+        for index, section in enumerate(("coverage", "attribution", "exposure")):
+            page.locator(".st-key-closer_pick button").nth(index).click()
+            page.wait_for_selector(f".st-key-closer_{section}_0 .main-svg", timeout=90_000)
+            page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+            time.sleep(1)
+            no_exceptions(page)
+            if section != "exposure":                 # the source words carry their pinyin
+                ticks = texts(page, f".st-key-closer_{section}_0 .xtick text")
+                assert any(tick == "我wǒ" for tick in ticks), ticks       # 我 over wǒ: two lines of one tick
+            page.screenshot(path=screenshot_dir(tmp_path) / f"closer_{section}.png")
+    finally:
+        context.close()
+
+
 # --- projector first: the sentence, the translation and the whole heatmap on one screen -----------------
 
 TEN_WORDS = "我每天早上七点和妈妈一起去公园跑步。"        # 我/每天/早上/七点/和/妈妈/一起/去/公园/跑步/。
@@ -268,6 +293,37 @@ def test_the_gradio_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(brows
                                ("heatmap", ".js-plotly-plot .main-svg")):
             found = box(page, selector)
             assert found["y"] >= 0 and found["y"] + found["height"] <= 768, (name, found)
+    finally:
+        context.close()
+
+
+def test_the_gradio_look_closer_tab_draws_its_views(browser, gradio_server, tmp_path):
+    """Gradio's "look closer" tab after a translation: coverage first, then attention vs attribution (with
+    pinyin switched on), then exposure bias with the example's reference already in its box."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(f"{gradio_server}/?text=我爱学习。")
+        page.wait_for_function("(text) => [...document.querySelectorAll('textarea')].some(a => a.value === text)",
+                               arg="我爱学习。", timeout=90_000)
+        page.get_by_role("button", name="Translate", exact=True).click()
+        page.wait_for_selector(".lab-output", timeout=90_000)
+        page.get_by_role("tab", name="Look closer").click()
+        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .xtick text')]"
+                               ".some(t => t.textContent === '学习')", timeout=90_000)
+        page.get_by_text("Decoding settings").click()
+        page.get_by_label("Pinyin under Chinese words").check()
+        page.get_by_text("Attention vs attribution").click()
+        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .xtick text')]"
+                               ".some(t => t.textContent === '学习xuéxí')", timeout=90_000)
+        page.wait_for_function("() => document.body.innerText.includes('Integrated Gradients')", timeout=90_000)
+        page.screenshot(path=screenshot_dir(tmp_path) / "gradio_closer_attribution.png")
+        page.get_by_text("Exposure bias", exact=True).click()
+        page.wait_for_function("() => document.body.innerText.includes('teacher forcing')", timeout=90_000)
+        reference = page.get_by_label("Reference translation")
+        assert reference.input_value() == "I love studying."
+        time.sleep(1)
+        page.screenshot(path=screenshot_dir(tmp_path) / "gradio_closer_exposure.png")
     finally:
         context.close()
 
