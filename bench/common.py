@@ -41,6 +41,8 @@ CN2EN_VERSION = "0.0.118"
 GOAL_BEAM_OVER_GREEDY = 2.5      # our beam 5 may cost at most this many times our greedy
 GOAL_TRAIN_SPEEDUP = 20.0        # our batched training vs the tutorial's batch-of-one loop
 GOAL_TOY_EXACT = 0.95
+GOAL_TOY_ALIGNMENT = 0.95        # #13: a toy model's attention peaks on the character that produced the output
+GOAL_PROBE_ALIGNMENT = 0.80      # #13: a Chinese–English model's peaks on the probe's linked words
 
 
 @dataclass

@@ -6,7 +6,16 @@ import contextlib
 import json
 from pathlib import Path
 
-from common import BENCH_DIR, CN2EN_VERSION, GOAL_BEAM_OVER_GREEDY, GOAL_TOY_EXACT, GOAL_TRAIN_SPEEDUP, README
+from common import (
+    BENCH_DIR,
+    CN2EN_VERSION,
+    GOAL_BEAM_OVER_GREEDY,
+    GOAL_PROBE_ALIGNMENT,
+    GOAL_TOY_ALIGNMENT,
+    GOAL_TOY_EXACT,
+    GOAL_TRAIN_SPEEDUP,
+    README,
+)
 
 
 def goals(results: dict) -> list[dict]:
@@ -37,6 +46,10 @@ def goals(results: dict) -> list[dict]:
                         "measured": f"{toy['seconds']} s" if toy["reached_95"] else
                         f"not reached ({toy['valid_exact']:.1%} after {toy['epochs_run']} epochs)",
                         "met": toy["reached_95"]})
+    for name, score in results.get("alignment", {}).items():
+        goal = GOAL_TOY_ALIGNMENT if score["data"] == "test" else GOAL_PROBE_ALIGNMENT
+        out.append({"goal": f"{name}: attention peak on the right token ≥ {goal:.0%} ({score['data']})",
+                    "measured": f"{score['argmax']:.1%}", "met": score["argmax"] >= goal})
     return out
 
 

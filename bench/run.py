@@ -43,6 +43,7 @@ sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in s
 import torch
 
 from seq2seq_lab.catalog import DEFAULT_MODEL, MODELS_DIR
+from seq2seq_lab.checkpoint import read_metadata
 
 # isort: split
 import common
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python bench/run.py", *argv]),
         "model": shown(model_path),
         "settings": asdict(settings), "inference": {}, "training": {}, "time_to_quality": {}, "toy": {},
-        "app": {}, "memory": {}}
+        "alignment": {}, "app": {}, "memory": {}}
     progress = Progress()
     log, part = progress.log, progress.part
 
@@ -212,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
             with part(f"toy task {task}: time to {GOAL_TOY_EXACT:.0%} exact"):
                 results["toy"].update(bench_toy(usable[0] if usable else torch.device("cpu"),
                                                 replace(settings, toy_tasks=(task,))))
+    # Where each shipped model's attention peaks (#13), as measured into its file by scripts/measure_alignment.py
+    for shipped_model in sorted((ROOT / "models").glob("*.safetensors")):
+        alignment = read_metadata(shipped_model).get("record", {}).get("alignment")
+        if alignment:
+            results["alignment"][shipped_model.stem] = alignment
     if not args.skip_app:
         sentences = [p.zh for p in hsk_test_sentences(max(1, settings.app_interactions))]
         with part("app: browser"):

@@ -1,0 +1,116 @@
+"""Why dot and general attention collapse onto the sentence's end (#13): the numbers behind the story.
+
+    python bench/attention_collapse.py             # the shipped HSK variants, then short training runs (≈ 15 min)
+    python bench/attention_collapse.py --shipped   # the shipped models only (seconds)
+
+On the alignment probe (seq2seq_lab/probe.tsv, its references fed teacher-forced), for each model:
+
+* **spread** — the score range within one row, max_j s_j − min_j s_j = log α_max − log α_min (the softmax is
+  shift-invariant, so the weights give it exactly); a spread of 20 means the largest weight is e²⁰ times the
+  smallest: the softmax is saturated. Where a weight underflowed to exactly 0 (the row's share is reported), the
+  spread is at least 103 and counted as 103.
+* **entropy** H(α_t) in nats (uniform over 8 tokens: 2.08; one-hot: 0).
+* **softmax gradient** 1 − Σ_j α_tj², the trace of ∂α/∂s = diag(α) − ααᵀ: how much of a change in the scores gets
+  through the softmax to the weights (0 for a one-hot row: the scores then learn nothing).
+* **on the end** — the share of rows whose peak is the final punctuation or </s>.
+* **alignment** — the probe's score (share of linked words whose peak is on their source word).
+
+The training runs repeat the HSK recipe of each variant for a few epochs and record the same numbers after every
+epoch: whether the collapse is there from the start or grows. Results: bench/attention_collapse.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+sys.path[:0] = [str(BENCH_DIR), str(ROOT)]
+
+from seq2seq_lab.alignment import load_probe, probe_alignment, teacher_forced_attention
+from seq2seq_lab.recipes import recipe
+from seq2seq_lab.text import tokenize_target
+from seq2seq_lab.train import fit
+from seq2seq_lab.translator import Translator
+
+SHIPPED = ("hsk_additive", "hsk_scaled_dot", "hsk_dot", "hsk_general", "everyday_additive")
+RUNS = ("dot", "general", "scaled_dot")
+PUNCTUATION = set("。！？，.!?,")
+FLOAT32_TINY = 1.4e-45          # the smallest float32 above 0: a weight of exactly 0 counts as this (spread ≥ 103)
+
+
+def stats(translator) -> dict:
+    """The collapse numbers of one model on the probe (module docstring)."""
+    sentences = load_probe()
+    references = [tokenize_target(s.en, translator.config.tgt_detok) for s in sentences]
+    attentions = teacher_forced_attention(translator, [s.zh for s in sentences], references)
+    spread, entropy, gradient, on_end, underflow = [], [], [], [], []
+    for sentence, attention in zip(sentences, attentions):
+        src = translator.analyze(sentence.zh).src_tokens
+        end = {len(src) - 1} | ({len(src) - 2} if len(src) > 1 and src[-2] in PUNCTUATION else set())
+        for row in attention.astype(np.float64):
+            underflow.append(bool((row == 0).any()))      # a weight below float32's e^−103: spread beyond measure
+            spread.append(float(np.log(row.max()) - np.log(max(row.min(), FLOAT32_TINY))))
+            kept = row[row > 0]
+            entropy.append(float(-(kept * np.log(kept)).sum()))
+        gradient += list(1.0 - (attention.astype(np.float64) ** 2).sum(axis=1))
+        on_end += [int(row.argmax()) in end for row in attention]
+    score = probe_alignment(translator)
+    return {"spread_median": round(float(np.median(spread)), 2),
+            "rows_with_a_zero_weight": round(float(np.mean(underflow)), 3),
+            "entropy_mean": round(float(np.mean(entropy)), 3),
+            "softmax_gradient_mean": round(float(np.mean(gradient)), 3),
+            "peak_on_end": round(float(np.mean(on_end)), 3), "alignment": round(score.argmax, 3)}
+
+
+def shipped() -> dict:
+    rows = {}
+    for name in SHIPPED:
+        rows[name] = stats(Translator.load(ROOT / "models" / f"{name}.safetensors", device="cpu"))
+        print(name, rows[name], flush=True)
+    return rows
+
+
+def training_runs(epochs: int) -> dict:
+    runs = {}
+    for attention in RUNS:
+        plan = recipe(f"hsk_{attention}")
+        splits = plan.splits()
+        curve = []
+
+        def after_epoch(p, curve=curve, attention=attention):
+            if p.event == "epoch" and p.model is not None:
+                curve.append({"epoch": p.epoch, "valid_chrf": round(p.valid["chrf"], 1), **stats(p.model)})
+                print(attention, curve[-1], flush=True)
+
+        started = time.perf_counter()
+        fit(splits.train, splits.valid, plan.arch, replace(plan.train, epochs=epochs, patience=0),
+            on_progress=after_epoch, record=splits.record)
+        runs[attention] = {"epochs": curve, "seconds": round(time.perf_counter() - started, 1)}
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shipped", action="store_true", help="the shipped models only")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of each training run")
+    args = parser.parse_args()
+    out = BENCH_DIR / "attention_collapse.json"
+    results = {"shipped": shipped()}
+    if not args.shipped:
+        results["training"] = training_runs(args.epochs)
+    elif out.exists():                                     # keep the last training runs
+        results["training"] = json.loads(out.read_text(encoding="utf-8")).get("training", {})
+    out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(f"→ {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
