@@ -2,6 +2,7 @@
 
     python bench/attention_collapse.py             # the shipped HSK variants, then short training runs (≈ 15 min)
     python bench/attention_collapse.py --shipped   # the shipped models only (seconds)
+    python bench/attention_collapse.py --toy       # the shipped models and the sidebar's toy lesson (≈ 2 min)
 
 On the alignment probe (seq2seq_lab/probe.tsv, its references fed teacher-forced), for each model:
 
@@ -16,7 +17,9 @@ On the alignment probe (seq2seq_lab/probe.tsv, its references fed teacher-forced
 * **alignment** — the probe's score (share of linked words whose peak is on their source word).
 
 The training runs repeat the HSK recipe of each variant for a few epochs and record the same numbers after every
-epoch: whether the collapse is there from the start or grows. Results: bench/attention_collapse.json.
+epoch: whether the collapse is there from the start or grows. The toy lesson trains what the app's sidebar trains
+by default (toy dates → English, 4 epochs, the form's sizes) with each attention, scored on the toy's gold
+alignment instead of the probe. Results: bench/attention_collapse.json.
 """
 
 from __future__ import annotations
@@ -97,17 +100,51 @@ def training_runs(epochs: int) -> dict:
     return runs
 
 
+def toy_runs(task: str = "toy:dates_en") -> dict:
+    """The sidebar's own training (its form's defaults, ``present.training.request``) of a toy task with each
+    attention: what a teacher would see running the lesson live. Same numbers, on 300 test examples, per epoch."""
+    from seq2seq_lab.alignment import toy_alignment
+    from seq2seq_lab.present import training
+
+    runs = {}
+    for attention in ("additive", *RUNS):
+        plan = training.request(task, "lesson", {}, attention=attention, probe=None)
+        splits, fixed = plan.splits()
+        test, curve = splits["test"][:300], []
+
+        def after_epoch(p, curve=curve, attention=attention, test=test):
+            if p.event != "epoch" or p.model is None:
+                return
+            refs = [tokenize_target(x.en, p.model.config.tgt_detok) for x in test]
+            rows = [r.astype(np.float64) for a in teacher_forced_attention(p.model, [x.zh for x in test], refs)
+                    for r in a]
+            curve.append({"epoch": p.epoch, "valid_exact": round(p.valid["exact"], 3),
+                          "spread_median": round(float(np.median([np.log(r.max()) - np.log(max(r.min(), FLOAT32_TINY))
+                                                                  for r in rows])), 2),
+                          "entropy_mean": round(float(np.mean([-(r[r > 0] * np.log(r[r > 0])).sum() for r in rows])),
+                                                3),
+                          "alignment": round(toy_alignment(p.model, task[4:], test).argmax, 3)})
+            print(task, attention, curve[-1], flush=True)
+
+        started = time.perf_counter()
+        fit(splits.train, splits.valid, {**plan.arch, **fixed}, plan.config, on_progress=after_epoch,
+            record=splits.record)
+        runs[attention] = {"epochs": curve, "seconds": round(time.perf_counter() - started, 1)}
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shipped", action="store_true", help="the shipped models only")
-    parser.add_argument("--epochs", type=int, default=8, help="epochs of each training run")
+    parser.add_argument("--toy", action="store_true", help="the shipped models and the sidebar's toy lesson only")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of each HSK training run")
     args = parser.parse_args()
     out = BENCH_DIR / "attention_collapse.json"
+    before = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     results = {"shipped": shipped()}
-    if not args.shipped:
-        results["training"] = training_runs(args.epochs)
-    elif out.exists():                                     # keep the last training runs
-        results["training"] = json.loads(out.read_text(encoding="utf-8")).get("training", {})
+    results["toy_lesson"] = toy_runs() if not args.shipped else before.get("toy_lesson", {})
+    results["training"] = (training_runs(args.epochs) if not (args.shipped or args.toy)   # else: the last runs kept
+                           else before.get("training", {}))
     out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print(f"→ {out.relative_to(ROOT)}")
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .search import coverage_penalty
 from .text import has_chinese
 from .translator import Translator
 from .vocab import EOS
@@ -64,8 +65,6 @@ class Coverage:
 
 def coverage(src_tokens: Sequence[str], attention: np.ndarray, beta: float = 0.0) -> Coverage:
     """Coverage of the source by ``attention`` (T, S); flags are given for the words, not the closing </s>."""
-    from .search import coverage_penalty
-
     src_tokens = list(src_tokens)
     attention = np.asarray(attention, dtype=np.float64)[:, :len(src_tokens)]
     totals = attention.sum(axis=0)                                           # (S,) c_j = Σ_t α_tj
