@@ -263,7 +263,6 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                                        pruned, dict(zip(gradio_heads.PICKS, picks))):
             yield to_components(update)
 
-
     LABELS = [  # (component, attribute → i18n key): what the language switch rewrites
         (lang_radio, {"label": "app.language"}),
         (text_box, {"label": "app.input", "placeholder": "app.input_placeholder"}),
@@ -290,10 +289,11 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
         updates[header] = HEADER.format(title=t("app.title", lang))
         updates[tree_title] = f"### {t('tree.title', lang)}"
         updates[model_info] = shelf().card(key, lang)
-        if result is not None:
-            updates.update(to_components(render(result, lang, show_pruned=pruned, pick=picked,
-                                                picks=dict(zip(gradio_heads.PICKS, picks)))))
-        return updates
+        return {**updates, **ui_page(lang, result, pruned, picked, *picks)}
+
+    def ui_page(lang, result, pruned, picked, *picks):     # the page again: a language or the pinyin switch
+        return {} if result is None else to_components(render(result, language(lang), show_pruned=pruned,
+                                                               pick=picked, picks=dict(zip(gradio_heads.PICKS, picks))))
 
     def ui_pick(result, picked, lang, pinyin):
         return ((gr.skip(), gr.skip()) if result is None
@@ -327,7 +327,7 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                       outputs=[c for c, _ in LABELS] + list(OPTION_INPUTS.values())
                       + [speed_input, header, tree_title, model_info] + list(OUTPUTS.values()),
                       api_name="ui_language", api_visibility="private").then(**controls, api_name="ui_lang_controls")
-    pinyin_box.change(ui_language, inputs=[lang_radio, model_box, state, show_pruned_input, pick_input, *PICK_INPUTS],
+    pinyin_box.change(ui_page, inputs=[lang_radio, state, show_pruned_input, pick_input, *PICK_INPUTS],
                       outputs=list(OUTPUTS.values()), api_name="ui_pinyin", api_visibility="private")
     candidates.select(ui_row, inputs=None, outputs=pick_input, api_name="ui_row", api_visibility="private")
     pick_input.change(ui_pick, inputs=[state, pick_input, lang_radio, pinyin_box],

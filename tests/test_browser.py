@@ -324,6 +324,10 @@ def test_the_gradio_look_closer_tab_draws_its_views(browser, gradio_server, tmp_
         assert reference.input_value() == "I love studying."
         time.sleep(1)
         page.screenshot(path=screenshot_dir(tmp_path) / "gradio_closer_exposure.png")
+        page.get_by_role("tab", name="Live decoding").click()             # the switch redrew the whole page
+        page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .xtick text')]"
+                               ".some(t => t.textContent === '学习xuéxí')", timeout=90_000)
+        assert not texts(page, ".toast-body"), texts(page, ".toast-body")     # and raised no error
     finally:
         context.close()
 
