@@ -166,9 +166,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "左边是注意力；右边是**积分梯度**：每个源语言词的词向量把这个输出词的概率提高（蓝）或降低（红）了多少，"
               "按每行的份额显示。ρ 是两行的秩相关：接近 1 表示一致，接近 0 或为负表示不一致——注意力并不总是解释。"},
     "closer.attribution_numbers": {
-        "en": "Mean ρ {rho:+.2f} · completeness: Σⱼ aⱼ equals the change in log p within {gap:.3f} nats "
+        "en": "Mean ρ {rho} · completeness: Σⱼ aⱼ equals the change in log p within {gap:.3f} nats "
               "({steps}-point integral) · computed in {seconds:.1f} s",
-        "zh": "平均 ρ {rho:+.2f} · 完备性：Σⱼ aⱼ 与 log p 的变化相差不到 {gap:.3f} 奈特（{steps} 点积分）· 用时 {seconds:.1f} 秒"},
+        "zh": "平均 ρ {rho} · 完备性：Σⱼ aⱼ 与 log p 的变化相差不到 {gap:.3f} 奈特（{steps} 点积分）· 用时 {seconds:.1f} 秒"},
     "closer.attribution_running": {"en": "Computing Integrated Gradients (about a second)…",
                                    "zh": "正在计算积分梯度（约一秒）……"},
     "closer.reference": {"en": "Reference translation", "zh": "参考译文"},

@@ -140,3 +140,13 @@ def test_pinyin_goes_under_the_segmentation_chips(model):
 def test_a_sentence_without_chinese_tokens_gets_no_pinyin_line():
     assert views.pinyin_notes(["3", "0", "</s>"], True) is None
     assert views.pinyin_notes(["我", "</s>"], False) is None
+
+
+def test_a_model_without_attention_gets_attribution_alone_and_no_coverage(settings):
+    model = catalogue.open_model("tiny_numbers_none", settings)
+    result = live.decode(model, "三千零五", {"beam_size": 1, "n_best": 1})
+    assert closer.coverage_view(result, "en").figures == []
+    shown = closer.attribution_view(model, result, "en")
+    (only,) = shown.figures                                           # no attention heatmap to set beside it
+    assert np.asarray(only.data[0].z).shape == (len(result.final.best.tokens), len(result.final.src_tokens))
+    assert "ρ –" in only.layout.yaxis.ticktext[0] and "ρ –" in shown.caption and "nan" not in shown.caption

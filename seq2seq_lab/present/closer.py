@@ -86,7 +86,7 @@ def attribution_view(model: OpenModel, result: Result, lang: str, *, presenter: 
     rho = found.correlation[np.isfinite(found.correlation)]
     gap = float(np.abs(found.delta).max(initial=0.0))
     lines = [t("closer.attribution_help", lang),
-             t("closer.attribution_numbers", lang, rho=float(rho.mean()) if rho.size else float("nan"),
+             t("closer.attribution_numbers", lang, rho=f"{float(rho.mean()):+.2f}" if rho.size else "–",
                gap=gap, steps=found.steps, seconds=found.seconds)]
     return View([fig for fig in (left, right) if fig is not None], "  \n".join(lines))
 
