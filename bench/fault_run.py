@@ -31,7 +31,7 @@ sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in s
 
 # isort: split
 import streamlit_client
-from common import ROOT, hsk_test_sentences, machine_label
+from common import ROOT, hsk_test_sentences, machine_info, machine_label
 from load import start_streamlit
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
@@ -115,7 +115,7 @@ def main() -> None:
     result = {"command": "python bench/fault_run.py " + " ".join(sys.argv[1:]), "kill": kill,
               "before_restart": before_restart, "restart_s": round(back_in_s, 1),
               "after_restart": after_restart, "new_sessions": len(pages), "new_sessions_failed": len(bad)}
-    out = BENCH_DIR / f"fault_run-{machine_label()}.json"
+    out = BENCH_DIR / f"fault_run-{machine_label(machine_info(['cpu']), ['cpu'])}.json"
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=1, ensure_ascii=False))
     print(f"→ {out.relative_to(ROOT)}")
