@@ -43,8 +43,9 @@ from seq2seq_lab.settings import Settings
 COPIED = (catalog.DEFAULT_MODEL, "toy_numbers", "toy_dates_en", "toy_dates_iso")
 
 
-async def start_training(url: str) -> float:
-    """A session that presses "Start training" with the sidebar's defaults; returns when the press was sent."""
+async def start_training(url: str) -> tuple[float, bool]:
+    """A session that presses "Start training" with the sidebar's defaults; returns when the press was answered,
+    and whether the page then showed the training's progress bar (the job is running in the server)."""
     ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
     async with streamlit_client.websockets.connect(ws_url, subprotocols=["streamlit"], origin=url,
                                                    max_size=None) as ws:
@@ -52,19 +53,19 @@ async def start_training(url: str) -> float:
         page = await streamlit_client.run_script(ws)
         press = WidgetState(id=streamlit_client.widget_id(page, "button", "train_start"), trigger_value=True)
         await ws.send(streamlit_client.rerun([press]))
-        await streamlit_client.run_script(ws)
-        return time.perf_counter()
+        shown = await streamlit_client.run_script(ws)
+        return time.perf_counter(), any(e.WhichOneof("type") == "progress" for e in shown)
 
 
 async def class_and_kill(url: str, process, sessions: int, sentences: list[str], after: float) -> dict:
-    started = await start_training(url)
+    started, running = await start_training(url)
     students = asyncio.ensure_future(streamlit_client.classroom(url, sentences, sessions))
     await asyncio.sleep(max(0.0, after - (time.perf_counter() - started)))
     os.kill(process.pid, signal.SIGKILL)
     killed = time.perf_counter()
     results = await asyncio.gather(students, return_exceptions=True)
     pages = results[0] if isinstance(results[0], list) else []
-    return {"training_ran_s": round(killed - started, 1), "sessions": sessions,
+    return {"training_running": running, "training_ran_s": round(killed - started, 1), "sessions": sessions,
             "sessions_finished_before_the_kill": len(pages),
             "sessions_cut_off": sessions - len(pages) if pages else sessions,
             "cut_off_error": None if pages else type(results[0]).__name__}
