@@ -74,8 +74,7 @@ def wire(parts: dict, state, lang_radio, pinyin_box, model_box) -> dict:
         return (t("closer.intro", lang), gr.update(choices=_sections(lang), label=t("closer.pick", lang)))
 
     gr.on([parts["section"].change, parts["reference"].submit, pinyin_box.change, lang_radio.change], ui_closer,
-          inputs=inputs,
-          outputs=outputs, api_name="ui_closer", api_visibility="private", show_progress="minimal")
+          inputs=inputs, outputs=outputs, api_name="ui_closer", api_visibility="private", show_progress="minimal")
     lang_radio.change(ui_labels, inputs=lang_radio, outputs=[parts["intro"], parts["section"]],
                       api_name="ui_closer_labels", api_visibility="private")
     return dict(fn=ui_closer_new, inputs=[*inputs, model_box], outputs=outputs, api_visibility="private",

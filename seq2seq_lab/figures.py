@@ -99,6 +99,7 @@ def noted(labels: Sequence[str], notes: Sequence[str] | None, size: float) -> li
     """Tick labels with a small second line under each (pinyin under a Chinese word); unchanged without notes."""
     if not notes or not any(notes):
         return list(labels)
+    notes = [*notes[:len(labels)], *[""] * (len(labels) - len(notes))]          # one per label, "" for none
     return [f"{text}<br><span style='font-size:{round(size)}px'>{label(note)}</span>" if note else text
             for text, note in zip(labels, notes)]
 
