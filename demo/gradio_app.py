@@ -308,7 +308,8 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
     translate_inputs = [text_box, model_box, *OPTION_INPUTS.values(), speed_input, lang_radio, show_pruned_input,
                         *PICK_INPUTS]
     controls = gradio_heads.wire(state, lang_radio, CONTROLS, {**HEADS, "live_plot": live_plot}, render)
-    closer_then = gradio_closer.wire(CLOSER, state, lang_radio, pinyin_box, model_box)
+    closer_then = gradio_closer.wire(CLOSER, state, lang_radio, pinyin_box, model_box, tab_closer,
+                                     [tab_live, tab_pipeline, tab_compare, tab_candidates])
     gr.on([translate_btn.click, text_box.submit], ui_translate, inputs=translate_inputs,
           outputs=list(OUTPUTS.values()), api_name="ui_translate", api_visibility="private", concurrency_limit=8,
           show_progress="minimal").then(**controls, api_name="ui_controls").then(**closer_then,

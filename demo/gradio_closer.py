@@ -1,7 +1,8 @@
 """The Gradio app's "look closer" tab: coverage, attention against attribution, exposure bias.
 
-Layout and wiring only: the views come from ``seq2seq_lab.present.closer``. The tab redraws after every
-translation, when its section or the reference changes, and when the language or pinyin switch changes.
+Layout and wiring only: the views come from ``seq2seq_lab.present.closer``. The tab draws when it is opened, after
+a translation while it is open, when its section or the reference changes, and when the language or pinyin switch
+changes.
 """
 
 from __future__ import annotations
@@ -52,22 +53,31 @@ def view(result, section: str, reference: str | None, lang: str, pinyin: bool) -
             reference_box)
 
 
-def wire(parts: dict, state, lang_radio, pinyin_box, model_box) -> dict:
-    """Redraw on the tab's own controls; returns the event to chain after a new page (``.then(**it)``), which
-    also puts an example's reference translation in the box."""
+def wire(parts: dict, state, lang_radio, pinyin_box, model_box, tab, other_tabs) -> dict:
+    """Redraw on the tab's own controls, and when ``tab`` is opened; returns the event to chain after a new page
+    (``.then(**it)``), which puts an example's reference translation in the box and draws only if the tab is open
+    (an attribution costs about a second of server time: a class on the live tab should not pay for it)."""
+    is_open = gr.State(False)
     inputs = [state, parts["section"], parts["reference"], lang_radio, pinyin_box]
     outputs = [parts["caption"], parts["left"], parts["right"], parts["reference"]]
 
     def ui_closer(result, section, reference, lang, pinyin):
         return view(result, section, reference, lang, pinyin)
 
-    def ui_closer_new(result, section, reference, lang, pinyin, key):
+    def ui_closer_new(result, section, reference, lang, pinyin, key, opened):
         """A new translation: an example brings its reference (a typed one stays for a typed sentence)."""
         if result is not None:
             example = closer.default_reference(result, catalogue.shelf(settings.load()).corpus(key))
             reference = example or reference
-        caption, left, right, box = view(result, section, reference, lang, pinyin)
+        caption, left, right, box = (view(result, section, reference, lang, pinyin) if opened
+                                     else view(None, section, reference, lang, pinyin))
         return caption, left, right, gr.update(**{**box, "value": reference})
+
+    tab.select(lambda: True, outputs=is_open, api_name="ui_closer_open", api_visibility="private", queue=False).then(
+        ui_closer, inputs=inputs, outputs=outputs, api_name="ui_closer_opened", api_visibility="private",
+        show_progress="minimal")
+    for other in other_tabs:
+        other.select(lambda: False, outputs=is_open, api_visibility="private", queue=False)
 
     def ui_labels(lang):
         lang = language(lang)
@@ -77,5 +87,5 @@ def wire(parts: dict, state, lang_radio, pinyin_box, model_box) -> dict:
           inputs=inputs, outputs=outputs, api_name="ui_closer", api_visibility="private", show_progress="minimal")
     lang_radio.change(ui_labels, inputs=lang_radio, outputs=[parts["intro"], parts["section"]],
                       api_name="ui_closer_labels", api_visibility="private")
-    return dict(fn=ui_closer_new, inputs=[*inputs, model_box], outputs=outputs, api_visibility="private",
+    return dict(fn=ui_closer_new, inputs=[*inputs, model_box, is_open], outputs=outputs, api_visibility="private",
                 show_progress="hidden")
