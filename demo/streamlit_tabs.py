@@ -189,7 +189,9 @@ def closer_tab(model, result: live.Result, corpus: str) -> None:
         show_error(error)
         return
     (st.warning if view.kind == "warning" else st.info)(view.caption)
-    if view.figures:
-        for column, (index, figure) in zip(st.columns(len(view.figures)), enumerate(view.figures)):
-            with column:
-                plot(figure, key=f"closer_{section}_{index}", filename=f"{section}_{index + 1}")
+    # Side by side on a laptop; one below the other in presenter mode, where two large-font heatmaps in half the
+    # width leave no room for their cells.
+    places = [st.container() for _ in view.figures] if presenter() else st.columns(max(1, len(view.figures)))
+    for place, (index, figure) in zip(places, enumerate(view.figures)):
+        with place:
+            plot(figure, key=f"closer_{section}_{index}", filename=f"{section}_{index + 1}")

@@ -159,11 +159,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "closer.attention_title": {"en": "Attention: where the model looked", "zh": "注意力：模型看了哪里"},
     "closer.attribution_title": {"en": "Attribution: what changed its decision", "zh": "归因：什么改变了它的决定"},
     "closer.attribution_help": {
-        "en": "Left, attention; right, **Integrated Gradients**: how much each source word's embedding raised (blue) or "
-              "lowered (red) the probability of the output word, as a share of the row. ρ is the rank correlation "
+        "en": "The first heatmap is attention, where the model looked; the second is **Integrated Gradients**: how "
+              "much each source word's embedding raised (blue) or lowered (red) the probability of the output word, as "
+              "a share of the row. ρ is the rank correlation "
               "of the two rows: near 1 they agree, near 0 or below they do not — attention is not always an "
               "explanation.",
-        "zh": "左边是注意力；右边是**积分梯度**：每个源语言词的词向量把这个输出词的概率提高（蓝）或降低（红）了多少，"
+        "zh": "第一张热力图是注意力，即模型看了哪里；第二张是**积分梯度**：每个源语言词的词向量把这个输出词的概率提高（蓝）或降低（红）了多少，"
               "按每行的份额显示。ρ 是两行的秩相关：接近 1 表示一致，接近 0 或为负表示不一致——注意力并不总是解释。"},
     "closer.attribution_numbers": {
         "en": "Mean ρ {rho} · completeness: Σⱼ aⱼ equals the change in log p within {gap:.3f} nats "
