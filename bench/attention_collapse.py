@@ -49,27 +49,35 @@ PUNCTUATION = set("。！？，.!?,")
 FLOAT32_TINY = 1.4e-45          # the smallest float32 above 0: a weight of exactly 0 counts as this (spread ≥ 103)
 
 
+def row_numbers(attentions) -> dict[str, list]:
+    """Per attention row (over every (T, S) matrix): its spread, entropy, softmax gradient, and whether a weight
+    underflowed to 0 (a weight below float32's e^−103: the spread is then beyond measure, counted as 103)."""
+    numbers = {"spread": [], "entropy": [], "gradient": [], "underflow": []}
+    for attention in attentions:
+        for row in attention.astype(np.float64):
+            kept = row[row > 0]
+            numbers["spread"].append(float(np.log(row.max()) - np.log(max(row.min(), FLOAT32_TINY))))
+            numbers["entropy"].append(float(-(kept * np.log(kept)).sum()))
+            numbers["gradient"].append(float(1.0 - (row ** 2).sum()))
+            numbers["underflow"].append(bool((row == 0).any()))
+    return numbers
+
+
 def stats(translator) -> dict:
     """The collapse numbers of one model on the probe (module docstring)."""
     sentences = load_probe()
     references = [tokenize_target(s.en, translator.config.tgt_detok) for s in sentences]
     attentions = teacher_forced_attention(translator, [s.zh for s in sentences], references)
-    spread, entropy, gradient, on_end, underflow = [], [], [], [], []
+    on_end = []
     for sentence, attention in zip(sentences, attentions):
         src = translator.analyze(sentence.zh).src_tokens
         end = {len(src) - 1} | ({len(src) - 2} if len(src) > 1 and src[-2] in PUNCTUATION else set())
-        for row in attention.astype(np.float64):
-            underflow.append(bool((row == 0).any()))      # a weight below float32's e^−103: spread beyond measure
-            spread.append(float(np.log(row.max()) - np.log(max(row.min(), FLOAT32_TINY))))
-            kept = row[row > 0]
-            entropy.append(float(-(kept * np.log(kept)).sum()))
-        gradient += list(1.0 - (attention.astype(np.float64) ** 2).sum(axis=1))
         on_end += [int(row.argmax()) in end for row in attention]
-    score = probe_alignment(translator)
-    return {"spread_median": round(float(np.median(spread)), 2),
-            "rows_with_a_zero_weight": round(float(np.mean(underflow)), 3),
-            "entropy_mean": round(float(np.mean(entropy)), 3),
-            "softmax_gradient_mean": round(float(np.mean(gradient)), 3),
+    numbers, score = row_numbers(attentions), probe_alignment(translator)
+    return {"spread_median": round(float(np.median(numbers["spread"])), 2),
+            "rows_with_a_zero_weight": round(float(np.mean(numbers["underflow"])), 3),
+            "entropy_mean": round(float(np.mean(numbers["entropy"])), 3),
+            "softmax_gradient_mean": round(float(np.mean(numbers["gradient"])), 3),
             "peak_on_end": round(float(np.mean(on_end)), 3), "alignment": round(score.argmax, 3)}
 
 
@@ -116,13 +124,10 @@ def toy_runs(task: str = "toy:dates_en") -> dict:
             if p.event != "epoch" or p.model is None:
                 return
             refs = [tokenize_target(x.en, p.model.config.tgt_detok) for x in test]
-            rows = [r.astype(np.float64) for a in teacher_forced_attention(p.model, [x.zh for x in test], refs)
-                    for r in a]
+            numbers = row_numbers(teacher_forced_attention(p.model, [x.zh for x in test], refs))
             curve.append({"epoch": p.epoch, "valid_exact": round(p.valid["exact"], 3),
-                          "spread_median": round(float(np.median([np.log(r.max()) - np.log(max(r.min(), FLOAT32_TINY))
-                                                                  for r in rows])), 2),
-                          "entropy_mean": round(float(np.mean([-(r[r > 0] * np.log(r[r > 0])).sum() for r in rows])),
-                                                3),
+                          "spread_median": round(float(np.median(numbers["spread"])), 2),
+                          "entropy_mean": round(float(np.mean(numbers["entropy"])), 3),
                           "alignment": round(toy_alignment(p.model, task[4:], test).argmax, 3)})
             print(task, attention, curve[-1], flush=True)
 

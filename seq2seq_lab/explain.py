@@ -138,9 +138,9 @@ def attribute(translator: Translator, text: str, tokens: Sequence[str], *, steps
     model = translator.model
     analysis = translator.analyze(text)
     finished = bool(tokens) and tokens[-1] == EOS               # an output cut off by max_len has no </s> to explain
-    tokens = translator.target_tokens(tokens) + ([EOS] if finished else [])
-    ids = translator._target_ids(tokens[:-1] if finished else tokens) + ([translator.tgt_vocab.eos_id] if finished
-                                                                        else [])
+    words = translator.target_tokens(tokens)
+    tokens = words + ([EOS] if finished else [])
+    ids = translator._target_ids(words) + ([translator.tgt_vocab.eos_id] if finished else [])
     T, S = len(ids), len(analysis.ids)
     device = translator.device
     src = torch.tensor([analysis.ids], device=device)                                   # (1, S)
@@ -152,16 +152,20 @@ def attribute(translator: Translator, text: str, tokens: Sequence[str], *, steps
     baseline = embedded.clone()
     baseline[:, :-1] = 0.0                                                              # e': words zeroed, </s> kept
 
-    def log_p(points: torch.Tensor) -> torch.Tensor:
-        """(N, T) log p(y_t | y_<t, x) of the chosen tokens with the source's embedding rows replaced by
-        ``points`` (N, S, emb); the ids (and so the padding mask) stay the sentence's."""
+    def forward(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """((N, T) log p(y_t | y_<t, x) of the chosen tokens, (N, T, S) attention) with the source's embedding rows
+        replaced by ``points`` (N, S, emb); the ids (and so the padding mask) stay the sentence's."""
         n = points.size(0)
-        logits, _ = model(src.expand(n, -1), torch.full((n,), S), tgt_in.expand(n, -1),
-                          src_rows=points.to(table.weight.dtype))                      # (N, T, V)
-        return torch.log_softmax(logits.float(), dim=-1)[:, torch.arange(T), chosen]    # (N, T)
+        logits, attention = model(src.expand(n, -1), torch.full((n,), S), tgt_in.expand(n, -1),
+                                  src_rows=points.to(table.weight.dtype))              # (N, T, V), (N, T, S)
+        return torch.log_softmax(logits.float(), dim=-1)[:, torch.arange(T), chosen], attention
+
+    def log_p(points: torch.Tensor) -> torch.Tensor:
+        return forward(points)[0]                                                       # (N, T): what IG integrates
 
     with torch.no_grad():
-        at_input, at_baseline = log_p(embedded)[0], log_p(baseline)[0]                  # (T,) f(e), f(e')
+        at_input, summary = forward(embedded)                                           # f(e) and the heatmap's α
+        at_input, at_baseline = at_input[0], log_p(baseline)[0]                         # (T,) f(e), f(e')
     allowed = IG_TOLERANCE[0] * (at_input - at_baseline).abs() + IG_TOLERANCE[1]        # (T,)
     ig = IntegratedGradients(log_p)
     while True:
@@ -174,11 +178,7 @@ def attribute(translator: Translator, text: str, tokens: Sequence[str], *, steps
             break
         steps *= 2
     scores = attributions.sum(dim=-1).detach().float().cpu().numpy()                   # (T, S) a_tj = Σ_d …
-    attention = None
-    with torch.inference_mode():
-        _, summary = model(src, torch.tensor([S]), tgt_in)                              # (1, T, S)
-    if summary is not None:
-        attention = summary[0].float().cpu().numpy()                                    # (T, S)
+    attention = None if summary is None else summary[0].float().cpu().numpy()          # (T, S)
     words = S - 1
     correlation = np.array([spearman(attention[t, :words], np.abs(scores[t, :words])) if attention is not None
                             else float("nan") for t in range(T)])
