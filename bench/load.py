@@ -121,7 +121,7 @@ def run_sessions(url: str, sessions: int, sentences: list[str]) -> dict:
     # figure; this one is what a class sees on a running server.
     asyncio.run(streamlit_client.classroom(url, sentences[-1:], 1))
     began = time.perf_counter()
-    pages = asyncio.run(streamlit_client.classroom(url, sentences, sessions))
+    pages, pongs = asyncio.run(streamlit_client.watched_classroom(url, sentences, sessions))
     wall = time.perf_counter() - began
     bad = [p for p in pages if p["exceptions"] or p["errors"] or p["first_heatmap_s"] is None]
 
@@ -132,7 +132,9 @@ def run_sessions(url: str, sessions: int, sentences: list[str]) -> dict:
 
     return {"sessions": sessions, "wall_s": round(wall, 1), "failed": len(bad),
             "failure_examples": [(p["exceptions"] + p["errors"])[:1] for p in bad[:3]],
-            "page": summary("page_s"), "first_heatmap": summary("first_heatmap_s"), "final": summary("final_s")}
+            "page": summary("page_s"), "first_heatmap": summary("first_heatmap_s"), "final": summary("final_s"),
+            "pong": {"pings": len(pongs), "p50_ms": round(percentile([d * 1000 for d in pongs], 50), 1),
+                     "max_ms": round(max(pongs) * 1000, 1) if pongs else None}}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -176,7 +178,8 @@ def main(argv: list[str] | None = None) -> dict:
         s = result["streamlit"]
         print(f"Streamlit, {s['sessions']} sessions at once ({s['failed']} failed, {s['wall_s']} s in all): "
               + "; ".join(f"{part} p50 {s[part]['p50_ms']} ms, p95 {s[part]['p95_ms']} ms"
-                          for part in ("page", "first_heatmap", "final")))
+                          for part in ("page", "first_heatmap", "final"))
+              + f"; the server answered pings in p50 {s['pong']['p50_ms']} ms, max {s['pong']['max_ms']} ms")
     print(f"written: {out}")
     return result
 

@@ -9,6 +9,7 @@ to be a student: open the page, type a sentence, press Translate — and to time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 
@@ -57,14 +58,20 @@ def is_live_heatmap(element, *, final: bool = True) -> bool:
     return chart.endswith("-live_heat") or (not final and "-live_heat_anim" in chart)
 
 
+def stream_url(url: str) -> str:
+    return url.replace("http://", "ws://") + "/_stcore/stream"
+
+
 async def student(url: str, text: str, beam: int) -> dict:
     """Open the page, type ``text``, set the beam size, press Translate; report what came back and when.
 
     ``page_s``: the first script run (the page); ``first_heatmap_s`` / ``final_s``: from pressing Translate to
     the first frame of the live heatmap, and to the end of the run (the animation's last frame included).
+    Like a browser, the student sends no keep-alive pings of its own (it answers the server's): whether the
+    server answers pings under load is measured by ``ping_watch``, not left to decide whether a student fails.
     """
-    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
-    async with websockets.connect(ws_url, subprotocols=["streamlit"], origin=url, max_size=None) as ws:
+    async with websockets.connect(stream_url(url), subprotocols=["streamlit"], origin=url, max_size=None,
+                                  ping_interval=None) as ws:
         opened = time.perf_counter()
         await ws.send(rerun())
         first = await run_script(ws)
@@ -93,7 +100,36 @@ async def student(url: str, text: str, beam: int) -> dict:
             "heat": heat[-1] if heat else None}
 
 
+async def ping_watch(url: str, stop: asyncio.Event, every_s: float = 0.5) -> list[float]:
+    """One idle connection that pings the server every ``every_s`` until ``stop``: each pong's delay in seconds.
+
+    The server answers pings on its event loop; while script runs hold the interpreter, the answer waits, and a
+    browser whose ping goes unanswered for long enough drops the connection. This is the delay it would see.
+    """
+    delays = []
+    async with websockets.connect(stream_url(url), subprotocols=["streamlit"], origin=url, max_size=None,
+                                  ping_interval=None) as ws:
+        while not stop.is_set():
+            sent = time.perf_counter()
+            await (await ws.ping())
+            delays.append(time.perf_counter() - sent)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_s)
+    return delays
+
+
 async def classroom(url: str, sentences: list[str], students: int, beams=(1, 2, 3)) -> list[dict]:
     """``students`` sessions at once, student i translating sentence i (in turn) with beam ``beams[i % …]``."""
     return await asyncio.gather(*(student(url, sentences[i % len(sentences)], beams[i % len(beams)])
                                   for i in range(students)))
+
+
+async def watched_classroom(url: str, sentences: list[str], students: int, beams=(1, 2, 3)) -> tuple[list, list]:
+    """``classroom`` with ``ping_watch`` running beside it: (the students' reports, the pong delays)."""
+    stop = asyncio.Event()
+    watch = asyncio.create_task(ping_watch(url, stop))
+    try:
+        pages = await classroom(url, sentences, students, beams)
+    finally:
+        stop.set()
+    return pages, await watch

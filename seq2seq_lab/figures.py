@@ -55,12 +55,43 @@ def export_config(filename: str, *, fmt: str = "png", scale: int = 2) -> dict:
             "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
+def _layout_spec(*, title: str | None, height: int, font_size: int, margin: dict | None = None) -> dict:
+    """What every figure's layout shares: a left-aligned title, the height, the margins, the CJK-capable font."""
+    return dict(title=dict(text=label(title) if title else None, x=0, xanchor="left"),
+                height=height, margin=margin or dict(l=10, r=10, t=50 if title else 20, b=10),
+                font=dict(family=FONT, size=font_size), hoverlabel=dict(font=dict(family=FONT)))
+
+
 def _layout(fig: go.Figure, *, title: str | None, height: int, font_size: int,
             margin: dict | None = None) -> go.Figure:
-    fig.update_layout(title=dict(text=label(title) if title else None, x=0, xanchor="left"),
-                      height=height, margin=margin or dict(l=10, r=10, t=50 if title else 20, b=10),
-                      font=dict(family=FONT, size=font_size), hoverlabel=dict(font=dict(family=FONT)))
+    fig.update_layout(**_layout_spec(title=title, height=height, font_size=font_size, margin=margin))
     return fig
+
+
+# The two figures the live view redraws at every decoding step (the heatmap, the next-word bars) are written in
+# plotly's JSON form and wrapped without graph_objects' validation: validating costs 20–30 ms a figure, which was
+# most of the server's time when a class translated at once (bench/README.md, "A class at once"). The tests check
+# that each one validates to exactly the same JSON (tests/test_figures.py), so skipping the check changes nothing.
+
+def _unchecked(spec: dict) -> go.Figure:
+    return go.Figure(_without_none(spec), _validate=False)
+
+
+def _without_none(spec):
+    """A spec without its ``None`` entries (validation drops them: "not set")."""
+    if isinstance(spec, dict):
+        return {key: _without_none(value) for key, value in spec.items() if value is not None}
+    if isinstance(spec, list):
+        return [_without_none(value) for value in spec]
+    return spec
+
+
+def _named_scale(name: str) -> list:
+    """A named colour scale as plotly.py resolves it (plotly.js has its own scales of the same names)."""
+    return [list(stop) for stop in go.Heatmap(colorscale=name).colorscale]
+
+
+_ATTENTION_COLORS = _named_scale(ATTENTION_SCALE)
 
 
 # --- measuring text before the browser does --------------------------------------------------------
@@ -129,14 +160,17 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
     custom = np.array([[[out_labels[i], src_labels[j]] for j in range(S)] for i in range(rows)], dtype=object)
     if show_values is None:
         show_values = rows * S <= 160 and not compact
-    heatmap = go.Heatmap(
-        z=weights, x=list(range(S)), y=list(range(rows)), zmin=0.0, zmax=1.0, colorscale=ATTENTION_SCALE,
-        customdata=custom if rows else None, xgap=1, ygap=1,
+    trace = dict(
+        type="heatmap", z=weights, x=list(range(S)), y=list(range(rows)), zmin=0.0, zmax=1.0,
+        colorscale=_ATTENTION_COLORS, xgap=1, ygap=1,
         colorbar=dict(title=dict(text=t("fig.weight", lang)), thickness=12, len=0.9), showscale=not compact,
         hovertemplate=(f"{t('fig.output', lang)}: %{{customdata[0]}}<br>{t('fig.source', lang)}: "
                        f"%{{customdata[1]}}<br>{t('fig.weight', lang)}: %{{z:.3f}}<extra></extra>"),
-        texttemplate="%{z:.2f}" if show_values else None, textfont=dict(size=max(9, font_size - 4)))
-    fig = go.Figure(heatmap)
+        textfont=dict(size=max(9, font_size - 4)))
+    if rows:
+        trace["customdata"] = custom
+    if show_values:
+        trace["texttemplate"] = "%{z:.2f}"
     # Room for the text around the cells, reserved here rather than left to plotly's automargin (which
     # stays on and can only add more): the x title and the source tokens above the plot, the output
     # tokens and the rotated y title to its left. The y title takes two lines where the plot is too
@@ -163,22 +197,22 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
         plot_height = max(plot_height, max(text_width(line, axis_font) for line in y_title) + clear)
     ticks = max((text_width(tok, font_size) for tok in out_labels), default=0)
     left = 10 + ticks + 6 + (8 + LINE * axis_font * len(y_title) if y_title else 0)
-    fig.update_xaxes(tickmode="array", tickvals=list(range(S)), ticktext=src_ticks, side="top",
-                     range=[-0.5, S - 0.5], title=dict(text=x_title, font=dict(size=axis_font), standoff=8),
-                     tickangle=0, showgrid=False, zeroline=False, automargin=True)
-    fig.update_yaxes(tickmode="array", tickvals=list(range(rows)), ticktext=out_labels,
-                     range=[max(rows, 1) - 0.5, -0.5],
-                     title=dict(text="<br>".join(y_title) or None, font=dict(size=axis_font), standoff=8),
-                     showgrid=False, zeroline=False, automargin=True)
-    if highlight_row is not None and 0 <= highlight_row < rows:
-        fig.add_shape(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_row - 0.5, y1=highlight_row + 0.5,
-                      line=dict(color=COLORS["best"], width=3), fillcolor="rgba(0,0,0,0)")
     margin = dict(l=math.ceil(left), r=10, t=math.ceil(top), b=bottom)
-    fig = _layout(fig, title=title, height=math.ceil(top + plot_height + bottom), font_size=font_size,
-                  margin=margin)
+    layout = _layout_spec(title=title, height=math.ceil(top + plot_height + bottom), font_size=font_size,
+                          margin=margin)
+    layout["xaxis"] = dict(tickmode="array", tickvals=list(range(S)), ticktext=src_ticks, side="top",
+                           range=[-0.5, S - 0.5], title=dict(text=x_title, font=dict(size=axis_font), standoff=8),
+                           tickangle=0, showgrid=False, zeroline=False, automargin=True)
+    layout["yaxis"] = dict(tickmode="array", tickvals=list(range(rows)), ticktext=out_labels,
+                           range=[max(rows, 1) - 0.5, -0.5],
+                           title=dict(text="<br>".join(y_title) or None, font=dict(size=axis_font), standoff=8),
+                           showgrid=False, zeroline=False, automargin=True)
+    if highlight_row is not None and 0 <= highlight_row < rows:
+        layout["shapes"] = [dict(type="rect", x0=-0.5, x1=S - 0.5, y0=highlight_row - 0.5, y1=highlight_row + 0.5,
+                                 line=dict(color=COLORS["best"], width=3), fillcolor="rgba(0,0,0,0)")]
     if title:        # at the very top, above the x title (plotly's "auto" centres it in the margin)
-        fig.update_layout(title=dict(y=1, yref="container", yanchor="top", pad=dict(t=8)))
-    return fig
+        layout["title"].update(y=1, yref="container", yanchor="top", pad=dict(t=8))
+    return _unchecked(dict(data=[trace], layout=layout))
 
 
 def vector_heatmap(tokens: Sequence[str], vectors: np.ndarray, *, title: str | None = None, lang: str = "en",
@@ -209,13 +243,14 @@ def probability_bars(alternatives: Sequence, chosen: str | None = None, *, title
     tokens = [label(a.token) for a in alternatives]
     probs = [float(a.prob) for a in alternatives]
     colors = [COLORS["chosen"] if a.token == chosen else COLORS["other"] for a in alternatives]
-    fig = go.Figure(go.Bar(
-        x=probs, y=list(range(len(tokens))), orientation="h", marker_color=colors,
-        text=[f"{p:.1%}" for p in probs], textposition="auto", customdata=tokens,
-        hovertemplate=f"%{{customdata}}<br>{t('fig.probability', lang)}: %{{x:.3f}}<extra></extra>"))
-    fig.update_xaxes(range=[0, 1], title=dict(text=t("fig.probability", lang)), tickformat=".0%")
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(tokens))), ticktext=tokens, autorange="reversed")
-    return _layout(fig, title=title, height=120 + 32 * max(len(tokens), 3), font_size=font_size)
+    bars = dict(type="bar", x=probs, y=list(range(len(tokens))), orientation="h", marker=dict(color=colors),
+                text=[f"{p:.1%}" for p in probs], textposition="auto", customdata=tokens,
+                hovertemplate=f"%{{customdata}}<br>{t('fig.probability', lang)}: %{{x:.3f}}<extra></extra>")
+    layout = _layout_spec(title=title, height=120 + 32 * max(len(tokens), 3), font_size=font_size)
+    layout["xaxis"] = dict(range=[0, 1], title=dict(text=t("fig.probability", lang)), tickformat=".0%")
+    layout["yaxis"] = dict(tickmode="array", tickvals=list(range(len(tokens))), ticktext=tokens,
+                           autorange="reversed")
+    return _unchecked(dict(data=[bars], layout=layout))
 
 
 def tree_layout(nodes: Sequence, *, pruned_gap: float = 1.0) -> dict[int, tuple[float, float]]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+import json
 import unicodedata
 from collections import defaultdict
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from seq2seq_lab import figures
@@ -67,6 +69,29 @@ def test_vector_heatmap_is_centred_on_zero():
     assert (trace.zmin, trace.zmid, trace.zmax) == (-3.0, 0.0, 3.0)
     np.testing.assert_array_equal(np.asarray(trace.z), vectors)
     assert list(fig.layout.yaxis.ticktext) == ["我", "爱"]
+
+
+# The live view's two figures skip graph_objects' validation (it was most of a class's server time): they must be
+# exactly what plotly would have validated them to, for every option the apps use.
+
+def validated(fig) -> dict:
+    return json.loads(go.Figure(fig.to_dict()).to_json())
+
+
+@pytest.mark.parametrize("rows", [0, 1, 3])
+@pytest.mark.parametrize("options", [{}, {"title": "<b>t</b>", "highlight_row": 1, "src_notes": ["wǒ", "", "xuéxí"]},
+                                     {"compact": True}, {"show_values": True, "height": 300},
+                                     {"output_title": False, "lang": "zh", "font_size": 20}])
+def test_the_live_heatmap_is_valid_plotly_without_validation(rows, options):
+    src, out = ["我", "爱", "学习", "</s>"], ["i", "<love>", "studying", "</s>"]
+    fig = figures.attention_heatmap(src, out, np.full((rows, 4), 0.25), **options)
+    assert json.loads(fig.to_json()) == validated(fig)
+
+
+@pytest.mark.parametrize("alternatives", [[], [Alternative("a", 0.5), Alternative("<b>", 0.25)]])
+def test_the_live_bars_are_valid_plotly_without_validation(alternatives):
+    fig = figures.probability_bars(alternatives, "a", title="step 1", lang="zh")
+    assert json.loads(fig.to_json()) == validated(fig)
 
 
 def test_probability_bars_mark_the_chosen_token():
