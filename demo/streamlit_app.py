@@ -50,7 +50,7 @@ import_once()
 import streamlit_heads as heads_view
 import streamlit_tabs as tabs_view
 import streamlit_training as trainer
-from streamlit_ui import T, keep_choice, labels, lang, presenter, show_error
+from streamlit_ui import T, keep_choice, labels, lang, presenter, server_turns, show_error
 
 from seq2seq_lab import catalog, settings
 from seq2seq_lab.errors import LabError
@@ -342,4 +342,5 @@ def main() -> None:
                 draw()
 
 
-main()
+with server_turns().turn():        # a class's requests take turns rather than all slowing down together
+    main()

@@ -7,11 +7,9 @@ Layout only: every value comes from ``seq2seq_lab.present``.
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 import streamlit_heads as heads_view
-from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, pinyin, plot, presenter, show_error
+from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, pinyin, plot, presenter, server_turns, show_error
 
 from seq2seq_lab import catalog, settings
 from seq2seq_lab.errors import LabError
@@ -40,7 +38,7 @@ def animate(model, text: str, options: dict, slots: dict) -> live.Result:
         draw_frame(frame, decoding.src_tokens, None, slots, key=f"_anim{frame.step}")
         slots["status"].caption(T("live.running", step=frame.step))
         if delay:
-            time.sleep(delay)
+            server_turns().pause(delay)           # other visitors' requests run while this one waits
     slots["status"].empty()
     return decoding.result
 

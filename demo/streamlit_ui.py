@@ -12,9 +12,20 @@ import html
 
 import streamlit as st
 
-from seq2seq_lab import figures
+from seq2seq_lab import figures, settings
 from seq2seq_lab.i18n import t
 from seq2seq_lab.present import views
+from seq2seq_lab.present.turns import Turns
+
+
+@st.cache_resource(show_spinner=False)
+def turns(size: int) -> Turns:
+    return Turns(size)
+
+
+def server_turns() -> Turns:
+    """The server's one queue of script runs (``SEQ2SEQ_LAB_SCRIPT_TURNS`` compute at once; present/turns.py)."""
+    return turns(settings.load().script_turns)
 
 
 def lang() -> str:

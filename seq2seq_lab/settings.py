@@ -14,6 +14,8 @@ variable                   meaning                                      default
 ``SEQ2SEQ_LAB_LANG``       the language a new visitor sees: ``en``/``zh`` ``en``
 ``SEQ2SEQ_LAB_TORCH_THREADS`` torch intra-op threads per process        ``1``
 ``SEQ2SEQ_LAB_MAX_TRAININGS`` trainings one server runs at once         ``1``
+``SEQ2SEQ_LAB_SCRIPT_TURNS`` Streamlit visitors' requests computed at   ``2``
+                           once; the others wait their turn
 ========================== ============================================ ===========
 
 The default models folder is the repository's ``models/`` when the package runs from a
@@ -51,6 +53,7 @@ class Settings:
     lang: str = "en"              # a new visitor's language
     torch_threads: int = 1        # one thread per op: a server already runs many things at once
     max_trainings: int = 1
+    script_turns: int = 2         # Streamlit requests computed at once (present/turns.py: more is slower for all)
     max_user_models: int = 50     # models the app's trainings may keep in user_dir …
     max_user_mb: int = 500        # … and their size together, in MB (a training refuses to start beyond either)
 
@@ -68,6 +71,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
                     lang=lang if lang in LANGS else "en",
                     torch_threads=_positive_int(env.get("SEQ2SEQ_LAB_TORCH_THREADS"), 1),
                     max_trainings=_positive_int(env.get("SEQ2SEQ_LAB_MAX_TRAININGS"), 1),
+                    script_turns=_positive_int(env.get("SEQ2SEQ_LAB_SCRIPT_TURNS"), 2),
                     max_user_models=_positive_int(env.get("SEQ2SEQ_LAB_MAX_USER_MODELS"), 50),
                     max_user_mb=_positive_int(env.get("SEQ2SEQ_LAB_MAX_USER_MB"), 500))
 

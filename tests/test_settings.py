@@ -11,13 +11,14 @@ def test_defaults_without_any_variable():
     s = settings.load({})
     assert s == settings.Settings(models_dir=settings.default_models_dir())
     assert s.device == "auto" and s.lang == "en" and s.torch_threads == 1 and s.max_trainings == 1
+    assert s.script_turns == 2
     assert s.user_dir == s.models_dir / "user"
 
 
 def test_every_variable_is_read(tmp_path):
     env = {"SEQ2SEQ_LAB_MODELS_DIR": str(tmp_path), "SEQ2SEQ_LAB_DEVICE": "cpu", "SEQ2SEQ_LAB_LANG": "zh",
-           "SEQ2SEQ_LAB_TORCH_THREADS": "3", "SEQ2SEQ_LAB_MAX_TRAININGS": "2"}
-    assert settings.load(env) == settings.Settings(Path(tmp_path), "cpu", "zh", 3, 2)
+           "SEQ2SEQ_LAB_TORCH_THREADS": "3", "SEQ2SEQ_LAB_MAX_TRAININGS": "2", "SEQ2SEQ_LAB_SCRIPT_TURNS": "5"}
+    assert settings.load(env) == settings.Settings(Path(tmp_path), "cpu", "zh", 3, 2, script_turns=5)
 
 
 def test_unusable_values_fall_back_to_the_defaults():

@@ -1,0 +1,103 @@
+"""Taking turns (seq2seq_lab/present/turns.py): at most ``size`` holders, first come first served, pauses free a turn.
+
+Every check waits on events, never on how fast the machine is: a thread's progress is observed through what it
+records, and each wait has a generous timeout that only a hang reaches.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from seq2seq_lab.present.turns import Turns
+
+PATIENCE = 30          # seconds: reached only if something hangs
+
+
+def spawn(target) -> threading.Thread:
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for(condition) -> None:
+    done = threading.Event()
+    for _ in range(PATIENCE * 100):
+        if condition():
+            return
+        done.wait(0.01)
+    raise AssertionError("timed out")
+
+
+def test_at_most_size_hold_a_turn_and_the_rest_wait_in_arrival_order():
+    turns, order, release = Turns(2), [], threading.Event()
+
+    def visitor(name):
+        def run():
+            with turns.turn():
+                order.append(name)
+                release.wait(PATIENCE)
+        return run
+
+    first = [spawn(visitor(n)) for n in ("a", "b")]
+    wait_for(lambda: len(order) == 2)
+    late = []
+    for queued, name in enumerate(("c", "d", "e"), start=1):     # queued one after the other, in this order
+        late.append(spawn(visitor(name)))
+        wait_for(lambda queued=queued: turns.waiting == queued)
+    assert order == ["a", "b"]                       # two turns: the others wait
+    release.set()
+    for thread in first + late:
+        thread.join(PATIENCE)
+    assert order[2:] == ["c", "d", "e"]
+    assert turns.waiting == 0
+
+
+def test_a_pause_lets_the_next_in_line_run_and_then_queues_again():
+    turns, events = Turns(1), []
+    resumed = threading.Event()
+
+    def animator():
+        with turns.turn():
+            events.append("frame 1")
+            turns.pause(0)                           # gives the turn away, queues behind the waiting visitor
+            events.append("frame 2")
+        resumed.set()
+
+    def other():
+        with turns.turn():
+            events.append("other")
+
+    with turns.turn():                               # hold the only turn while both arrive, animator first
+        spawn(animator)
+        wait_for(lambda: turns.waiting == 1)
+        spawn(other)
+        wait_for(lambda: turns.waiting == 2)
+    assert resumed.wait(PATIENCE)
+    assert events == ["frame 1", "other", "frame 2"]
+
+
+def test_turns_are_reentrant_and_freed_by_an_exception():
+    turns = Turns(1)
+    with pytest.raises(RuntimeError), turns.turn():
+        with turns.turn():                           # the same thread: no deadlock
+            assert turns.holding()
+        raise RuntimeError("a script run that failed")
+    assert not turns.holding()
+    taken = threading.Event()
+
+    def another():
+        with turns.turn():
+            taken.set()
+
+    spawn(another)
+    assert taken.wait(PATIENCE)                      # the turn was given back
+
+
+def test_pause_without_a_turn_is_a_plain_sleep_and_size_must_be_positive():
+    turns = Turns(1)
+    turns.pause(0)
+    assert not turns.holding() and turns.waiting == 0
+    with pytest.raises(ValueError):
+        Turns(0)
