@@ -8,11 +8,13 @@ sessions at once, each opening the page, typing a sentence and pressing Translat
 its default speed), as browsers do; reported: page load, Translate → first live heatmap, Translate → final
 frame, p50 / p95 / max, and any error or exception.
 
-Starts ``demo/gradio_app.py`` on a free local port (the shipped models, CPU), then N threads each run a
-``gradio_client.Client`` that calls ``/translate`` (beam 5, n-best 5) on sentences drawn in turn from the
-HSK test split, back to back, until the time is up. Reports requests, errors, and the latency p50 / p95 /
-max; the server's pings are the requests themselves (each one must be answered). Writes
-``bench/load-<machine>.json``.
+**Gradio**: starts ``demo/gradio_app.py`` on a free local port (the shipped models, CPU), then N threads each
+call ``/translate`` (beam 5, n-best 5) on sentences drawn in turn from the HSK test split, back to back, until
+the time is up. Reports requests, errors, and the latency p50 / p95 / max; the server's pings are the
+requests themselves (each one must be answered). Each user speaks Gradio's HTTP API as ``curl`` does (``POST
+/gradio_api/call/translate``, then the event's result stream): about 10 ms of client CPU a request, where
+``gradio_client`` takes ~180 ms, which on these two shared cores made the 40 clients, not the server, the
+bottleneck (``--client gradio_client`` measures with it). Writes ``bench/load-<machine>.json``.
 """
 
 from __future__ import annotations
@@ -55,7 +57,26 @@ def start_gradio(models_dir: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the Gradio app did not start within 120 s")
 
 
-def run_users(url: str, users: int, seconds: float, model: str, sentences: list[str]) -> dict:
+def http_translate(url: str, data: list, session: str) -> list:
+    """One ``/translate`` call the way ``curl`` makes it: the call, then its event's result (``event: complete``).
+
+    ``session``: the user's session id, kept from call to call as ``gradio_client`` and a browser keep theirs
+    (without one, Gradio builds a fresh session state, a copy of every component's config, for each call)."""
+    call = urllib.request.Request(f"{url}gradio_api/call/translate",
+                                  data=json.dumps({"data": data, "session_hash": session}).encode(),
+                                  headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(call, timeout=600) as response:
+        event = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/translate/{event}", timeout=600) as response:
+        stream = response.read().decode()
+    kind, _, payload = stream.partition("\ndata: ")
+    if kind.strip() != "event: complete":
+        raise RuntimeError(stream[:200])
+    return json.loads(payload)
+
+
+def run_users(url: str, users: int, seconds: float, model: str, sentences: list[str],
+              client_kind: str = "http") -> dict:
     from gradio_client import Client
 
     latencies: list[float] = []
@@ -64,7 +85,11 @@ def run_users(url: str, users: int, seconds: float, model: str, sentences: list[
     start = threading.Barrier(users)
 
     def user(index: int) -> None:
-        client = Client(url, verbose=False, analytics_enabled=False)
+        if client_kind == "gradio_client":
+            client = Client(url, verbose=False, analytics_enabled=False)
+            call = lambda *data: client.predict(*data, api_name="/translate")       # noqa: E731
+        else:
+            call = lambda *data: http_translate(url, list(data), f"load-user-{index}")  # noqa: E731
         start.wait()
         deadline = time.monotonic() + seconds
         k = index
@@ -73,7 +98,7 @@ def run_users(url: str, users: int, seconds: float, model: str, sentences: list[
             k += users
             began = time.perf_counter()
             try:
-                client.predict(text, model, 5, 0.0, 0.0, 5, 0, 0, "", api_name="/translate")
+                call(text, model, 5, 0.0, 0.0, 5, 0, 0, "")
                 with lock:
                     latencies.append(time.perf_counter() - began)
             except Exception as error:  # counted, not fatal: the figure is how many fail
@@ -88,8 +113,8 @@ def run_users(url: str, users: int, seconds: float, model: str, sentences: list[
         thread.join(seconds + 300)
     wall = time.perf_counter() - began
     ms = [x * 1000 for x in latencies]
-    return {"users": users, "seconds": seconds, "model": model, "requests": len(ms), "errors": len(errors),
-            "error_examples": errors[:3], "requests_per_s": round(len(ms) / wall, 2),
+    return {"users": users, "seconds": seconds, "model": model, "client": client_kind, "requests": len(ms),
+            "errors": len(errors), "error_examples": errors[:3], "requests_per_s": round(len(ms) / wall, 2),
             "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),
             "max_ms": round(max(ms), 1) if ms else None}
 
@@ -142,6 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--model", default="")
+    parser.add_argument("--client", choices=("http", "gradio_client"), default="http",
+                        help="how the Gradio users call /translate (default: plain HTTP, as curl does)")
     parser.add_argument("--models-dir", default=str(ROOT / "models"))
     parser.add_argument("--sessions", type=int, default=40, help="Streamlit sessions at once")
     parser.add_argument("--skip-streamlit", action="store_true")
@@ -151,7 +178,8 @@ def main(argv: list[str] | None = None) -> dict:
     sentences = [p.zh for p in hsk_test_sentences()]
     info = machine_info(["cpu"])
     result = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": info}
-    parts = [("gradio", start_gradio, lambda url: run_users(url, args.users, args.seconds, args.model, sentences),
+    parts = [("gradio", start_gradio,
+              lambda url: run_users(url, args.users, args.seconds, args.model, sentences, args.client),
               args.skip_gradio),
              ("streamlit", start_streamlit, lambda url: run_sessions(url, args.sessions, sentences),
               args.skip_streamlit)]

@@ -34,6 +34,7 @@ import gradio_heads
 from gradio_api import api_models, api_score, api_segment, api_translate
 
 from seq2seq_lab import settings
+from seq2seq_lab.batching import Batcher
 from seq2seq_lab.errors import LabError
 from seq2seq_lab.i18n import LANGUAGES, language, t
 from seq2seq_lab.options import LIMITS
@@ -340,7 +341,8 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
               api_name="ui_load", api_visibility="private")
 
     # The programmatic API (JSON in, JSON out; see the README).
-    gr.api(api_translate, api_name="translate", concurrency_limit=8)
+    # As many at once as one batch takes: requests that arrive together are decoded together (batching.py)
+    gr.api(api_translate, api_name="translate", concurrency_limit=Batcher.MAX_BATCH)
     gr.api(api_segment, api_name="segment", concurrency_limit=8)
     gr.api(api_score, api_name="score", concurrency_limit=8)
     gr.api(api_models, api_name="models", concurrency_limit=8)

@@ -351,17 +351,28 @@ def _initial_beams(decoder_state: DecoderState, B: int, K: int, S: int, *, with_
 def _decode(model: Seq2Seq, beams: BeamState, memory: Memory, t: int, K: int, bos_id: int) -> StepOutput:
     """One decoder step for all B·K beams: y_{t−1} (B·K,) → logits (B·K, V).
 
-    At t = 0 the K beams of a sentence are the same empty hypothesis, so the step decodes one row per
-    sentence (beam 0) and copies it to the K beams: K times less work, the same numbers.
+    Only rows that can still change the result are decoded, then copied to fill the B·K rows (the same
+    numbers, less work: the output layer, a (V × H) product per row, is most of a step's time):
+
+    * at t = 0 the K beams of a sentence are the same empty hypothesis: one row per sentence (beam 0);
+    * a sentence whose search is over keeps its rows in the batch (at −∞) until every sentence is done;
+      its rows are filled with a copy of a live row, whose values nothing reads.
     """
-    if t > 0:
-        return model.decoder.step(beams.tokens[:, -1], beams.decoder_state, memory)
     B = len(beams.done)
     device = beams.scores.device
-    first = torch.arange(B, device=device) * K                                   # (B,) row of beam 0
-    bos = torch.full((B,), bos_id, dtype=torch.long, device=device)
-    out = model.decoder.step(bos, beams.decoder_state.index_select(first), memory.index_select(first))
-    copies = torch.arange(B, device=device).repeat_interleave(K)                 # (B·K,) sentence of each row
+    live = [b for b in range(B) if not beams.done[b]]
+    if t > 0 and len(live) == B:
+        return model.decoder.step(beams.tokens[:, -1], beams.decoder_state, memory)
+    if t == 0:
+        rows = torch.arange(B, device=device) * K                                # (B,) row of beam 0
+        tokens = torch.full((B,), bos_id, dtype=torch.long, device=device)
+        copies = torch.arange(B, device=device).repeat_interleave(K)             # (B·K,) row of `rows` each copies
+    else:
+        rows = torch.tensor([b * K + k for b in live for k in range(K)], device=device)   # (live·K,)
+        tokens = beams.tokens[rows, -1]
+        position = {b: i for i, b in enumerate(live)}
+        copies = torch.tensor([position.get(b, 0) * K + k for b in range(B) for k in range(K)], device=device)
+    out = model.decoder.step(tokens, beams.decoder_state.index_select(rows), memory.index_select(rows))
     return StepOutput(out.logits.index_select(0, copies), out.state.index_select(copies),
                       None if out.attention is None else out.attention.index_select(0, copies),
                       out.context.index_select(0, copies))

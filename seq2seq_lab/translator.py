@@ -283,11 +283,13 @@ class Translator:
     def translate(self, text: str, **options) -> Translation:
         """Translate one sentence (options as in :class:`~.search.SearchOptions`, ``prefix`` as words), with
         every layer's and head's attention."""
-        return self._add_attention_maps(self.translate_batch([text], **options)[0])
+        return self.translate_batch([text], attention_maps=True, **options)[0]
 
-    def translate_batch(self, texts: Sequence[str], *, batch_size: int = 64, **options) -> list[Translation]:
+    def translate_batch(self, texts: Sequence[str], *, batch_size: int = 64, attention_maps: bool = False,
+                        **options) -> list[Translation]:
         """Translate many sentences, ``batch_size`` at a time (no per-step records: fast). A Transformer's
-        candidates have no ``attention_heads`` / ``self_attention`` here; :meth:`translate` adds them."""
+        candidates have ``attention_heads`` / ``self_attention`` only with ``attention_maps`` (as from
+        :meth:`translate`: one more pass per sentence)."""
         search_options = self._options(**options, record=False)
         analyses = [self.analyze(t) for t in texts]
         out: list[Translation] = []
@@ -299,7 +301,7 @@ class Translator:
             for analysis, hyps in zip(chunk, results):
                 out.append(Translation(analysis, [self._candidate(h, len(analysis.ids)) for h in hyps],
                                        self.device_label, search_options, elapsed, len(hyps[0].ids)))
-        return out
+        return [self._add_attention_maps(t) for t in out] if attention_maps else out
 
     def score(self, text: str, tokens: Sequence[str] | str) -> float:
         """Teacher-forced Σ log p of ``tokens`` followed by "</s>" (the same number decoding reports)."""

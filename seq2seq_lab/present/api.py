@@ -66,11 +66,12 @@ def model_json(key: str, info: ModelInfo) -> dict:
 
 def translate(settings: Settings, text, model="", *, beam_size=5, length_penalty=0.0, coverage_penalty=0.0,
               n_best=5, max_len=0, no_repeat_ngram_size=0, prefix="") -> dict:
-    """``/translate``: the n-best candidates with scores and attention, the tokens, the device."""
+    """``/translate``: the n-best candidates with scores and attention, the tokens, the device. Requests that
+    arrive together are decoded in one batch (``seq2seq_lab/batching.py``); each gets what it alone would."""
     opened = open_model(model, settings)
-    translation = opened.translator.translate(text, beam_size=beam_size, length_penalty=length_penalty,
-                                              coverage_penalty=coverage_penalty, n_best=n_best, max_len=max_len,
-                                              no_repeat_ngram_size=no_repeat_ngram_size, prefix=prefix)
+    translation = opened.batcher.translate(text, beam_size=beam_size, length_penalty=length_penalty,
+                                           coverage_penalty=coverage_penalty, n_best=n_best, max_len=max_len,
+                                           no_repeat_ngram_size=no_repeat_ngram_size, prefix=prefix)
     return translation_json(translation, opened.key)
 
 

@@ -12,12 +12,14 @@ import html
 import json
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from .. import catalog
+from ..batching import Batcher
 from ..catalog import USER_PREFIX, ModelInfo
 from ..errors import LabError
 from ..i18n import error_text, t
@@ -85,7 +87,16 @@ class OpenModel:
         """What a cached result of this model depends on."""
         return (str(self.path), self.mtime, str(self.translator.device))
 
+    @property
+    def batcher(self) -> Batcher:
+        """This model's requests that arrive together are decoded together (``seq2seq_lab/batching.py``)."""
+        with _load_lock:
+            if self.translator not in _batchers:
+                _batchers[self.translator] = Batcher(self.translator)
+            return _batchers[self.translator]
 
+
+_batchers: weakref.WeakKeyDictionary[Translator, Batcher] = weakref.WeakKeyDictionary()
 _loaded: OrderedDict[tuple, Translator] = OrderedDict()
 _load_lock = threading.Lock()
 
