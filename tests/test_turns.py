@@ -31,27 +31,31 @@ def wait_for(condition) -> None:
 
 
 def test_at_most_size_hold_a_turn_and_the_rest_wait_in_arrival_order():
-    turns, order, release = Turns(2), [], threading.Event()
+    turns, order = Turns(2), []
+    leave = {name: threading.Event() for name in "abcde"}
 
     def visitor(name):
         def run():
             with turns.turn():
                 order.append(name)
-                release.wait(PATIENCE)
-        return run
+                leave[name].wait(PATIENCE)
+        return spawn(run)
 
-    first = [spawn(visitor(n)) for n in ("a", "b")]
+    threads = [visitor("a"), visitor("b")]
     wait_for(lambda: len(order) == 2)
-    late = []
-    for queued, name in enumerate(("c", "d", "e"), start=1):     # queued one after the other, in this order
-        late.append(spawn(visitor(name)))
+    for queued, name in enumerate("cde", start=1):            # queued one after the other, in this order
+        threads.append(visitor(name))
         wait_for(lambda queued=queued: turns.waiting == queued)
-    assert order == ["a", "b"]                       # two turns: the others wait
-    release.set()
-    for thread in first + late:
-        thread.join(PATIENCE)
+    assert sorted(order) == ["a", "b"]                          # two turns: the others wait
+    for holder, count in zip("abc", (3, 4, 5)):                 # each turn given back goes to the longest waiting
+        leave[holder].set()
+        wait_for(lambda count=count: len(order) == count)
     assert order[2:] == ["c", "d", "e"]
-    assert turns.waiting == 0
+    for event in leave.values():
+        event.set()
+    for thread in threads:
+        thread.join(PATIENCE)
+    assert turns.waiting == 0 and not turns.holding()
 
 
 def test_a_pause_lets_the_next_in_line_run_and_then_queues_again():
