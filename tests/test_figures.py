@@ -9,6 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from seq2seq_lab import figures
@@ -92,6 +93,18 @@ def test_the_live_heatmap_is_valid_plotly_without_validation(rows, options):
 def test_the_live_bars_are_valid_plotly_without_validation(alternatives):
     fig = figures.probability_bars(alternatives, "a", title="step 1", lang="zh")
     assert json.loads(fig.to_json()) == validated(fig)
+
+
+def test_the_live_figures_carry_plotlys_default_template_less_what_they_cannot_use():
+    full = json.loads(json.dumps(pio.templates[pio.templates.default].to_plotly_json()))
+    heat = figures.attention_heatmap(["我"], ["i"], np.ones((1, 1)))
+    bars = figures.probability_bars([Alternative("i", 1.0)], "i")
+    for fig, kind in ((heat, "heatmap"), (bars, "bar")):
+        template = json.loads(fig.to_json())["layout"]["template"]
+        assert template["data"] == {kind: full["data"][kind]}             # its own trace type's defaults, whole
+        dropped = set(full["layout"]) - set(template["layout"])
+        assert dropped and dropped <= {"polar", "ternary", "scene", "geo", "mapbox", "map"}   # other kinds of axes
+        assert all(template["layout"][key] == full["layout"][key] for key in template["layout"])
 
 
 def test_probability_bars_mark_the_chosen_token():
