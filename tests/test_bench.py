@@ -320,7 +320,7 @@ def test_the_load_bench_runs_gradio_users_and_streamlit_sessions(app_models_dir,
     result = load.main(["--users", "2", "--seconds", "2", "--sessions", "3", "--models-dir", str(app_models_dir),
                         "--out", str(out)])
     gradio = json.loads(out.read_text())["gradio"]
-    assert gradio == result["gradio"] and gradio["users"] == 2
+    assert gradio == result["gradio"] and gradio["users"] == 2 and gradio["client"] == "http"
     assert gradio["requests"] >= 2 and gradio["errors"] == 0, gradio["error_examples"]
     assert 0 < gradio["p50_ms"] <= gradio["p95_ms"] <= gradio["max_ms"]
     streamlit = result["streamlit"]
@@ -328,6 +328,7 @@ def test_the_load_bench_runs_gradio_users_and_streamlit_sessions(app_models_dir,
     for part in ("page", "first_heatmap", "final"):
         assert 0 < streamlit[part]["p50_ms"] <= streamlit[part]["p95_ms"] <= streamlit[part]["max_ms"]
     assert streamlit["first_heatmap"]["max_ms"] <= streamlit["final"]["max_ms"]
+    assert streamlit["pong"]["pings"] >= 1 and 0 < streamlit["pong"]["p50_ms"] <= streamlit["pong"]["max_ms"]
 
 
 def test_quick_data_parallel_bench_times_one_and_two_processes_on_the_same_recipe(tmp_path, capsys):
