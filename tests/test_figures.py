@@ -95,16 +95,24 @@ def test_the_live_bars_are_valid_plotly_without_validation(alternatives):
     assert json.loads(fig.to_json()) == validated(fig)
 
 
-def test_the_live_figures_carry_plotlys_default_template_less_what_they_cannot_use():
-    full = json.loads(json.dumps(pio.templates[pio.templates.default].to_plotly_json()))
+@pytest.mark.parametrize("default", ["plotly", "streamlit"])      # Streamlit makes its own template the default
+def test_the_live_figures_carry_the_default_template_less_what_they_cannot_use(default, monkeypatch):
+    if default == "streamlit":
+        import streamlit.elements.plotly_chart  # noqa: F401  (registers the "streamlit" template)
+    monkeypatch.setattr(pio.templates, "default", default)
+    full = json.loads(json.dumps(pio.templates[default].to_plotly_json()))
     heat = figures.attention_heatmap(["我"], ["i"], np.ones((1, 1)))
     bars = figures.probability_bars([Alternative("i", 1.0)], "i")
     for fig, kind in ((heat, "heatmap"), (bars, "bar")):
         template = json.loads(fig.to_json())["layout"]["template"]
-        assert template["data"] == {kind: full["data"][kind]}             # its own trace type's defaults, whole
+        own = {kind: full["data"][kind]} if kind in full.get("data", {}) else {}
+        assert template.get("data", {}) == own                              # its own trace type's defaults, whole
         dropped = set(full["layout"]) - set(template["layout"])
-        assert dropped and dropped <= {"polar", "ternary", "scene", "geo", "mapbox", "map"}   # other kinds of axes
+        assert dropped <= {"polar", "ternary", "scene", "geo", "mapbox", "map"}   # only other kinds of axes
         assert all(template["layout"][key] == full["layout"][key] for key in template["layout"])
+        assert json.loads(fig.to_json()) == validated(fig)
+    if default == "plotly":
+        assert dropped and own                                             # there was something to leave out
 
 
 def test_probability_bars_mark_the_chosen_token():
