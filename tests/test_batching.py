@@ -82,7 +82,7 @@ def test_requests_that_arrive_together_form_one_batch_and_get_what_they_alone_wo
     gated.release.set()
     for thread in threads:
         thread.join(PATIENCE)
-    assert batcher.batches == [1, len(SENTENCES) - 1]         # the others, together
+    assert list(batcher.batches) == [1, len(SENTENCES) - 1]         # the others, together
     for text, result in zip(SENTENCES, results):
         assert_same(translator.translate(text, **options), result)
 
@@ -102,7 +102,7 @@ def test_a_batch_shares_its_options_and_is_capped(make_translator):
     for thread in threads:
         thread.join(PATIENCE)
     # the oldest waiting request's options first, at most two a batch: beam 1 ×2, beam 5 ×2, beam 1
-    assert batcher.batches == [1, 2, 2, 1]
+    assert list(batcher.batches) == [1, 2, 2, 1]
     for i, beam in enumerate(beams, start=1):
         assert results[i].options.beam_size == beam
         assert_same(translator.translate(SENTENCES[i], beam_size=beam), results[i])
@@ -134,6 +134,6 @@ def test_one_request_alone_is_decoded_at_once_in_its_own_thread(make_translator)
     batcher = Batcher(translator)
     assert_same(translator.translate("我爱学习中文", beam_size=2, n_best=2),
                 batcher.translate("我爱学习中文", beam_size=2, n_best=2))
-    assert batcher.batches == [1]
+    assert list(batcher.batches) == [1]
     with pytest.raises(ValueError):
         Batcher(translator, max_batch=0)
