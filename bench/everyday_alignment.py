@@ -1,13 +1,14 @@
 """The default model's recipe without the </s> sink (#13): does its attention align, and what does it cost?
 
-    python bench/everyday_alignment.py state+token     # ≈ 40 min alone on 2 cores; the run below took 91 min
-    python bench/everyday_alignment.py state           #   beside other work
+    python bench/everyday_alignment.py state+token     # 91 min beside other work
+    python bench/everyday_alignment.py state           # 68 min alone on 2 cores (about 400 s an epoch)
 
 Trains ``everyday_additive``'s recipe (seq2seq_lab/recipes.py: data, sizes, epochs, seed) with two changes —
 attention may not rest on the source's closing ``</s>`` (``attend_eos=False``) and the query is ``state+token``
 ([s_{t−1}; E'[y_{t−1}]], the argument) or ``state`` — then prints the probe alignment and the beam-5 chrF on each
-test split, and writes the model to /tmp (it is not shipped). The recorded run is in
-``bench/everyday_alignment-state+token.log``.
+test split, and writes the model to /tmp (it is not shipped). The recorded runs are in
+``bench/everyday_alignment-state+token.log`` (probe 76.9 %, everyday chrF 61.7) and
+``bench/everyday_alignment-state.log`` (probe 41.7 %, everyday chrF 72.9; the shipped default: 27.8 %, 70.3).
 """
 
 import json
