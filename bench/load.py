@@ -77,8 +77,6 @@ def http_translate(url: str, data: list, session: str) -> list:
 
 def run_users(url: str, users: int, seconds: float, model: str, sentences: list[str],
               client_kind: str = "http") -> dict:
-    from gradio_client import Client
-
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -86,6 +84,8 @@ def run_users(url: str, users: int, seconds: float, model: str, sentences: list[
 
     def user(index: int) -> None:
         if client_kind == "gradio_client":
+            from gradio_client import Client
+
             client = Client(url, verbose=False, analytics_enabled=False)
             call = lambda *data: client.predict(*data, api_name="/translate")       # noqa: E731
         else:
