@@ -3,6 +3,9 @@
     python bench/attention_collapse.py             # the shipped HSK variants, then short training runs (≈ 15 min)
     python bench/attention_collapse.py --shipped   # the shipped models only (seconds)
     python bench/attention_collapse.py --toy       # the shipped models and the sidebar's toy lesson (≈ 2 min)
+    python bench/attention_collapse.py --memory tanh --runs dot general   # training runs with a bounded memory
+    python bench/attention_collapse.py --scaled --runs dot general        # … with scores divided by √H
+    python bench/attention_collapse.py --scaled --toy --runs dot general  # the toy lesson, scores divided by √H
 
 On the alignment probe (seq2seq_lab/probe.tsv, its references fed teacher-forced), for each model:
 
@@ -19,7 +22,11 @@ On the alignment probe (seq2seq_lab/probe.tsv, its references fed teacher-forced
 The training runs repeat the HSK recipe of each variant for a few epochs and record the same numbers after every
 epoch: whether the collapse is there from the start or grows. The toy lesson trains what the app's sidebar trains
 by default (toy dates → English, 4 epochs, the form's sizes) with each attention, scored on the toy's gold
-alignment instead of the probe. Results: bench/attention_collapse.json.
+alignment instead of the probe. ``--memory tanh`` repeats the training runs with the memory bounded,
+k_j = tanh(W_m h_j) (seq2seq_lab/model.py), recorded beside the first ones as "training_memory_tanh";
+``--scaled`` with dot's and general's scores divided by √H ("training_scaled"; with ``--toy`` the toy lesson,
+"toy_lesson_scaled").
+Results: bench/attention_collapse.json.
 """
 
 from __future__ import annotations
@@ -89,9 +96,11 @@ def shipped() -> dict:
     return rows
 
 
-def training_runs(epochs: int) -> dict:
+def training_runs(epochs: int, attentions=RUNS, **arch) -> dict:
+    """Each attention's HSK recipe for ``epochs`` epochs (``arch`` overrides its architecture), measured after
+    every epoch."""
     runs = {}
-    for attention in RUNS:
+    for attention in attentions:
         plan = recipe(f"hsk_{attention}")
         splits = plan.splits()
         curve = []
@@ -102,20 +111,20 @@ def training_runs(epochs: int) -> dict:
                 print(attention, curve[-1], flush=True)
 
         started = time.perf_counter()
-        fit(splits.train, splits.valid, plan.arch, replace(plan.train, epochs=epochs, patience=0),
+        fit(splits.train, splits.valid, {**plan.arch, **arch}, replace(plan.train, epochs=epochs, patience=0),
             on_progress=after_epoch, record=splits.record)
-        runs[attention] = {"epochs": curve, "seconds": round(time.perf_counter() - started, 1)}
+        runs[attention] = {"epochs": curve, "seconds": round(time.perf_counter() - started, 1), **arch}
     return runs
 
 
-def toy_runs(task: str = "toy:dates_en") -> dict:
+def toy_runs(task: str = "toy:dates_en", attentions=("additive", *RUNS), **arch) -> dict:
     """The sidebar's own training (its form's defaults, ``present.training.request``) of a toy task with each
     attention: what a teacher would see running the lesson live. Same numbers, on 300 test examples, per epoch."""
     from seq2seq_lab.alignment import toy_alignment
     from seq2seq_lab.present import training
 
     runs = {}
-    for attention in ("additive", *RUNS):
+    for attention in attentions:
         plan = training.request(task, "lesson", {}, attention=attention, probe=None)
         splits, fixed = plan.splits()
         test, curve = splits["test"][:300], []
@@ -132,9 +141,9 @@ def toy_runs(task: str = "toy:dates_en") -> dict:
             print(task, attention, curve[-1], flush=True)
 
         started = time.perf_counter()
-        fit(splits.train, splits.valid, {**plan.arch, **fixed}, plan.config, on_progress=after_epoch,
+        fit(splits.train, splits.valid, {**plan.arch, **fixed, **arch}, plan.config, on_progress=after_epoch,
             record=splits.record)
-        runs[attention] = {"epochs": curve, "seconds": round(time.perf_counter() - started, 1)}
+        runs[attention] = {"epochs": curve, "seconds": round(time.perf_counter() - started, 1), **arch}
     return runs
 
 
@@ -143,9 +152,26 @@ def main() -> None:
     parser.add_argument("--shipped", action="store_true", help="the shipped models only")
     parser.add_argument("--toy", action="store_true", help="the shipped models and the sidebar's toy lesson only")
     parser.add_argument("--epochs", type=int, default=8, help="epochs of each HSK training run")
+    parser.add_argument("--memory", choices=("linear", "tanh"), default="linear",
+                        help="tanh: only the training runs (--toy: the toy lesson), with k_j = tanh(W_m h_j)")
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=RUNS, help="the attentions to train")
+    parser.add_argument("--scaled", action="store_true",
+                        help="only the training runs (--toy: the toy lesson), dot's and general's scores ÷ √H")
     args = parser.parse_args()
     out = BENCH_DIR / "attention_collapse.json"
     before = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    if args.memory != "linear" or args.scaled:
+        arch = {"memory": args.memory} if args.memory != "linear" else {}
+        arch |= {"scaled_scores": True} if args.scaled else {}
+        suffix = (f"_memory_{args.memory}" if args.memory != "linear" else "") + ("_scaled" if args.scaled else "")
+        if args.toy:
+            key, runs = "toy_lesson" + suffix, toy_runs(attentions=args.runs, **arch)
+        else:
+            key, runs = "training" + suffix, training_runs(args.epochs, args.runs, **arch)
+        before = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}   # another run may have written
+        out.write_text(json.dumps({**before, key: runs}, indent=1) + "\n", encoding="utf-8")
+        print(f"→ {out.relative_to(ROOT)}")
+        return
     results = {"shipped": shipped()}
     results["toy_lesson"] = toy_runs() if not args.shipped else before.get("toy_lesson", {})
     results["training"] = (training_runs(args.epochs) if not (args.shipped or args.toy)   # else: the last runs kept

@@ -144,7 +144,7 @@ def variants_tab(shelf: catalogue.Shelf, result: live.Result) -> None:
     columns = st.columns(3)
     for index, (attention, name) in enumerate(catalog.VARIANT_MODELS.items()):
         with columns[index % 3], st.container(border=True):
-            st.markdown(f"**{name}** · {T(f'var.formula.{attention}')}")
+            st.markdown(f"**{name}** · {catalogue.variant_formula(attention, shelf.good.get(name), lang())}")
             if name not in shelf.good:
                 st.caption(T("var.missing", name=name))
                 continue

@@ -3,9 +3,9 @@
     python scripts/everyday_table.py                        # the default model
     python scripts/everyday_table.py --model models/hsk_additive.safetensors
 
-Decodes the held-out everyday sentences (corpus.load_everyday) with beam 5 as the apps do by
-default (no penalties; ``--tuned``: the model's validation-chosen penalties, what the apps'
-"use the tuned values" button sets), and prints a
+Decodes the held-out everyday sentences (corpus.load_everyday) with beam 5 and the settings a
+visitor of the apps starts with (the model's validation-chosen penalties and n-gram blocking, where
+its file records them; ``--plain``: no penalties), and prints a
 Markdown table: Chinese, reference, output, sentence chrF; then corpus chrF / BLEU. The last
 column ("acceptable?") is for a person to fill in: whether a teacher would accept the output.
 """
@@ -21,8 +21,9 @@ sys.path.insert(0, str(ROOT))
 
 import sacrebleu
 
-from seq2seq_lab.catalog import DEFAULT_MODEL
+from seq2seq_lab.catalog import DEFAULT_MODEL, ModelInfo
 from seq2seq_lab.corpus import load_everyday
+from seq2seq_lab.present.catalogue import NO_PENALTIES, starting_decoding
 from seq2seq_lab.train import corpus_metrics, has_repeat
 from seq2seq_lab.translator import Translator
 
@@ -30,13 +31,12 @@ from seq2seq_lab.translator import Translator
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(ROOT / "models" / f"{DEFAULT_MODEL}.safetensors"))
-    parser.add_argument("--tuned", action="store_true", help="apply the validation-chosen α and β")
+    parser.add_argument("--plain", action="store_true", help="no penalties, no n-gram blocking")
     args = parser.parse_args()
-    tr = Translator.load(args.model, device="cpu")
-    decoding = tr.record.get("decoding", {}) if args.tuned else {}
-    options = {"beam_size": 5, "length_penalty": decoding.get("length_penalty", 0.0),
-               "coverage_penalty": decoding.get("coverage_penalty", 0.0),
-               "no_repeat_ngram_size": decoding.get("no_repeat_ngram_size", 0)}
+    path = Path(args.model)
+    tr = Translator.load(path, device="cpu")
+    info = ModelInfo(path.stem, path, record=tr.record)
+    options = {"beam_size": 5, **(dict(NO_PENALTIES) if args.plain else starting_decoding(info))}
     pairs = load_everyday()
     results = tr.translate_batch([p.zh for p in pairs], **options)
     print(f"{Path(args.model).stem}, beam 5, α={options['length_penalty']}, β={options['coverage_penalty']}, "

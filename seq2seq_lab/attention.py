@@ -27,6 +27,10 @@ name            score e_j                               paper
                 the encoder's final state               Sutskever et al. 2014
 ==============  ======================================  ==========================
 
+``dot`` and ``general`` may divide their score by √H (``scaled=True``, H the query's size), as
+``scaled_dot`` does: e_j = qᵀ k_j / √H. Unscaled, the sum over H = 256 products grows with the vectors'
+size, the softmax saturates and passes no gradient back (bench/attention_collapse.py measures it).
+
 The Transformer (:mod:`.transformer`) uses :class:`MultiHeadAttention`: the scaled dot
 product of ``scaled_dot``, for a whole sequence of queries at once and in several heads.
 """
@@ -67,24 +71,29 @@ class Attention(nn.Module):
 
 
 class DotAttention(Attention):
-    """e_j = qᵀ k_j — no parameters; query and keys must have the same size."""
+    """e_j = qᵀ k_j — no parameters; query and keys must have the same size. ``scale``: e_j = qᵀ k_j · scale."""
+
+    def __init__(self, scale: float = 1.0):
+        super().__init__()
+        self.scale = scale
 
     def score(self, query, keys):
-        return torch.bmm(keys, query.unsqueeze(2)).squeeze(2)            # (B, S)  qᵀ k_j
+        return torch.bmm(keys, query.unsqueeze(2)).squeeze(2) * self.scale   # (B, S)  qᵀ k_j (· 1/√H)
 
 
 class GeneralAttention(Attention):
     """e_j = qᵀ W k_j — a learned bilinear form (W k_j is precomputed per sentence)."""
 
-    def __init__(self, query_size: int, key_size: int):
+    def __init__(self, query_size: int, key_size: int, scale: float = 1.0):
         super().__init__()
         self.W = nn.Linear(key_size, query_size, bias=False)
+        self.scale = scale
 
     def prepare(self, memory):
         return self.W(memory), memory                                    # keys (B, S, Hq) = W k_j
 
     def score(self, query, keys):
-        return torch.bmm(keys, query.unsqueeze(2)).squeeze(2)            # (B, S)  qᵀ (W k_j)
+        return torch.bmm(keys, query.unsqueeze(2)).squeeze(2) * self.scale   # (B, S)  qᵀ (W k_j) (· 1/√H)
 
 
 class AdditiveAttention(Attention):
@@ -186,20 +195,22 @@ class MultiHeadAttention(nn.Module):
         return self.W_o(concat), weights                                  # (B, T, d)       · W_O
 
 
-def build_attention(name: str, *, query_size: int, key_size: int,
-                    attention_size: int | None = None) -> Attention | None:
-    """The attention module called ``name`` (one of :data:`ATTENTION_TYPES`); None for ``"none"``."""
+def build_attention(name: str, *, query_size: int, key_size: int, attention_size: int | None = None,
+                    scaled: bool = False) -> Attention | None:
+    """The attention module called ``name`` (one of :data:`ATTENTION_TYPES`); None for ``"none"``.
+    ``scaled``: ``dot`` and ``general`` divide their scores by √(query_size)."""
     if name not in ATTENTION_TYPES:
         raise ValueError(f"unknown attention {name!r}; choose one of {', '.join(ATTENTION_TYPES)}")
     attention_size = attention_size or query_size
+    scale = 1.0 / math.sqrt(query_size) if scaled else 1.0
     if name == "none":
         return None
     if name == "dot":
         if query_size != key_size:
             raise ValueError(f"dot attention needs query size == key size, got {query_size} and {key_size}")
-        return DotAttention()
+        return DotAttention(scale)
     if name == "general":
-        return GeneralAttention(query_size, key_size)
+        return GeneralAttention(query_size, key_size, scale)
     if name == "additive":
         return AdditiveAttention(query_size, key_size, attention_size)
     return ScaledDotAttention(query_size, key_size, attention_size)

@@ -16,7 +16,9 @@ from .checkpoint import read_metadata
 from .errors import CheckpointError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = "everyday_additive"      # the shipped default: HSK + Tatoeba + dictionary, additive attention
+# The shipped default: the Transformer trained on HSK + Tatoeba + dictionary. It translates better than the RNN
+# on every test split, and its heatmap's peaks are on the right word for 89 % of the probe's links (the RNN's: 28 %).
+DEFAULT_MODEL = "everyday_transformer"
 VARIANT_MODELS = {name: f"hsk_{name}" for name in ("none", "dot", "general", "additive", "scaled_dot")}
 VARIANT_MODELS["multi_head"] = "hsk_transformer"       # the Transformer on the same data (its attention: multi-head)
 SUFFIX = ".safetensors"

@@ -6,6 +6,7 @@ Reading a sentence (the encoder)::
     e_j = E[x_j]          embeddings                                 (B, S, emb)
     h_j = RNN(e_j, h_j−1) encoder states, both directions if bidirectional
     k_j = W_m h_j         the "memory" the decoder attends over      (B, S, H)
+          (or tanh(W_m h_j) with memory="tanh": every component in (−1, 1), as an RNN's state is)
     z   = tanh(W_z [→h_S; ←h_1])   a summary of the whole sentence   (B, H)
 
 Writing the translation, one token per step (the decoder, :meth:`Decoder.step`)::
@@ -30,6 +31,11 @@ With ``attend_eos=False`` the source's closing ``</s>`` is masked out of the att
 (α over x_1 … x_S only). Otherwise a model can park the weight of an output that no single
 word produces on ``</s>`` — the trailing zeros of 三千 → 3000 land there instead of on 千.
 
+With ``memory="tanh"`` the memory is bounded as Luong et al. (2015) had it (their keys were the
+encoder LSTM's outputs, o ⊙ tanh(c)). Then |qᵀk_j| ≤ H for a GRU query in (−1, 1): the unscaled scores
+of ``dot`` and ``general`` cannot run away as fast as they do over a free linear map, where the
+softmax saturates within one epoch and, one-hot, passes no gradient back (bench/attention_collapse.py).
+
 Without attention (``attention="none"``) the context is the fixed summary,
 c_t = z at every step: the whole sentence must squeeze through one vector.
 
@@ -50,6 +56,7 @@ from .attention import ATTENTION_TYPES, build_attention
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 QUERIES = ("state", "state+token")
+MEMORIES = ("linear", "tanh")
 
 
 @dataclass
@@ -72,6 +79,8 @@ class ModelConfig:
     lexical: bool = False        # add a lexical shortcut from attended source embeddings to the output
     attend_eos: bool = True      # attention may rest on the source's </s>; False: only on the sentence's own tokens
     query: str = "state"         # the attention query: "state" s_{t−1}; "state+token" [s_{t−1}; E'[y_{t−1}]]
+    memory: str = "linear"       # the memory k_j: "linear" W_m h_j; "tanh" tanh(W_m h_j), bounded
+    scaled_scores: bool = False  # dot and general: e_j = qᵀk_j/√H instead of qᵀk_j (attention.py)
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -88,6 +97,10 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.query not in QUERIES:
             raise ValueError(f"query must be one of {QUERIES}, got {self.query!r}")
+        if self.scaled_scores and self.attention not in ("dot", "general"):
+            raise ValueError(f"scaled_scores is for dot and general attention, not {self.attention!r}")
+        if self.memory not in MEMORIES:
+            raise ValueError(f"memory must be one of {MEMORIES}, got {self.memory!r}")
         if self.query != "state" and self.attention == "dot":
             raise ValueError("dot attention compares the query with the keys directly: it needs query='state'")
 
@@ -210,6 +223,8 @@ class Encoder(nn.Module):
         packed_states, final = self.rnn(packed)
         states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=S)  # (B, S, H·dirs)
         memory = self.to_memory(states)                                  # (B, S, H)  k_j = W_m h_j
+        if self.config.memory == "tanh":
+            memory = torch.tanh(memory)                                  # (B, S, H)  k_j = tanh(W_m h_j)
         last = final[0] if isinstance(final, tuple) else final           # (layers·dirs, B, H)
         directions = 2 if self.config.bidirectional else 1
         top = last.view(self.config.enc_layers, directions, B, -1)[-1]   # (dirs, B, H) top layer
@@ -224,7 +239,8 @@ class Decoder(nn.Module):
         H = c.hidden_size
         self.embedding = nn.Embedding(c.tgt_vocab_size, c.emb_size, padding_idx=0)
         query_size = H + (c.emb_size if c.query == "state+token" else 0)
-        self.attention = build_attention(c.attention, query_size=query_size, key_size=H, attention_size=H)
+        self.attention = build_attention(c.attention, query_size=query_size, key_size=H, attention_size=H,
+                                         scaled=c.scaled_scores)
         self.rnn = CELLS[c.cell](c.emb_size + H, H, num_layers=c.dec_layers, batch_first=True,
                                  dropout=c.dropout if c.dec_layers > 1 else 0.0)
         self.pre_output = nn.Linear(H + H + c.emb_size, H)

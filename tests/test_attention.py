@@ -121,6 +121,18 @@ def test_scaled_dot_projects_values_and_scales_by_sqrt_d():
     assert_close(values, memory @ module.W_v.weight.T)
 
 
+@pytest.mark.parametrize("name", ["dot", "general"])
+def test_scaled_dot_and_general_divide_the_documented_score_by_sqrt_h(name):
+    """scaled=True: e_j = qᵀk_j/√H (dot) and qᵀWk_j/√H (general), the same module otherwise."""
+    query, memory, _ = _inputs()
+    torch.manual_seed(1)
+    scaled = build_attention(name, query_size=H, key_size=H, scaled=True)
+    keys, _ = scaled.prepare(memory)
+    with torch.no_grad():
+        assert_close(scaled.score(query, keys), _expected_scores(name, scaled, query, memory) / math.sqrt(H),
+                     rtol=1e-5, atol=1e-5)
+
+
 def test_dot_and_general_keys():
     _, memory, _ = _inputs()
     dot = DotAttention()

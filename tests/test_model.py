@@ -235,6 +235,33 @@ def test_a_config_without_attend_eos_is_an_older_model_that_attends_to_eos():
     assert ModelConfig.from_dict(config).attend_eos is True
 
 
+@pytest.mark.parametrize("attention", ["dot", "general"])
+def test_a_tanh_memory_is_bounded_and_keeps_step_equal_to_forward(attention):
+    """memory="tanh": k_j = tanh(W_m h_j), every component in (−1, 1) however large W_m grows (so |qᵀk_j| ≤ H
+    for dot); the same weights with the linear memory give other keys; decoding step by step = teacher forcing."""
+    model = _model(attention, memory="tanh")
+    src, lengths, tgt_in = _batch()
+    with torch.no_grad():
+        steps_match_forward(model, src, lengths, tgt_in)
+        model.encoder.to_memory.weight.mul_(1000.0)                              # a W_m that ran away
+        memory = model.encoder(src, lengths).memory
+        assert memory.abs().max() <= 1.0 and memory.abs().max() > 0.99
+        linear = _model(attention)
+        linear.load_state_dict(model.state_dict())
+        assert linear.encoder(src, lengths).memory.abs().max() > 10.0
+
+
+def test_a_config_without_memory_is_an_older_model_with_a_linear_memory():
+    config = ModelConfig(src_vocab_size=12, tgt_vocab_size=11).to_dict()
+    del config["memory"]
+    assert ModelConfig.from_dict(config).memory == "linear"
+    with pytest.raises(ValueError, match="memory must be one of"):
+        ModelConfig(src_vocab_size=12, tgt_vocab_size=11, memory="relu")
+    assert ModelConfig.from_dict(config).scaled_scores is False
+    with pytest.raises(ValueError, match="scaled_scores is for dot and general"):
+        ModelConfig(src_vocab_size=12, tgt_vocab_size=11, attention="additive", scaled_scores=True)
+
+
 @pytest.mark.parametrize("attention", ["additive", "general", "scaled_dot"])
 def test_a_query_that_holds_the_last_word_keeps_step_equal_to_forward(attention):
     """query="state+token": q_t = [s_{t−1}; E'[y_{t−1}]]; decoding step by step still gives the teacher-forced pass,

@@ -126,6 +126,17 @@ def test_labels_show_exact_match_for_toy_tasks_and_bleu_for_sentences():
     assert catalogue.model_label("plain", info("plain", "hsk"), "en").endswith("BLEU –")
 
 
+def test_scaled_dot_and_general_say_so_in_label_and_card():
+    scaled = ModelInfo("hsk_dot", Path("hsk_dot.safetensors"), {**SENTENCES.config, "scaled_scores": True},
+                       SENTENCES.record)
+    assert catalogue.model_label("hsk_dot", scaled, "en") == "hsk_dot · dot ÷ √H · everyday · BLEU 14.2"
+    assert "dot ÷ √H" in catalogue.model_card("hsk_dot", scaled, "zh")
+    assert "√H" not in catalogue.model_card("hsk_dot", SENTENCES, "en")
+    assert catalogue.variant_formula("dot", scaled, "en").startswith("dot: e_j = qᵀk_j/√H")
+    assert catalogue.variant_formula("dot", SENTENCES, "en") == "dot: e_j = qᵀk_j"
+    assert catalogue.variant_formula("general", None, "zh") == "一般式：e_j = qᵀWk_j"
+
+
 def test_cards_show_the_same_figures_with_the_beam_and_each_test_set():
     toy_card = catalogue.model_card("my_dates", TOY, "en")
     assert "exact 75.0%" in toy_card and "exact 80.0%" in toy_card and "BLEU" not in toy_card

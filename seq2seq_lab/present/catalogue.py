@@ -172,7 +172,19 @@ def attention_label(info: ModelInfo, lang: str) -> str:
     """The model's attention as the picker names it: "additive", … or "Transformer (4 heads)"."""
     if is_transformer(info.config):
         return t("app.transformer_kind", lang, heads=info.config.get("heads", "?"))
-    return info.attention
+    return attention_name(info)
+
+
+def attention_name(info: ModelInfo) -> str:
+    """"additive", "dot", … and "dot ÷ √H" for dot or general with scaled scores (model.ModelConfig.scaled_scores)."""
+    return f"{info.attention} ÷ √H" if info.config.get("scaled_scores") is True else info.attention
+
+
+def variant_formula(attention: str, info: ModelInfo | None, lang: str) -> str:
+    """The variants tab's line for one attention: "dot: e_j = qᵀk_j", or "dot: e_j = qᵀk_j/√H" where the
+    installed model scales its scores."""
+    scaled = info is not None and info.config.get("scaled_scores") is True
+    return t(f"var.formula.{attention}_scaled" if scaled else f"var.formula.{attention}", lang)
 
 
 def architecture(config: dict, lang: str = "en") -> str:
@@ -190,7 +202,7 @@ def model_card(key: str, info: ModelInfo, lang: str) -> str:
 
     Everything read from the file (names, corpus, attribution) goes through :func:`md_text`.
     """
-    card = t("app.model_card", lang, name=md_text(key), attention=md_text(info.attention),
+    card = t("app.model_card", lang, name=md_text(key), attention=md_text(attention_name(info)),
              corpus=md_text(info.corpus), arch=md_text(architecture(info.config, lang)))
     if info.test_metrics:
         card += " · " + t("app.model_test", lang, greedy=test_figure(info, lang, "greedy"))
