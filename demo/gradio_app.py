@@ -208,10 +208,12 @@ with gr.Blocks(title="注意力实验室 · Seq2Seq Attention Lab") as demo:
                     pinyin_box = gr.Checkbox(False, label=t("app.pinyin", L), info=t("app.pinyin_help", L))
     message = gr.Markdown(visible=False, elem_id="lab-message")
     result_html = gr.HTML()
-    meta = gr.Markdown()
+    with gr.Row(equal_height=True):               # the score line, and beside it which attention the heatmap shows
+        meta = gr.Markdown()
+        # A Transformer's layer × head picker for the live heatmap: on this line, so a 10-word heatmap fits 1366×768.
+        CONTROLS = {"head": gradio_heads.picker(L, "heads.picker", compact=True)}
     with gr.Tabs():
         with gr.Tab(t("tab.live", L)) as tab_live:
-            CONTROLS = {"head": gradio_heads.picker(L, "heads.picker")}     # a Transformer's layer × head picker
             live_plot = gr.Plot(show_label=False)
             live_caption_md = gr.Markdown()
             live_md = gr.Markdown(t("live.intro", L))

@@ -23,8 +23,11 @@ VALUES = ("grid_caption", "grid_plot", "enc_caption", "enc_plot", "dec_caption",
           "pipe_qkv", "qkv_view", "pipe_scores", "scores_view")                                   # what they draw
 
 
-def picker(L: str, label: str):
-    return gr.Dropdown(choices=[], value=None, label=t(label, L), visible=False, allow_custom_value=True)
+def picker(L: str, label: str, *, compact: bool = False):
+    """A hidden dropdown, shown for a Transformer; ``compact``: one line, no frame (its choices say what they are:
+    "last layer · mean of heads", "layer 3 · head 2"), so the heatmap below it still fits a projector screen."""
+    return gr.Dropdown(choices=[], value=None, label=t(label, L), visible=False, allow_custom_value=True,
+                       container=not compact, show_label=not compact, elem_classes=["lab-compact"] if compact else None)
 
 
 def live_views(L: str) -> tuple[dict, dict]:
@@ -96,7 +99,7 @@ def control_updates(model: OpenModel | None, result: live.Result | None, lang: s
     layers = {side: heads.layer_choices(n, lang) for side, n in (("enc", found.enc_layers), ("dec", found.dec_layers))}
     return {
         "head": choose("head", heads.head_choices(found, lang), heads.SUMMARY, visible=found.many,
-                       label=t("heads.picker", lang), info=t("heads.picker_help", lang)),
+                       label=t("heads.picker", lang)),
         "grid_layer": choose("grid_layer", heads.layer_choices(found.dec_layers, lang, every=True),
                              str(found.dec_layers), label=t("heads.grid_layer", lang)),
         "enc_layer": choose("enc_layer", layers["enc"], str(found.enc_layers), label=t("heads.enc_layer", lang)),

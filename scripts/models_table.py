@@ -49,7 +49,8 @@ def main() -> None:
         alignment = record.get("alignment")
         aligned = f"{alignment['argmax'] * 100:.1f}% / {alignment['weight']:.2f}" if alignment else "–"
         size = info.path.stat().st_size / 1e6
-        print(f"| `{info.name}` ({size:.1f} MB) | {info.corpus} | {attention_name(info)} | {fmt(test.get('greedy'), toy)} | "
+        print(f"| `{info.name}` ({size:.1f} MB) | {info.corpus} | {attention_name(info)} | "
+              f"{fmt(test.get('greedy'), toy)} | "
               f"{fmt(test.get('beam5'), toy)} | {tuned} | {other} | {aligned} | {record.get('train_seconds', '?')} s, "
               f"{record.get('epochs_run', '?')} epochs |")
 

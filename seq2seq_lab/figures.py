@@ -633,6 +633,8 @@ def coverage_bars(src_tokens: Sequence[str], totals: np.ndarray, *, dropped: Seq
 
 
 ATTRIBUTION_SCALE = "RdBu"          # red: the word argued against the output, blue: for it
+# Spelled out: the figure is built unvalidated, and plotly.js's own "RdBu" runs the other way (blue low, red high).
+_ATTRIBUTION_COLORS = _named_scale(ATTRIBUTION_SCALE)
 
 
 def attribution_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], shares: np.ndarray,
@@ -645,7 +647,7 @@ def attribution_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], sh
             for tok, rho in zip(out_tokens, correlation)]
     fig = attention_heatmap(src_tokens, rows, shares, title=title, lang=lang, font_size=font_size,
                             src_notes=src_notes, output_title=False)
-    fig.update_traces(zmin=-1.0, zmax=1.0, zmid=0.0, colorscale=ATTRIBUTION_SCALE,
+    fig.update_traces(zmin=-1.0, zmax=1.0, zmid=0.0, colorscale=_ATTRIBUTION_COLORS,
                       colorbar=dict(title=dict(text=t("fig.attribution", lang), side="right")),
                       hovertemplate=(f"{t('fig.output', lang)}: %{{customdata[0]}}<br>{t('fig.source', lang)}: "
                                      f"%{{customdata[1]}}<br>{t('fig.attribution', lang)}: %{{z:+.3f}}<extra></extra>"))

@@ -146,7 +146,7 @@ def test_chinese_interface_and_bad_input_in_the_browser(page, server, tmp_path):
     page.screenshot(path=screenshot_dir(tmp_path) / "bad_input_zh.png")
 
 
-TABS = [("Pipeline", "pipeline", "pipe_ctx"), ("Greedy vs beam", "greedy_vs_beam", "cmp_beam"),
+TABS = [("Pipeline", "pipeline", "pipe_enc"), ("Greedy vs beam", "greedy_vs_beam", "cmp_beam"),
         ("Beam candidates", "candidates_tree", "beam_tree"), ("What if", "what_if", "whatif_free"),
         ("Attention variants", "variants", None), ("Live decoding", "live_decoding", "live_heat")]
 

@@ -95,6 +95,19 @@ def test_the_live_bars_are_valid_plotly_without_validation(alternatives):
     assert json.loads(fig.to_json()) == validated(fig)
 
 
+def test_the_attribution_heatmap_is_valid_plotly_and_red_where_a_word_argued_against():
+    """Built on the unvalidated live heatmap: a colour scale left as the name "RdBu" reached plotly.js, whose own
+    RdBu runs blue → red, the reverse of plotly.py's — the README's screenshots showed "for" in red."""
+    fig = figures.attribution_heatmap(["我", "爱", "</s>"], ["i", "love"], np.array([[0.9, -0.1, 0.0],
+                                                                                    [0.2, 0.8, 0.0]]), [0.5, 1.0])
+    assert json.loads(fig.to_json()) == validated(fig)
+    scale = fig.data[0].colorscale
+    assert not isinstance(scale, str)
+    low, high = scale[0][1], scale[-1][1]                                   # z = −1 and z = +1
+    red, blue = ([int(v) for v in colour[4:-1].split(",")] for colour in (low, high))      # "rgb(r,g,b)"
+    assert red[0] > red[2] and blue[2] > blue[0]
+
+
 @pytest.mark.parametrize("default", ["plotly", "streamlit"])      # Streamlit makes its own template the default
 def test_the_live_figures_carry_the_default_template_less_what_they_cannot_use(default, monkeypatch):
     if default == "streamlit":
