@@ -161,7 +161,7 @@ def test_translate_returns_the_models_own_nbest_with_attention_rows_summing_to_o
         attention = np.array(got["attention"])
         assert attention.shape == (len(got["tokens"]), len(result["src_tokens"]))
         np.testing.assert_allclose(attention.sum(axis=1), 1.0, atol=1e-4)
-        np.testing.assert_allclose(attention, want.attention, atol=1e-6)
+        np.testing.assert_allclose(attention, want.attention, atol=6e-6)   # the API rounds to 5 decimals
 
 
 def test_score_agrees_with_the_candidates_score(client):

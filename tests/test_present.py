@@ -608,7 +608,13 @@ def test_api_translate_is_the_translators_nbest(settings, models):
     assert got["model"] == "tiny_numbers" and got["strategy"] == "beam 3" and got["device"] == "cpu"
     assert [c["tokens"] for c in got["candidates"]] == [c.tokens for c in want.candidates]
     for candidate, expected in zip(got["candidates"], want.candidates):
-        np.testing.assert_allclose(candidate["attention"], expected.attention, atol=1e-6)
+        np.testing.assert_allclose(candidate["attention"], expected.attention, atol=6e-6)   # rounded to 5 decimals
+
+
+def test_api_attention_is_rounded_to_its_documented_decimals():
+    weights = np.array([[0.123456789, 0.876543211], [1 / 3, 2 / 3]], dtype=np.float32)
+    assert api.nested(weights) == [[0.12346, 0.87654], [0.33333, 0.66667]]
+    assert api.nested(None) is None
 
 
 def test_api_score_takes_up_to_max_scored_tokens_of_words(settings, models):

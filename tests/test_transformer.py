@@ -248,6 +248,22 @@ def test_attention_record_of_every_candidate(make_translator, beam_size):
             assert_allclose(c.self_attention.sum(-1), 1.0, atol=1e-5)
 
 
+def test_a_batch_gets_the_same_heads_as_each_sentence_alone(make_translator):
+    """translate_batch(attention_maps=True) runs one teacher-forced pass over every candidate of every sentence
+    (sources and outputs of other lengths padded): each gets exactly what it gets alone, cut to its own length."""
+    tr = make_translator("transformer", eos_bias=2.0)
+    texts = EXAMPLE_SENTENCES[:4]
+    batch = tr.translate_batch(texts, beam_size=3, n_best=3, attention_maps=True)
+    assert len({len(r.src_tokens) for r in batch}) > 1                      # the sources need padding together
+    for text, together in zip(texts, batch):
+        alone = tr.translate(text, beam_size=3, n_best=3)
+        assert_allclose(together.encoder_attention, alone.encoder_attention, atol=1e-5)
+        for a, b in zip(together.candidates, alone.candidates):
+            assert a.tokens == b.tokens
+            assert_allclose(a.attention_heads, b.attention_heads, atol=1e-5)
+            assert_allclose(a.self_attention, b.self_attention, atol=1e-5)
+
+
 def test_live_steps_carry_every_head_and_end_with_the_full_record(make_translator):
     tr = make_translator("transformer", eos_bias=2.0)
     steps = list(tr.steps("我爱学习中文", beam_size=3))
@@ -379,7 +395,8 @@ def test_the_cache_follows_the_beam(make_translator, seed):
 
 
 def test_the_api_returns_every_head_and_both_self_attentions(tmp_path, make_translator):
-    """/translate's JSON (what the Gradio API sends): the summary, every head, and the self-attention."""
+    """/translate's JSON (what the Gradio API sends): the summary, and for the best candidate every head and the
+    self-attention."""
     from seq2seq_lab.present import api
     from seq2seq_lab.settings import Settings
 
@@ -391,10 +408,13 @@ def test_the_api_returns_every_head_and_both_self_attentions(tmp_path, make_tran
     expected = tr.translate("我爱学习中文", beam_size=3, n_best=2)
     S, (L, h) = len(answer["src_tokens"]), (tr.config.dec_layers, tr.config.heads)
     assert np.asarray(answer["encoder_attention"]).shape == (tr.config.enc_layers, h, S, S)
-    for got, want in zip(answer["candidates"], expected.candidates, strict=True):
+    for rank, (got, want) in enumerate(zip(answer["candidates"], expected.candidates, strict=True)):
         T = len(got["tokens"])
-        assert np.asarray(got["attention"]).shape == (T, S)
-        assert_allclose(np.asarray(got["attention_heads"]), want.attention_heads, atol=1e-6)
+        assert_allclose(np.asarray(got["attention"]), want.attention, atol=6e-6)               # rounded: 5 decimals
+        if rank > 0:                                        # every head for the best candidate only
+            assert got["attention_heads"] is None and got["self_attention"] is None
+            continue
+        assert_allclose(np.asarray(got["attention_heads"]), want.attention_heads, atol=6e-6)
         assert np.asarray(got["self_attention"]).shape == (L, h, T, T)
     listed = {m["name"]: m for m in api.models(settings)}["tiny_transformer"]
     assert listed["family"] == "transformer" and listed["attention"] == "multi_head"

@@ -30,19 +30,26 @@ def source_json(source: SourceAnalysis) -> dict:
             "src_tokens": source.src_tokens, "unknown": source.unknown, "split_words": source.split_words}
 
 
+DECIMALS = 5        # attention weights in replies: ±5e-6 (figures show 2 decimals); a Transformer's reply with every
+                    # head of every candidate shrank from 320 to ~130 kB, the JSON the server writes for each request
+
+
 def nested(array: np.ndarray | None) -> list | None:
-    """A numpy array as nested lists of floats (JSON); None stays None."""
-    return None if array is None else np.asarray(array, dtype=float).tolist()
+    """A numpy array of attention weights as nested lists of floats rounded to :data:`DECIMALS` (JSON); None stays
+    None."""
+    return None if array is None else np.round(np.asarray(array, dtype=float), DECIMALS).tolist()
 
 
-def candidate_json(candidate: Candidate) -> dict:
+def candidate_json(candidate: Candidate, *, heads: bool = True) -> dict:
     """One candidate; ``attention`` (T, S) is the heatmap's summary, ``attention_heads`` (T, layers, heads, S)
-    every cross-attention head, ``self_attention`` (layers, heads, T, T) the decoder's (a Transformer's)."""
+    every cross-attention head, ``self_attention`` (layers, heads, T, T) the decoder's (a Transformer's); without
+    ``heads`` those two are null."""
     return {"tokens": list(candidate.tokens), "text": candidate.text, "score": float(candidate.score),
             "normalized_score": float(candidate.normalized_score), "length": candidate.length,
             "finished": bool(candidate.finished), "token_log_probs": [float(x) for x in candidate.token_log_probs],
-            "attention": nested(candidate.attention), "attention_heads": nested(candidate.attention_heads),
-            "self_attention": nested(candidate.self_attention)}
+            "attention": nested(candidate.attention),
+            "attention_heads": nested(candidate.attention_heads) if heads else None,
+            "self_attention": nested(candidate.self_attention) if heads else None}
 
 
 def translation_json(translation: Translation, key: str) -> dict:
@@ -51,7 +58,9 @@ def translation_json(translation: Translation, key: str) -> dict:
             "words": source["words"], "unknown": source["unknown"], "split_words": source["split_words"],
             "strategy": translation.strategy, "elapsed_ms": float(translation.elapsed_ms),
             "encoder_attention": nested(translation.encoder_attention),
-            "candidates": [candidate_json(c) for c in translation.candidates]}
+            # Every head for the best candidate only, as the apps show them: the web server walks each number of a
+            # reply, and all heads of all five candidates tripled a Transformer's reply (bench/load.py).
+            "candidates": [candidate_json(c, heads=i == 0) for i, c in enumerate(translation.candidates)]}
 
 
 def model_json(key: str, info: ModelInfo) -> dict:
