@@ -369,10 +369,14 @@ class Transformer(nn.Module):
             output = output[positions]                                           # (N, d)
         return self.decoder.generator(output), summary
 
-    def attention_maps(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> AttentionMaps:
-        """Every layer's and head's attention for the outputs ``tgt_in`` predicts (teacher forcing)."""
+    def attention_maps(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor,
+                       rows: torch.Tensor | None = None) -> AttentionMaps:
+        """Every layer's and head's attention for the outputs ``tgt_in`` predicts (teacher forcing). ``rows`` (N,):
+        the source each of the N outputs translates (default: the i-th source the i-th output), so that a source is
+        read once for all its candidates; ``encoder`` is then one map per source."""
         encoded = self.encode(src, src_lengths)
-        _, results = self.decoder.run(tgt_in, None, self.decoder.prepare(encoded))
+        memory = self.decoder.prepare(encoded)
+        _, results = self.decoder.run(tgt_in, None, memory if rows is None else memory.index_select(rows))
         cross = torch.stack([r.cross_weights for r in results], dim=1)           # (B, L, h, T, S)
         return AttentionMaps(cross.permute(0, 3, 1, 2, 4), encoded.self_attention,
                              torch.stack([r.self_weights for r in results], dim=1))

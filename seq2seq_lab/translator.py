@@ -241,26 +241,31 @@ class Translator:
     @torch.inference_mode()
     def _add_attention_maps(self, translations: Sequence[Translation], rows: int = 256) -> list[Translation]:
         """Every head of every layer for Transformers' n-best lists: teacher-forced passes over the candidates of
-        all the translations together, ``rows`` candidates at a time (causal masking makes each equal to what the
-        decoding steps computed; padding gets weight 0). One pass per sentence instead cost a batch of 32 as much
-        again as its search."""
+        all the translations together, ``rows`` candidates at a time, each source read once (causal masking makes
+        each equal to what the decoding steps computed; padding gets weight 0). One pass per sentence instead cost a
+        batch of 32 as much again as its search."""
         if self.family == "rnn":
             return list(translations)
         jobs = [(translation, candidate) for translation in translations for candidate in translation.candidates]
         for start in range(0, len(jobs), rows):
             part = jobs[start:start + rows]
+            sources = list({id(translation): translation for translation, _ in part}.values())   # each read once
+            row_of = {id(translation): j for j, translation in enumerate(sources)}
             ids = [self.tgt_vocab.encode(candidate.tokens) for _, candidate in part]
-            src, lengths = self._batch([translation.source for translation, _ in part])
+            src, lengths = self._batch([translation.source for translation in sources])
             tgt_in = pad([[self.tgt_vocab.bos_id] + x[:-1] for x in ids]).to(self.device)    # (n, T)
-            maps = self.model.attention_maps(src, lengths, tgt_in)
+            which = torch.tensor([row_of[id(translation)] for translation, _ in part], device=self.device)
+            maps = self.model.attention_maps(src, lengths, tgt_in, rows=which)
             cross, decoder = maps.cross.float().cpu().numpy(), maps.decoder.float().cpu().numpy()
             encoder = maps.encoder.float().cpu().numpy()
             for i, ((translation, candidate), x) in enumerate(zip(part, ids)):
-                T, S = len(x), int(lengths[i])
+                j = row_of[id(translation)]
+                T, S = len(x), int(lengths[j])
                 candidate.attention_heads = cross[i, :T, :, :, :S]                       # (T, L, h, S)
                 candidate.self_attention = decoder[i, :, :, :T, :T]                      # (L, h, T, T)
-                if candidate is translation.candidates[0]:
-                    translation.encoder_attention = encoder[i, :, :, :S, :S]             # (L, h, S, S)
+            for j, translation in enumerate(sources):
+                S = int(lengths[j])
+                translation.encoder_attention = encoder[j, :, :, :S, :S]                 # (L, h, S, S)
         return list(translations)
 
     def steps(self, text: str, **options) -> Iterator[Step]:
