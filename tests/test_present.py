@@ -23,6 +23,7 @@ import pytest
 from conftest import copy_with_a_broken_file
 from markdown_it import MarkdownIt
 
+from seq2seq_lab import catalog
 from seq2seq_lab.catalog import ModelInfo
 from seq2seq_lab.checkpoint import save
 from seq2seq_lab.errors import InputError, LabError
@@ -70,7 +71,7 @@ def test_shelf_lists_the_readable_models_and_the_broken_file(settings):
     assert shelf.keys == ["tiny_numbers", "tiny_numbers_none", "tiny_zh_en"]
     assert [info.path.name for info in shelf.bad] == ["broken.safetensors"]
     assert shelf.bad[0].error.code in {"corrupt", "foreign"}
-    assert shelf.default_key == "tiny_numbers"                # no everyday_additive here: the first one
+    assert shelf.default_key == "tiny_numbers"                # no everyday_transformer here: the first one
     assert shelf.corpus("tiny_zh_en") == "hsk" and shelf.corpus("tiny_numbers") == "toy:numbers"
     assert shelf.corpus("no_such_model") == shelf.corpus(None) == "hsk"
     assert catalogue.shelf(Settings(models_dir=settings.models_dir / "absent")).default_key is None
@@ -85,6 +86,19 @@ def test_open_model_takes_the_default_and_refuses_names_outside_the_folder(setti
     with pytest.raises(LabError) as caught:
         catalogue.open_model("", Settings(models_dir=tmp_path))
     assert caught.value.code == "no_models"
+
+
+def test_the_default_opens_without_listing_the_folder_and_a_broken_default_falls_back(models, tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    shutil.copytree(models, folder)
+    shutil.copy(folder / "tiny_zh_en.safetensors", folder / f"{catalog.DEFAULT_MODEL}.safetensors")
+    settings = Settings(models_dir=folder, device="cpu")
+    listed = []
+    monkeypatch.setattr(catalogue, "shelf", lambda s: listed.append(s) or catalogue.Shelf(*catalog.available_models(
+        s.models_dir)))
+    assert catalogue.open_model("", settings).key == catalog.DEFAULT_MODEL and listed == []
+    (folder / f"{catalog.DEFAULT_MODEL}.safetensors").write_bytes(b"not a model")      # replaced by a broken file
+    assert catalogue.open_model("", settings).key == "tiny_numbers" and len(listed) == 1   # as the picker has it
 
 
 def test_open_model_loads_each_file_version_once_and_keeps_few(settings, models, tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import catalog
 from ..batching import Batcher
 from ..catalog import USER_PREFIX, ModelInfo
-from ..errors import LabError
+from ..errors import CheckpointError, LabError
 from ..i18n import error_text, t
 from ..settings import Settings
 from ..translator import Translator
@@ -116,6 +116,12 @@ def _translator(path: Path, mtime: float, device: str) -> Translator:
 def open_model(key: str | None, settings: Settings) -> OpenModel:
     """The model of picker key ``key`` (empty: the default model); refuses names outside the folder."""
     if not key:
+        try:                            # the usual case, without listing the folder on every API request
+            default = catalog.model_path(catalog.DEFAULT_MODEL, settings.models_dir)
+            mtime = default.stat().st_mtime
+            return OpenModel(catalog.DEFAULT_MODEL, default, mtime, _translator(default, mtime, settings.device))
+        except (OSError, CheckpointError):
+            pass                        # absent or unreadable: the first readable model, as the picker has it
         key = shelf(settings).default_key
         if key is None:
             raise LabError("no_models", "There is no model in the models folder yet.")
