@@ -117,9 +117,7 @@ def open_model(key: str | None, settings: Settings) -> OpenModel:
     """The model of picker key ``key`` (empty: the default model); refuses names outside the folder."""
     if not key:
         try:                            # the usual case, without listing the folder on every API request
-            default = catalog.model_path(catalog.DEFAULT_MODEL, settings.models_dir)
-            mtime = default.stat().st_mtime
-            return OpenModel(catalog.DEFAULT_MODEL, default, mtime, _translator(default, mtime, settings.device))
+            return open_model(catalog.DEFAULT_MODEL, settings)
         except (OSError, CheckpointError):
             pass                        # absent or unreadable: the first readable model, as the picker has it
         key = shelf(settings).default_key
@@ -181,15 +179,20 @@ def attention_label(info: ModelInfo, lang: str) -> str:
     return attention_name(info)
 
 
+def is_scaled(config: dict) -> bool:
+    """dot or general attention with scores ÷ √H (model.ModelConfig.scaled_scores)."""
+    return config.get("scaled_scores") is True
+
+
 def attention_name(info: ModelInfo) -> str:
-    """"additive", "dot", … and "dot ÷ √H" for dot or general with scaled scores (model.ModelConfig.scaled_scores)."""
-    return f"{info.attention} ÷ √H" if info.config.get("scaled_scores") is True else info.attention
+    """"additive", "dot", … and "dot ÷ √H" for dot or general with scaled scores."""
+    return f"{info.attention} ÷ √H" if is_scaled(info.config) else info.attention
 
 
 def variant_formula(attention: str, info: ModelInfo | None, lang: str) -> str:
     """The variants tab's line for one attention: "dot: e_j = qᵀk_j", or "dot: e_j = qᵀk_j/√H" where the
     installed model scales its scores."""
-    scaled = info is not None and info.config.get("scaled_scores") is True
+    scaled = info is not None and is_scaled(info.config)
     return t(f"var.formula.{attention}_scaled" if scaled else f"var.formula.{attention}", lang)
 
 
