@@ -4,6 +4,7 @@
     python scripts/train_models.py toy        # only the toy-task models
     python scripts/train_models.py hsk_dot    # one model by name
     python scripts/train_models.py everyday   # the models trained on HSK + Tatoeba + dictionary
+    python scripts/train_models.py --out /tmp/try everyday_transformer   # elsewhere than models/ (to compare)
     torchrun --standalone --nproc_per_node 2 scripts/train_models.py everyday_additive   # data-parallel
 
 Under torchrun every process trains (DistributedDataParallel, seq2seq_lab/distributed.py) and rank 0
@@ -16,6 +17,7 @@ file records its recipe, training history and test-split figures (greedy and bea
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -31,7 +33,7 @@ from seq2seq_lab.train import domain_figures, fit, record_test_figures, test_fig
 from seq2seq_lab.translator import Translator
 
 
-def train_one(recipe: Recipe, ctx: distributed.Context = distributed.SINGLE) -> dict | None:
+def train_one(recipe: Recipe, ctx: distributed.Context = distributed.SINGLE, out: Path = ROOT / "models") -> dict | None:
     """Train, measure and save one recipe's model; None on the ranks other than 0 (they only train)."""
     name = recipe.name
     splits = recipe.splits()
@@ -61,7 +63,7 @@ def train_one(recipe: Recipe, ctx: distributed.Context = distributed.SINGLE) -> 
         d, a = result.checkpoint.record["domain"], result.checkpoint.record["alignment"]
         print(f"{name} whole domain: {d['exact']:.4%} exact ({d['wrong']} wrong of {d['inputs']}); attention "
               f"argmax on the producing character {a['argmax']:.1%}, mean weight {a['weight']:.2f}", flush=True)
-    path = save(ROOT / "models" / f"{name}.safetensors", result.checkpoint, half=True)
+    path = save(out / f"{name}.safetensors", result.checkpoint, half=True)
     for test, figures in scores.items():
         g, b = figures["greedy"], figures["beam5"]
         print(f"{name} {test} test: greedy BLEU {g['bleu']:.1f} chrF {g['chrf']:.1f} exact {g['exact']:.3f} | "
@@ -76,10 +78,18 @@ def chosen(selection: list[str]) -> list[Recipe]:
             or ("toy" in selection and r.data.startswith("toy")) or r.data in selection]
 
 
-def main(selection: list[str]) -> None:
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="Train the shipped models from scratch.")
+    parser.add_argument("selection", nargs="*", help="model names, 'toy' or a data spec ('everyday'); none: all")
+    parser.add_argument("--out", type=Path, default=ROOT / "models", help="folder to write to (default: models/)")
+    args = parser.parse_args(argv)
+    selection = args.selection
+    if unknown := [s for s in selection if not chosen([s])]:
+        parser.error(f"no recipe matches {', '.join(unknown)}")
+    args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with distributed.session() as ctx:             # a no-op without torchrun
-        rows = [train_one(recipe, ctx) for recipe in chosen(selection)]
+        rows = [train_one(recipe, ctx, args.out) for recipe in chosen(selection)]
     if not ctx.is_main:
         return
     total = time.perf_counter() - started

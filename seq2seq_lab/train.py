@@ -59,6 +59,8 @@ class TrainConfig:
     #                               then chrF, then the lower validation loss: toy tasks, where exact match saturates)
     max_valid: int = 400          # validation sentences decoded per epoch
     probe: str | None = None      # a sentence translated after every epoch (the app redraws its heatmap)
+    average_last: int = 0         # at the end, average the weights of the last N epochs (Vaswani et al. 2017
+    #                               averaged the last checkpoints) and keep the average if validation ranks it higher
 
     def __post_init__(self):
         """Refuse settings that cannot train, before any data is read (the message names the field)."""
@@ -72,12 +74,14 @@ class TrainConfig:
                   "label_smoothing": number(self.label_smoothing) and 0 <= self.label_smoothing < 1,
                   "char_split_prob": number(self.char_split_prob) and 0 <= self.char_split_prob <= 1,
                   "min_freq": self.min_freq >= 1, "patience": self.patience >= 0, "max_valid": self.max_valid >= 1,
+                  "average_last": self.average_last >= 0,
                   "schedule": self.schedule in ("plateau", "linear"), "select_on": self.select_on in ("chrf", "exact")}
         wrong = [name for name, ok in checks.items() if not ok]
         if wrong:
             ranges = {"epochs": "≥ 1", "batch_size": "≥ 1", "lr": "in (0, 1]", "warmup_steps": "≥ 0", "clip": "> 0",
                       "teacher_forcing": "in [0, 1]", "label_smoothing": "in [0, 1)", "char_split_prob": "in [0, 1]",
-                      "min_freq": "≥ 1", "patience": "≥ 0", "max_valid": "≥ 1", "schedule": "'plateau' or 'linear'",
+                      "min_freq": "≥ 1", "patience": "≥ 0", "max_valid": "≥ 1", "average_last": "≥ 0",
+                      "schedule": "'plateau' or 'linear'",
                       "select_on": "'chrf' or 'exact'"}
             raise ValueError("; ".join(f"{name} must be {ranges[name]}, got {getattr(self, name)!r}"
                                        for name in wrong))
@@ -301,6 +305,26 @@ def train_step(model: nn.Module, batch, optimizer: torch.optim.Optimizer, criter
     return loss.item(), n_tokens
 
 
+def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of several state dicts of one model: θ̄ = (1/N) Σ_i θ_i (integer buffers from the last)."""
+    last = states[-1]
+    return {name: (torch.stack([state[name].float() for state in states]).mean(0).to(tensor.dtype)
+                   if tensor.is_floating_point() else tensor.clone())
+            for name, tensor in last.items()}
+
+
+def _validate(model: nn.Module, snapshot: Translator, valid_batches, valid_pairs: list[Pair], nll) -> dict:
+    """Validation metrics of the model as it is: loss (no smoothing) and greedy decoding's BLEU, chrF, exact."""
+    model.eval()
+    with torch.inference_mode():
+        valid_nll = sum(float(nll(model(b.src, b.src_lengths, b.tgt_in)[0].reshape(-1, len(snapshot.tgt_vocab)),
+                                  b.tgt_out.reshape(-1))) for b in valid_batches)
+        valid_tokens = sum(b.n_tokens for b in valid_batches)
+    metrics = evaluate(snapshot, valid_pairs, beam_size=1) if valid_pairs else corpus_metrics([], [])
+    metrics["loss"] = valid_nll / max(1, valid_tokens)
+    return metrics
+
+
 def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: TrainConfig, *,
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None, record: dict | None = None) -> TrainResult:
@@ -344,6 +368,8 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     nll = nn.CrossEntropyLoss(ignore_index=0, reduction="sum")
     history: list[dict] = []
     best_state, best_key, best_epoch, stopped = None, None, 0, False
+    recent: list[dict[str, torch.Tensor]] = []    # the last epochs' weights, for average_last
+    averaged: dict | None = None                  # what the average scored, when it was tried
     snapshot = Translator(Checkpoint(model, src_vocab, tgt_vocab), device=device)
     stale = 0
     total_batches = None
@@ -389,14 +415,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
                 break
             continue
 
-        # Validation: loss (no smoothing) and greedy decoding metrics.
-        model.eval()
-        with torch.inference_mode():
-            valid_nll = sum(float(nll(model(b.src, b.src_lengths, b.tgt_in)[0].reshape(-1, len(tgt_vocab)),
-                                      b.tgt_out.reshape(-1))) for b in valid_batches)
-            valid_tokens = sum(b.n_tokens for b in valid_batches)
-        metrics = evaluate(snapshot, valid_pairs, beam_size=1) if valid_pairs else corpus_metrics([], [])
-        metrics["loss"] = valid_nll / max(1, valid_tokens)
+        metrics = _validate(model, snapshot, valid_batches, valid_pairs, nll)
         entry = {"epoch": epoch, "train_loss": loss_sum / max(1, token_sum), "valid_loss": metrics["loss"],
                  "valid_bleu": metrics["bleu"], "valid_chrf": metrics["chrf"], "valid_exact": metrics["exact"],
                  "lr": optimizer.param_groups[0]["lr"], "elapsed": time.perf_counter() - started}
@@ -407,6 +426,8 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
+        if config.average_last:
+            recent = [*recent, copy.deepcopy(model.state_dict())][-config.average_last:]
         if config.schedule == "plateau":
             scheduler.step(key[0])
         probe = None
@@ -426,6 +447,14 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         if finish:
             break
 
+    if len(recent) >= 2 and not stopped:                    # rank 0 only: the others keep no epochs
+        model.load_state_dict(average_weights(recent))
+        metrics = _validate(model, snapshot, valid_batches, valid_pairs, nll)
+        kept = selection_key(metrics, config) > best_key
+        averaged = {"epochs": [entry["epoch"] for entry in history[-len(recent):]], "kept": kept,
+                    **{k: metrics[k] for k in ("loss", "bleu", "chrf", "exact")}}
+        if kept:
+            best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state if best_state is not None else model.state_dict())
     model.eval()
     elapsed = time.perf_counter() - started
@@ -435,7 +464,9 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         "train_config": asdict(config), "epochs_run": len(history), "best_epoch": best_epoch,
         "stopped": stopped, "elapsed_s": round(elapsed, 1),
         "pairs": {"train": len(train_pairs), "valid": len(valid_pairs)},
-        "valid": {k.removeprefix("valid_"): v for k, v in best.items() if k.startswith("valid_")},
+        "valid": ({k: averaged[k] for k in ("loss", "bleu", "chrf", "exact")} if averaged and averaged["kept"]
+                  else {k.removeprefix("valid_"): v for k, v in best.items() if k.startswith("valid_")}),
+        **({"averaged": averaged} if averaged else {}),
         "history": history, **ctx.record(), **(record or {})}
     if on_progress is not None:
         on_progress(Progress("done", len(history), config.epochs, total_batches or 0, total_batches or 0,

@@ -14,7 +14,7 @@ from conftest import EXAMPLE_SENTENCES
 
 from seq2seq_lab import Translator
 from seq2seq_lab.corpus import Pair, toy_splits
-from seq2seq_lab.train import TrainConfig, corpus_metrics, evaluate, fit, has_repeat
+from seq2seq_lab.train import TrainConfig, average_weights, corpus_metrics, evaluate, fit, has_repeat
 
 # A very small run for the tests that train themselves (well under a second each).
 SMALL_ARCH = dict(emb_size=16, hidden_size=16, cell="gru", bidirectional=True, attention="dot", dropout=0.0,
@@ -158,6 +158,33 @@ def test_returned_weights_are_the_best_epochs(small_splits):
     tr = Translator(result.checkpoint, device="cpu")
     valid = small_splits["valid"][:8]
     assert evaluate(tr, valid, beam_size=1)["chrf"] == pytest.approx(chrfs[best - 1])
+
+
+def test_average_weights_is_the_elementwise_mean():
+    a = {"w": torch.tensor([1.0, 2.0]), "steps": torch.tensor(3)}
+    b = {"w": torch.tensor([3.0, 6.0]), "steps": torch.tensor(4)}
+    mean = average_weights([a, b])
+    assert torch.equal(mean["w"], torch.tensor([2.0, 4.0]))
+    assert mean["steps"].item() == 4                       # an integer buffer is the last epoch's, not averaged
+
+
+def test_average_last_averages_the_last_epochs_and_keeps_the_average_only_if_validation_says_so(small_splits):
+    """The record says which epochs were averaged and what the average scored; the returned weights are the
+    average exactly when its validation key beats the best epoch's, and they score what the record says."""
+    result = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config(epochs=4, average_last=3))
+    record = result.checkpoint.record
+    averaged = record["averaged"]
+    assert averaged["epochs"] == [2, 3, 4]
+    best_chrf = max(h["valid_chrf"] for h in result.history)
+    assert averaged["kept"] == (averaged["chrf"] > best_chrf)
+    valid = small_splits["valid"][:8]
+    chrf = evaluate(Translator(result.checkpoint, device="cpu"), valid, beam_size=1)["chrf"]
+    assert chrf == pytest.approx(averaged["chrf"] if averaged["kept"] else best_chrf)
+    assert record["valid"]["chrf"] == pytest.approx(chrf)
+    plain = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config(epochs=4))
+    assert "averaged" not in plain.checkpoint.record
+    with pytest.raises(ValueError, match="average_last"):
+        TrainConfig(average_last=-1)
 
 
 # --- stopping --------------------------------------------------------------------------------------------
