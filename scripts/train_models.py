@@ -44,7 +44,8 @@ def train_one(recipe: Recipe, ctx: distributed.Context = distributed.SINGLE, out
             print(f"  {name} epoch {p.epoch:2d}  loss {p.loss:.3f}  valid chrF {p.valid['chrf']:.1f} "
                   f"BLEU {p.valid['bleu']:.1f} exact {p.valid['exact']:.3f}  ({p.elapsed:.0f} s)", flush=True)
 
-    result = fit(splits.train, splits.valid, recipe.arch, recipe.train, on_progress=progress, record=splits.record)
+    result = fit(splits.train, splits.valid, recipe.arch, recipe.train, on_progress=progress, record=splits.record,
+                 gold=recipe.gold())
     train_seconds = time.perf_counter() - started
     if not ctx.is_main:
         return None

@@ -11,9 +11,11 @@ the record of what data it was trained on) are one call to :func:`~.corpus.load_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
-from .corpus import TOY_TASKS, Splits, load_splits
+from .alignment import Gold, toy_gold
+from .corpus import TOY_TASKS, Pair, Splits, load_splits
 from .train import TrainConfig
 
 ATTENTIONS = ("additive", "none", "dot", "general", "scaled_dot")   # the variants each sentence recipe ships
@@ -58,6 +60,12 @@ TOY_ARCH = {"cell": "gru", "emb_size": 64, "hidden_size": 128, "bidirectional": 
 TOY_QUERY = {"numbers": "state+token"}
 TOY_TRAIN = TrainConfig(epochs=12, batch_size=64, lr=3e-3, label_smoothing=0.0, char_split_prob=0.0, seed=0,
                         select_on="exact", patience=4)
+# toy_dates_iso still looked at a delimiter for its padding zeros (the 0 of 03 at 月, the 0 of 10 at 日: with the
+# shortcut a delimiter is a cheap way to say "0", where the numeral 三 says "3"): 85.5 % of its peaks right, 0 % for
+# those zeros, whatever the query or the encoder's direction. Its generator knows which character produced each
+# output, so it is trained to look there too (guided alignment, λ = 0.1; Chen et al. 2016): 100 %, every date still
+# right. The other two align without it and are left as they learned.
+TOY_GUIDED = {"dates_iso": 0.1}
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,13 @@ class Recipe:
     def splits(self) -> Splits:
         """The recipe's train / valid / test splits; ``.record`` says what data they are."""
         return load_splits(self.data, glossary=self.glossary)
+
+    def gold(self) -> Callable[[Pair], Gold] | None:
+        """A training pair's gold alignment, for ``fit(gold=…)``: known for the toy tasks only."""
+        if not self.data.startswith("toy:"):
+            return None
+        task = self.data[4:]
+        return lambda pair: toy_gold(task, pair.zh, pair.en)
 
 
 def data_arch(spec: str) -> dict:
@@ -95,7 +110,8 @@ def recipes() -> list[Recipe]:
               for attention in ATTENTIONS),
             Recipe("hsk_transformer", "hsk", HSK_TRANSFORMER_ARCH, HSK_TRANSFORMER_TRAIN, glossary=True),
             *(Recipe(f"toy_{task}", f"toy:{task}",
-                     {**TOY_ARCH, **data_arch(f"toy:{task}"), "query": TOY_QUERY.get(task, "state")}, TOY_TRAIN)
+                     {**TOY_ARCH, **data_arch(f"toy:{task}"), "query": TOY_QUERY.get(task, "state")},
+                     replace(TOY_TRAIN, guided_alignment=TOY_GUIDED.get(task, 0.0)))
               for task in TOY_TASKS)]
 
 

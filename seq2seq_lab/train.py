@@ -22,7 +22,7 @@ import datetime as dt
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import sacrebleu
@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from . import distributed
+from .alignment import Gold
 from .checkpoint import Checkpoint
 from .corpus import Pair, toy_domain
 from .data import Example, build_vocabs, make_batches, tokenize_pairs
@@ -59,6 +60,8 @@ class TrainConfig:
     #                               then chrF, then the lower validation loss: toy tasks, where exact match saturates)
     max_valid: int = 400          # validation sentences decoded per epoch
     probe: str | None = None      # a sentence translated after every epoch (the app redraws its heatmap)
+    guided_alignment: float = 0.0  # λ of the alignment loss λ·(−log Σ_{j∈G_t} α_tj) for tasks whose gold source
+    #                               tokens are known (``fit(gold=…)``: the toy tasks; Chen et al. 2016)
     average_last: int = 0         # at the end, average the weights of the last N epochs (Vaswani et al. 2017
     #                               averaged the last checkpoints) and keep the average if validation ranks it higher
 
@@ -75,12 +78,13 @@ class TrainConfig:
                   "char_split_prob": number(self.char_split_prob) and 0 <= self.char_split_prob <= 1,
                   "min_freq": self.min_freq >= 1, "patience": self.patience >= 0, "max_valid": self.max_valid >= 1,
                   "average_last": self.average_last >= 0,
+                  "guided_alignment": number(self.guided_alignment) and self.guided_alignment >= 0,
                   "schedule": self.schedule in ("plateau", "linear"), "select_on": self.select_on in ("chrf", "exact")}
         wrong = [name for name, ok in checks.items() if not ok]
         if wrong:
             ranges = {"epochs": "≥ 1", "batch_size": "≥ 1", "lr": "in (0, 1]", "warmup_steps": "≥ 0", "clip": "> 0",
                       "teacher_forcing": "in [0, 1]", "label_smoothing": "in [0, 1)", "char_split_prob": "in [0, 1]",
-                      "min_freq": "≥ 1", "patience": "≥ 0", "max_valid": "≥ 1", "average_last": "≥ 0",
+                      "min_freq": "≥ 1", "patience": "≥ 0", "max_valid": "≥ 1", "average_last": "≥ 0", "guided_alignment": "≥ 0",
                       "schedule": "'plateau' or 'linear'",
                       "select_on": "'chrf' or 'exact'"}
             raise ValueError("; ".join(f"{name} must be {ranges[name]}, got {getattr(self, name)!r}"
@@ -221,11 +225,36 @@ def selection_key(metrics: dict, config: TrainConfig) -> tuple[float, ...]:
     return (metrics["chrf"],)
 
 
-def _loss(model: nn.Module, batch, criterion, *, teacher_forcing=1.0, rng=None) -> tuple[torch.Tensor, int]:
+def gold_mask(golds: Sequence[Gold], batch) -> torch.Tensor:
+    """(B, T, S) with 1 where output step t of a batch row has source position j in its gold set (the rows of
+    steps without one, such as ``</s>``, are all 0). ``golds`` is indexed like the examples (``batch.indices``)."""
+    mask = torch.zeros(*batch.tgt_out.shape, batch.src.size(1), device=batch.src.device)
+    for row, index in enumerate(batch.indices):
+        for t, positions in enumerate(golds[index]):
+            if positions:
+                mask[row, t, sorted(positions)] = 1.0
+    return mask
+
+
+def alignment_loss(attention: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Guided alignment: the mean over the N steps that have a gold set G_t of −log Σ_{j∈G_t} α_tj, the negative
+    log of the attention weight on the source tokens that produced the output (0 when all of it is there)."""
+    scored = mask.any(dim=-1)                                            # (B, T)
+    mass = (attention * mask).sum(dim=-1)[scored]                        # (N,) Σ_{j∈G_t} α_tj
+    return -torch.log(mass.clamp_min(1e-6)).mean()
+
+
+def _loss(model: nn.Module, batch, criterion, *, teacher_forcing=1.0, rng=None,
+          guide: tuple[Sequence[Gold], float] | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(loss to minimise, cross-entropy part, real target tokens); ``guide`` = (golds, λ) adds λ·alignment_loss."""
     real = batch.tgt_out != 0                                            # (B, T) target tokens, not padding
-    logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=teacher_forcing, rng=rng,
-                      positions=real)                                    # (N, V): no logits for padding
-    return criterion(logits, batch.tgt_out[real]), batch.n_tokens        # mean over the N real tokens
+    logits, attention = model(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=teacher_forcing,
+                              rng=rng, positions=real)                   # (N, V): no logits for padding
+    cross_entropy = criterion(logits, batch.tgt_out[real])               # mean over the N real tokens
+    if guide is None:
+        return cross_entropy, cross_entropy, batch.n_tokens
+    golds, weight = guide
+    return cross_entropy + weight * alignment_loss(attention, gold_mask(golds, batch)), cross_entropy, batch.n_tokens
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # mallopt parameters, from glibc's malloc.h
@@ -289,20 +318,22 @@ def make_criterion(label_smoothing: float) -> nn.Module:
 
 def train_step(model: nn.Module, batch, optimizer: torch.optim.Optimizer, criterion, *, clip: float,
                teacher_forcing: float = 1.0, rng: random.Random | None = None,
-               loss_scale: float = 1.0) -> tuple[float, int]:
+               loss_scale: float = 1.0, guide: tuple[Sequence[Gold], float] | None = None) -> tuple[float, int]:
     """One optimiser step on one batch: loss, backward, clip the gradient norm, update.
 
     Returns (mean loss over the batch's real target tokens, number of those tokens).
     ``fit`` runs this, and so does the training benchmark, so the benchmark times the real loop.
     ``loss_scale`` multiplies the loss before ``backward`` (a distributed rank's share:
-    :func:`~.distributed.loss_scale`); the returned loss is unscaled.
+    :func:`~.distributed.loss_scale`); the returned loss is unscaled. ``guide`` = (gold alignments indexed like
+    the examples, λ) adds the guided-alignment term to what is minimised; the returned loss is the cross-entropy.
     """
-    loss, n_tokens = _loss(model, batch, criterion, teacher_forcing=teacher_forcing, rng=rng)
+    loss, cross_entropy, n_tokens = _loss(model, batch, criterion, teacher_forcing=teacher_forcing, rng=rng,
+                                          guide=guide)
     optimizer.zero_grad(set_to_none=True)
     (loss * loss_scale if loss_scale != 1.0 else loss).backward()
     nn.utils.clip_grad_norm_(model.parameters(), clip)
     optimizer.step()
-    return loss.item(), n_tokens
+    return cross_entropy.item(), n_tokens
 
 
 def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -327,15 +358,23 @@ def _validate(model: nn.Module, snapshot: Translator, valid_batches, valid_pairs
 
 def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: TrainConfig, *,
         on_progress: Callable[[Progress], None] | None = None,
-        should_stop: Callable[[], bool] | None = None, record: dict | None = None) -> TrainResult:
+        should_stop: Callable[[], bool] | None = None, record: dict | None = None,
+        gold: Callable[[Pair], Gold] | None = None) -> TrainResult:
     """Build vocabularies and a model from ``arch`` (a family's config fields: ModelConfig for an RNN, or
     ``family="transformer"`` and TransformerConfig fields) and train it.
 
     In a distributed run every rank calls this with the same arguments; ``on_progress`` is called on rank 0
-    only, and only rank 0's result holds the best weights (the others return their last ones)."""
+    only, and only rank 0's result holds the best weights (the others return their last ones).
+
+    ``gold`` gives a training pair's gold alignment (:func:`~.alignment.toy_gold`): with
+    ``config.guided_alignment`` > 0 the attention is trained towards it as well."""
     if not train_pairs:
         raise CorpusError("no_pairs", "There are no training pairs (a small file may have all its lines in "
                           "the validation/test split).")
+    if config.guided_alignment and gold is None:
+        raise ValueError("guided_alignment needs the training pairs' gold alignments (fit(gold=…))")
+    if arch.get("family") == "transformer" and config.guided_alignment:
+        raise ValueError("guided_alignment is for the RNN's attention (one weight row per output step)")
     if arch.get("family") == "transformer" and config.teacher_forcing != 1.0:
         raise ValueError("the Transformer trains with teacher forcing only (teacher_forcing = 1)")
     ctx = distributed.current()
@@ -359,6 +398,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         torch.manual_seed(config.seed + 7919 * ctx.rank)
         step_rng = random.Random(config.seed + 7919 * ctx.rank + 1)
     trainer = distributed.wrap(model, ctx, device)            # what the training step runs: DDP or the model
+    guide = ([gold(pair) for pair in train_pairs], config.guided_alignment) if config.guided_alignment else None
     valid_pairs = valid_pairs[:config.max_valid]
     valid_batches = make_batches(tokenize_pairs(valid_pairs, segmenter, tgt_style), src_vocab, tgt_vocab,
                                  batch_size=128, device=device)
@@ -396,7 +436,8 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
                 batch = batch.select(distributed.shard_rows(len(batch.indices), ctx)).to(device)
                 scale = distributed.loss_scale(batch.n_tokens, batch_tokens, ctx)
             loss, n_tokens = train_step(trainer, batch, optimizer, criterion, clip=config.clip,
-                                        teacher_forcing=config.teacher_forcing, rng=step_rng, loss_scale=scale)
+                                        teacher_forcing=config.teacher_forcing, rng=step_rng, loss_scale=scale,
+                                        guide=guide)
             loss_sum += loss * n_tokens
             token_sum += n_tokens
             if on_progress is not None:                           # (distributed: rank 0's share's loss so far)
