@@ -33,7 +33,8 @@ from seq2seq_lab.train import domain_figures, fit, record_test_figures, test_fig
 from seq2seq_lab.translator import Translator
 
 
-def train_one(recipe: Recipe, ctx: distributed.Context = distributed.SINGLE, out: Path = ROOT / "models") -> dict | None:
+def train_one(recipe: Recipe, ctx: distributed.Context = distributed.SINGLE,
+              out: Path = ROOT / "models") -> dict | None:
     """Train, measure and save one recipe's model; None on the ranks other than 0 (they only train)."""
     name = recipe.name
     splits = recipe.splits()

@@ -84,9 +84,8 @@ class TrainConfig:
         if wrong:
             ranges = {"epochs": "≥ 1", "batch_size": "≥ 1", "lr": "in (0, 1]", "warmup_steps": "≥ 0", "clip": "> 0",
                       "teacher_forcing": "in [0, 1]", "label_smoothing": "in [0, 1)", "char_split_prob": "in [0, 1]",
-                      "min_freq": "≥ 1", "patience": "≥ 0", "max_valid": "≥ 1", "average_last": "≥ 0", "guided_alignment": "≥ 0",
-                      "schedule": "'plateau' or 'linear'",
-                      "select_on": "'chrf' or 'exact'"}
+                      "min_freq": "≥ 1", "patience": "≥ 0", "max_valid": "≥ 1", "average_last": "≥ 0",
+                      "guided_alignment": "≥ 0", "schedule": "'plateau' or 'linear'", "select_on": "'chrf' or 'exact'"}
             raise ValueError("; ".join(f"{name} must be {ranges[name]}, got {getattr(self, name)!r}"
                                        for name in wrong))
 

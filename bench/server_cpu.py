@@ -1,0 +1,128 @@
+"""The Streamlit server's CPU time per visitor action: opening the page, and a Translate press (#12).
+
+    python bench/server_cpu.py                       # the default model; writes bench/server_cpu-<machine>.json
+    python bench/server_cpu.py --rounds 3
+    python bench/server_cpu.py --profile /tmp/spy.txt   # and a py-spy profile of the presses (needs py-spy)
+
+Starts ``streamlit run demo/streamlit_app.py`` on the shipped models (CPU), then one session at a time, as a
+browser does (``streamlit_client``): open the page, type a sentence, set the beam, press Translate and wait for the
+run to finish (the live animation included). The server's CPU time is read from ``/proc/<pid>/stat`` (user +
+system, every thread) before and after each step, so the figure is the server's work, whatever else the machine
+runs (but while it runs other work, torch's threads wait for the cores by spinning, which counts). Another
+session stays open meanwhile, as in a class. Sentences: the app's first six examples; beams 1, 3 and 5.
+Goal (#12): ≤ 60 ms per Translate press.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in sys.path]
+
+# isort: split
+import websockets
+from common import ROOT, machine_info, machine_label
+from load import start_streamlit
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from streamlit_client import is_live_heatmap, rerun, run_script, stream_url, widget_id
+
+from seq2seq_lab import catalog
+from seq2seq_lab.present import catalogue
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (``/proc/<pid>/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+async def visit(url: str, pid: int, text: str, beam: int) -> dict:
+    """One visitor: the page, then one Translate press; the server's CPU seconds for each."""
+    async with websockets.connect(stream_url(url), subprotocols=["streamlit"], origin=url, max_size=None,
+                                  ping_interval=None) as ws:
+        before = cpu_seconds(pid)
+        await ws.send(rerun())
+        page = await run_script(ws)
+        await asyncio.sleep(0.3)                       # let the server finish sending before reading its clock
+        opened = cpu_seconds(pid)
+        states = [WidgetState(id=widget_id(page, "text_input", "src_text"), string_value=text),
+                  WidgetState(id=widget_id(page, "number_input", "beam"), int_value=beam),
+                  WidgetState(id=widget_id(page, "button", "translate"), trigger_value=True)]
+        started = time.perf_counter()
+        await ws.send(rerun(states))
+        elements = await run_script(ws)
+        wall = time.perf_counter() - started
+        await asyncio.sleep(0.3)
+        pressed = cpu_seconds(pid)
+    frames = sum(is_live_heatmap(e, final=False) for e in elements)
+    return {"text": text, "beam": beam, "page_ms": round((opened - before) * 1000),
+            "translate_ms": round((pressed - opened) * 1000), "translate_wall_ms": round(wall * 1000),
+            "elements": len(elements), "heatmap_frames": frames}
+
+
+async def visits_beside_a_class(url: str, pid: int, plan: list[tuple[str, int]]) -> list[dict]:
+    """The visits one after another while another session stays open, as in a class: Streamlit forgets the
+    compiled script when its last session leaves, and a lone visitor would pay for compiling it every time."""
+    async with websockets.connect(stream_url(url), subprotocols=["streamlit"], origin=url, max_size=None,
+                                  ping_interval=None) as bystander:
+        await bystander.send(rerun())
+        await run_script(bystander)
+        return [await visit(url, pid, text, beam) for text, beam in plan]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="times through the examples × beams")
+    parser.add_argument("--profile", help="record a py-spy profile (raw, collapsed stacks) of the presses here")
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    texts = list(catalogue.examples_for("everyday"))[:6]
+    server, url = start_streamlit(ROOT / "models")
+    spy = None
+    try:
+        asyncio.run(visit(url, server.pid, texts[0], 1))          # the cold start: not counted
+        if args.profile:
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--format", "raw", "--rate", "200",
+                                    "--nonblocking", "-o", args.profile], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+        visits = asyncio.run(visits_beside_a_class(url, server.pid, [(text, beam) for _ in range(args.rounds)
+                                                                     for beam in (1, 3, 5) for text in texts]))
+    finally:
+        if spy is not None:
+            spy.send_signal(2)                         # SIGINT: py-spy writes its profile and exits
+            spy.wait(timeout=60)
+        server.terminate()
+        server.wait(timeout=30)
+
+    def summary(key: str, rows: list[dict]) -> dict:
+        values = [row[key] for row in rows]
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+    info = machine_info(["cpu"])
+    result = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": info,
+              "model": catalog.DEFAULT_MODEL, "visits": len(visits),
+              "page_ms": summary("page_ms", visits), "translate_ms": summary("translate_ms", visits),
+              "translate_ms_by_beam": {beam: summary("translate_ms", [v for v in visits if v["beam"] == beam])
+                                       for beam in (1, 3, 5)},
+              "goal_translate_ms": 60, "visits_detail": visits}
+    out = Path(args.out) if args.out else BENCH_DIR / f"server_cpu-{machine_label(info, ['cpu'])}.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("visits_detail", "machine")}, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
