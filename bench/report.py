@@ -121,7 +121,8 @@ def render_markdown(results: dict) -> str:
                   f"{_one_decimal(r.get('test_chrf_greedy'))} (greedy) / "
                   f"{_one_decimal(r.get('test_chrf_beam5'))} (beam 5) "
                   f"are the weights of "
-                  f"epoch {r.get('best_epoch')}, reached after {r.get('seconds_to_shipped_weights')} s of a "
+                  f"{r.get('weights', 'epoch ' + str(r.get('best_epoch')))}, reached after "
+                  f"{r.get('seconds_to_shipped_weights')} s of a "
                   f"{r.get('train_seconds_total')} s run ({r.get('epochs_run')} epochs)."), ""]
     if ttq.get("live"):
         live = ttq["live"]

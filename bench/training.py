@@ -25,7 +25,16 @@ from seq2seq_lab import recipes
 from seq2seq_lab.checkpoint import read_metadata
 from seq2seq_lab.data import build_vocabs, make_batches, source_ids, tokenize_pairs
 from seq2seq_lab.models import build_model, config_for
-from seq2seq_lab.train import TrainConfig, evaluate, fit, keep_freed_memory, make_criterion, make_optimizer, train_step
+from seq2seq_lab.train import (
+    TrainConfig,
+    evaluate,
+    fit,
+    keep_freed_memory,
+    kept_weights,
+    make_criterion,
+    make_optimizer,
+    train_step,
+)
 from seq2seq_lab.translator import Translator
 
 # isort: split
@@ -141,7 +150,7 @@ def time_to_quality_from_record(model_path: Path) -> dict:
     """When the shipped weights were reached, from the model's own training record."""
     record = read_metadata(model_path).get("record", {})
     history, best_epoch = record.get("history", []), record.get("best_epoch", 0)
-    out = {"source": "training record in the model file", "model": model_path.stem,
+    out = {"source": "training record in the model file", "model": model_path.stem, "weights": kept_weights(record),
            "test_chrf_greedy": record.get("test", {}).get("greedy", {}).get("chrf"),
            "test_chrf_beam5": record.get("test", {}).get("beam5", {}).get("chrf"),
            "best_epoch": best_epoch, "epochs_run": record.get("epochs_run"),
@@ -186,8 +195,10 @@ def time_to_quality_live(model_path: Path, device: torch.device) -> dict:
     def reached(point: dict) -> bool:
         return target is not None and point["test_chrf_greedy"] >= target - TIME_TO_QUALITY_TOLERANCE
 
+    corpus = meta.get("record", {}).get("corpus", "")
+    gold = recipes.Recipe(model_path.stem, corpus, arch, config).gold() if config.guided_alignment else None
     fit(splits["train"], splits["valid"], arch, config, on_progress=on_progress,
-        should_stop=lambda: any(reached(p) for p in curve))
+        should_stop=lambda: any(reached(p) for p in curve), gold=gold)
     first = next((p for p in curve if reached(p)), None)
     return {"source": "live re-run of the recipe", "device": str(device), "epochs": len(curve),
             "shipped_test_chrf_greedy": target, "tolerance": TIME_TO_QUALITY_TOLERANCE,
@@ -214,7 +225,7 @@ def bench_toy(device: torch.device, settings: Settings) -> dict:
             if p.event == "epoch" and "seconds" not in reached and p.valid["exact"] >= GOAL_TOY_EXACT:
                 reached.update(seconds=round(p.elapsed, 1), epoch=p.epoch)
 
-        result = fit(train_pairs, splits.valid, toy.arch, config, on_progress=on_progress)
+        result = fit(train_pairs, splits.valid, toy.arch, config, on_progress=on_progress, gold=toy.gold())
         test = evaluate(Translator(result.checkpoint, device=device), splits["test"], beam_size=1)
         out[task] = {"reached_95": bool(reached), "seconds": reached.get("seconds"), "epochs": reached.get("epoch"),
                      "epochs_run": len(result.history), "seconds_run": round(result.elapsed, 1),

@@ -144,7 +144,7 @@ def _train(args, ctx) -> int:
     from .checkpoint import check_writable, save
     from .errors import InputError
     from .models import config_for
-    from .train import TrainConfig, fit, record_test_figures, test_figures
+    from .train import TrainConfig, fit, kept_weights, record_test_figures, test_figures
     from .translator import Translator, resolve_device
 
     arch: dict = {}
@@ -202,7 +202,7 @@ def _train(args, ctx) -> int:
     record_test_figures(result.checkpoint.record, figures)
     out = save(args.out, result.checkpoint)
     processes = f", {ctx.world_size} processes ({ctx.backend})" if ctx.is_distributed else ""
-    print(f"saved {out}  (best epoch {result.best_epoch}, {result.elapsed:.0f} s{processes})")
+    print(f"saved {out}  ({kept_weights(result.checkpoint.record)}, {result.elapsed:.0f} s{processes})")
     for test_set, by_decoding in figures.items():
         label = "" if len(figures) == 1 else f" {test_set}"
         for name, m in by_decoding.items():

@@ -136,7 +136,9 @@ def loss_scale(rank_tokens: int, batch_tokens: int, ctx: Context) -> float:
 
         mean over ranks of  W·N_r/N · ∇(L_r/N_r)  =  Σ_r ∇L_r / N  =  ∇(token mean over the whole batch)
 
-    with L_r the summed token loss of rank r's N_r tokens, N = Σ N_r. 1 for a single process."""
+    with L_r the summed token loss of rank r's N_r tokens, N = Σ N_r. 1 for a single process. (Exact for the
+    cross-entropy; a guided-alignment term, a mean over the steps with a gold set, is weighted by tokens too,
+    which is exact only where every rank has the same share of such steps.)"""
     return ctx.world_size * rank_tokens / batch_tokens if ctx.is_distributed else 1.0
 
 

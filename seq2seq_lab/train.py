@@ -3,7 +3,8 @@
 The loop knows nothing about any user interface. Every batch it calls
 ``on_progress(Progress)`` and checks ``should_stop()``; every epoch it measures the
 validation set (loss, BLEU, chrF, exact match, greedy decoding) and keeps the best
-weights so far, which is also what a stopped run returns.
+weights so far, which is also what a stopped run returns. With ``average_last`` a run that
+finishes also tries the mean of its last epochs' weights and keeps it if validation ranks it higher.
 
 The loss at one target position is the cross-entropy −log p(y_t | y_<t, x)
 (optionally label-smoothed), averaged over the real (non-padding) target tokens.
@@ -113,11 +114,19 @@ class Progress:
 
 @dataclass
 class TrainResult:
-    checkpoint: Checkpoint        # the best weights seen
+    checkpoint: Checkpoint        # the best weights seen (an epoch's, or the average of the last epochs')
     history: list[dict]           # one entry per epoch
-    best_epoch: int
+    best_epoch: int               # the epoch after which these weights existed (an average: its last epoch)
     stopped: bool                 # True if should_stop() ended it early
     elapsed: float
+
+
+def kept_weights(record: dict) -> str:
+    """Which weights a training record's model holds, in words: "epoch 7" or "the average of epochs 9–12"."""
+    averaged = record.get("averaged") or {}
+    if averaged.get("kept"):
+        return f"the average of epochs {averaged['epochs'][0]}–{averaged['epochs'][-1]}"
+    return f"epoch {record.get('best_epoch')}"
 
 
 def corpus_metrics(hypotheses: list[str], references: list[str]) -> dict:
@@ -237,8 +246,11 @@ def gold_mask(golds: Sequence[Gold], batch) -> torch.Tensor:
 
 def alignment_loss(attention: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Guided alignment: the mean over the N steps that have a gold set G_t of −log Σ_{j∈G_t} α_tj, the negative
-    log of the attention weight on the source tokens that produced the output (0 when all of it is there)."""
+    log of the attention weight on the source tokens that produced the output (0 when all of it is there, and
+    when no step has a gold set)."""
     scored = mask.any(dim=-1)                                            # (B, T)
+    if not scored.any():
+        return attention.new_zeros(())
     mass = (attention * mask).sum(dim=-1)[scored]                        # (N,) Σ_{j∈G_t} α_tj
     return -torch.log(mass.clamp_min(1e-6)).mean()
 
@@ -253,6 +265,8 @@ def _loss(model: nn.Module, batch, criterion, *, teacher_forcing=1.0, rng=None,
     if guide is None:
         return cross_entropy, cross_entropy, batch.n_tokens
     golds, weight = guide
+    if attention is None:
+        raise ValueError("guided_alignment needs a model with attention")
     return cross_entropy + weight * alignment_loss(attention, gold_mask(golds, batch)), cross_entropy, batch.n_tokens
 
 
@@ -494,7 +508,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         averaged = {"epochs": [entry["epoch"] for entry in history[-len(recent):]], "kept": kept,
                     **{k: metrics[k] for k in ("loss", "bleu", "chrf", "exact")}}
         if kept:
-            best_state = copy.deepcopy(model.state_dict())
+            best_state, best_epoch = copy.deepcopy(model.state_dict()), averaged["epochs"][-1]
     model.load_state_dict(best_state if best_state is not None else model.state_dict())
     model.eval()
     elapsed = time.perf_counter() - started

@@ -195,6 +195,7 @@ def test_alignment_loss_is_the_negative_log_weight_on_the_gold_tokens():
     assert alignment_loss(attention, mask).item() == pytest.approx(expected)
     perfect = torch.tensor([[[1.0, 0, 0], [0, 1.0, 0], [0.2, 0.3, 0.5]]])
     assert alignment_loss(perfect, mask).item() == pytest.approx(0.0, abs=1e-6)
+    assert alignment_loss(attention, torch.zeros_like(mask)).item() == 0.0        # no gold anywhere: no term
 
 
 def test_gold_mask_marks_each_steps_gold_positions_of_its_own_example():

@@ -14,7 +14,15 @@ from conftest import EXAMPLE_SENTENCES
 
 from seq2seq_lab import Translator
 from seq2seq_lab.corpus import Pair, toy_splits
-from seq2seq_lab.train import TrainConfig, average_weights, corpus_metrics, evaluate, fit, has_repeat
+from seq2seq_lab.train import (
+    TrainConfig,
+    average_weights,
+    corpus_metrics,
+    evaluate,
+    fit,
+    has_repeat,
+    kept_weights,
+)
 
 # A very small run for the tests that train themselves (well under a second each).
 SMALL_ARCH = dict(emb_size=16, hidden_size=16, cell="gru", bidirectional=True, attention="dot", dropout=0.0,
@@ -182,10 +190,43 @@ def test_average_last_averages_the_last_epochs_and_keeps_the_average_only_if_val
     chrf = evaluate(Translator(result.checkpoint, device="cpu"), valid, beam_size=1)["chrf"]
     assert chrf == pytest.approx(averaged["chrf"] if averaged["kept"] else best_chrf)
     assert record["valid"]["chrf"] == pytest.approx(chrf)
+    assert kept_weights(record) == ("the average of epochs 2–4" if averaged["kept"] else f"epoch {result.best_epoch}")
     plain = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config(epochs=4))
     assert "averaged" not in plain.checkpoint.record
     with pytest.raises(ValueError, match="average_last"):
         TrainConfig(average_last=-1)
+
+
+def test_a_kept_average_is_what_the_result_holds_and_records(small_splits, monkeypatch):
+    """Validation made to rank the average first: the result holds exactly the mean of the last epochs' weights,
+    its record's valid figures are the average's, and best_epoch is the last averaged epoch."""
+    import seq2seq_lab.train as train_module
+
+    states = []
+    real_validate = train_module._validate
+
+    def validate(model, *args):
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+        return real_validate(model, *args)
+
+    real_key, calls = train_module.selection_key, []
+
+    def key(metrics, config):
+        calls.append(1)
+        return (math.inf,) if len(calls) == 5 else real_key(metrics, config)   # the 5th: the average (4 epochs)
+
+    monkeypatch.setattr(train_module, "_validate", validate)
+    monkeypatch.setattr(train_module, "selection_key", key)
+    result = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config(epochs=4, average_last=2))
+    record = result.checkpoint.record
+    assert record["averaged"]["kept"] and record["averaged"]["epochs"] == [3, 4] and result.best_epoch == 4
+    assert kept_weights(record) == "the average of epochs 3–4"
+    mean = average_weights(states[2:4])
+    for name, tensor in result.checkpoint.model.state_dict().items():
+        assert torch.allclose(tensor, mean[name]), name
+    assert record["valid"]["chrf"] == record["averaged"]["chrf"]
+    chrf = evaluate(Translator(result.checkpoint, device="cpu"), small_splits["valid"][:8], beam_size=1)["chrf"]
+    assert chrf == pytest.approx(record["averaged"]["chrf"])
 
 
 # --- stopping --------------------------------------------------------------------------------------------
