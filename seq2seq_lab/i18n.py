@@ -69,6 +69,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.model_alignment": {"en": "Attention peak on the source token that produced the output: {argmax} of output "
                                   "tokens (mean weight there {weight})",
                             "zh": "注意力最高处落在产生该输出的源词上：{argmax} 的输出词（平均权重 {weight}）"},
+    "app.model_alignment_guided": {"en": " — trained to look there (guided alignment, λ = {weight}): where it looks "
+                                         "was taught, so compare with the attribution in \"Look closer\"",
+                                   "zh": " —— 训练时就要求它看那里（引导对齐，λ = {weight}）：看哪里是教出来的，"
+                                         "请与“细看”中的归因对照"},
     "app.model_test_sets": {"en": "beam 5 chrF by test set: {figures}", "zh": "束搜索(5) 各测试集 chrF：{figures}"},
     "app.model_data": {"en": "Data: {attribution}", "zh": "数据来源：{attribution}"},
     "app.metric_bleu": {"en": "BLEU {value}", "zh": "BLEU {value}"},

@@ -172,6 +172,20 @@ def test_a_toy_card_says_how_much_of_its_domain_is_right_and_where_its_attention
                                                "alignment": ["argmax", 2]})
     card = catalogue.model_card("my_dates", hostile, "en")                                # wrong types: no line
     assert "whole input domain" not in card and "Attention peak" not in card
+    assert "guided" not in en                                                             # learned, not taught
+
+
+def test_a_card_says_when_the_attention_was_taught_where_to_look():
+    aligned = {"alignment": {"argmax": 1.0, "weight": 1.0, "data": "test"}}
+    guided = dataclasses.replace(TOY, record={**TOY.record, **aligned, "train_config": {"guided_alignment": 0.1}})
+    en, zh = catalogue.model_card("toy_dates_iso", guided, "en"), catalogue.model_card("toy_dates_iso", guided, "zh")
+    assert "trained to look there (guided alignment, λ = 0.1)" in en and "Look closer" in en
+    assert "引导对齐，λ = 0.1" in zh
+    for value in (0.0, "0.1", True, math.nan, None):                                      # none, or nonsense: no note
+        other = dataclasses.replace(TOY, record={**TOY.record, **aligned, "train_config": {"guided_alignment": value}})
+        assert "guided" not in catalogue.model_card("toy_dates_iso", other, "en")
+    odd = dataclasses.replace(TOY, record={**TOY.record, **aligned, "train_config": ["guided_alignment"]})
+    assert "guided" not in catalogue.model_card("toy_dates_iso", odd, "en")
 
 
 def test_shelf_gives_the_pickers_choices_examples_and_card(settings, tmp_path):

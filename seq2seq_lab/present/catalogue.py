@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import threading
 import weakref
@@ -244,7 +245,12 @@ def alignment_line(record: dict, lang: str) -> str | None:
     alignment = record.get("alignment") if isinstance(record, dict) else None
     if not (isinstance(alignment, dict) and _share(alignment.get("argmax")) and _share(alignment.get("weight"))):
         return None
-    return t("app.model_alignment", lang, argmax=f"{alignment['argmax']:.1%}", weight=f"{alignment['weight']:.2f}")
+    line = t("app.model_alignment", lang, argmax=f"{alignment['argmax']:.1%}", weight=f"{alignment['weight']:.2f}")
+    config = record.get("train_config")
+    guided = config.get("guided_alignment") if isinstance(config, dict) else None     # taught where to look?
+    if isinstance(guided, (int, float)) and not isinstance(guided, bool) and 0 < guided < math.inf:
+        line += t("app.model_alignment_guided", lang, weight=f"{guided:g}")
+    return line
 
 
 def model_data(info: ModelInfo, lang: str) -> str | None:
