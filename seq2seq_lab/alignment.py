@@ -26,10 +26,18 @@ For Chinese–English the probe (``probe.tsv``, :func:`load_probe`) is 30 first-
 a teacher would draw (我=I, 老师=teacher, 北京=Beijing, 每天=every, 每天=day). A link's gold set is every source
 token that overlaps its Chinese text — whatever jieba and the vocabulary made of the sentence (坐火车 as one
 token, or 坐 + 火车) — and only linked English words are scored ("a", "the", "." are not).
+
+Training sentences have no hand-drawn links, but a dictionary gives *silver* ones (:func:`dictionary_gold`):
+an English word ← the source words whose CC-CEDICT senses contain it (学生 "student" → students; 去 "to go" →
+went). Words no entry explains, and words three or more source words could explain, get none. Guided
+alignment (``TrainConfig.guided_alignment``) can train the attention towards them, as Chen et al. (2016) did
+with the alignments of a statistical aligner.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +45,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .corpus import _MONTHS
+from .corpus import _CEDICT_LINE, _CEDICT_NOTE, _MONTHS, Pair, hsg_asset
 from .data import pad
-from .text import normalize_zh, tokenize_target
+from .text import normalize_zh, segment_zh, tokenize_target
 
 Gold = list[set[int] | None]       # per output token: the source positions that produced it (None: not scored)
 
@@ -193,3 +201,81 @@ def probe_alignment(translator, sentences: Sequence[ProbeSentence] | None = None
     golds = [probe_gold([t.text for t in translator.analyze(s.zh).tokens[:-1]], reference, s)
              for s, reference in zip(sentences, references)]
     return score_alignment(attentions, golds)
+
+
+# --- silver alignments from a dictionary --------------------------------------------------------------------------
+
+# English words a dictionary sense cannot pin down (they translate grammar, not a word) and the irregular forms
+# folded onto the form a CC-CEDICT sense uses ("went" ← 去 "to go"; "me", "my" ← 我 "I").
+_UNLINKED = frozenset("a an the to of 's and or".split())
+_BASE_FORM = {**dict.fromkeys("am is are was were been being 're 'm".split(), "be"),
+              **dict.fromkeys("has had having 've".split(), "have"), "did": "do", "does": "do", "n't": "not",
+              "went": "go", "gone": "go", "goes": "go", "going": "go", "doing": "do", "ate": "eat", "eaten": "eat",
+              "saw": "see", "seen": "see",
+              "bought": "buy", "came": "come", "made": "make", "said": "say", "took": "take", "got": "get",
+              "gave": "give", "thought": "think", "told": "tell", "knew": "know", "wrote": "write", "read": "read",
+              "me": "i", "my": "i", "mine": "i", "us": "we", "our": "we", "him": "he", "his": "he", "her": "she",
+              "them": "they", "their": "they", "your": "you", "'ll": "will", "children": "child", "men": "man",
+              "women": "woman", "people": "person"}
+SENSES_PER_ENTRY = 3          # a character's first senses; its later ones are rare uses that match by accident
+MAX_GOLD_WORDS = 2            # an English word three source words could explain is left unlinked
+
+
+def english_key(word: str) -> str | None:
+    """The form an English word is looked up by, the same for a sense's word and a sentence's: lower case,
+    irregular forms folded, a plural's or a verb's ending and a final e cut (students → student, liked and like
+    → lik, stopped → stop, studies and studied → study); None for punctuation and grammar words."""
+    word = word.lower()
+    if word in _UNLINKED or not re.fullmatch(r"[a-z']+|[0-9]+", word):
+        return None
+    word = _BASE_FORM.get(word, word)
+    if word.endswith(("ies", "ied")) and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us")) and len(word) > 3:
+        word = word[:-1]
+    for ending in ("ing", "ed"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            word = word[:-len(ending)]
+            if word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]                                      # stopp(ed) → stop
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
+
+
+@functools.cache
+def lexicon() -> dict[str, frozenset[str]]:
+    """CC-CEDICT (the ``hsg`` package's copy; simplified headwords) as Chinese word → the :func:`english_key`
+    of every word of its first :data:`SENSES_PER_ENTRY` senses, all entries of a headword together."""
+    keys: dict[str, set[str]] = {}
+    for line in hsg_asset("cedict_ts.u8").read_text(encoding="utf-8").splitlines():
+        match = _CEDICT_LINE.match(line)
+        if match is None:
+            continue
+        senses = [_CEDICT_NOTE.sub("", sense) for sense in match.group(4).split("/")[:SENSES_PER_ENTRY]]
+        words = {english_key(w) for sense in senses for w in re.findall(r"[A-Za-z']+|[0-9]+", sense)}
+        keys.setdefault(normalize_zh(match.group(2)), set()).update(words - {None})
+    return {word: frozenset(found) for word, found in keys.items()}
+
+
+def dictionary_gold(source_words: Sequence[str], target_tokens: Sequence[str],
+                    entries: dict[str, frozenset[str]] | None = None) -> Gold:
+    """Silver gold sets: for each target token, the source words (positions in ``source_words``) whose
+    dictionary senses hold its :func:`english_key`, or the word itself (digits, Latin letters); None where no
+    word or more than :data:`MAX_GOLD_WORDS` words do."""
+    entries = lexicon() if entries is None else entries
+    gold: Gold = []
+    for token in target_tokens:
+        key = english_key(token)
+        words = {j for j, word in enumerate(source_words)
+                 if key is not None and (key in entries.get(word, ()) or word.lower() == token.lower())}
+        gold.append(words if 0 < len(words) <= MAX_GOLD_WORDS else None)
+    return gold
+
+
+def pair_gold(pair: Pair, segmenter: str = "jieba", tgt_style: str = "english") -> Gold:
+    """:func:`dictionary_gold` of a training pair as :func:`~.data.tokenize_pairs` cuts it (a tagged pair's tag
+    is word 0 and never gold); a dictionary pair (``<dict>`` 学习 → to learn) links every gloss word it can."""
+    words = ([f"<{pair.tag}>"] if pair.tag else []) + segment_zh(pair.zh, mode=segmenter)
+    return dictionary_gold(words, tokenize_target(pair.en, tgt_style))

@@ -45,22 +45,42 @@ def build_vocabs(examples: list[Example], *, min_freq: int = 1) -> tuple[Vocab, 
     return Vocab.build(src_counts, min_freq=min_freq), Vocab.build(tgt_counts, min_freq=min_freq)
 
 
-def source_ids(words: list[str], vocab: Vocab, *, rng: random.Random | None = None,
-               char_split_prob: float = 0.0) -> list[int]:
-    """Word ids + </s>, with the same fallback as at translation time (:func:`text.map_to_vocab`).
+def source_pieces(words: list[str], vocab: Vocab, *, rng: random.Random | None = None,
+                  char_split_prob: float = 0.0) -> list[list[str]]:
+    """Each word's model tokens: itself, or its fallback pieces, as at translation time (:func:`text.map_to_vocab`).
 
     In training, a known word of several characters is sometimes fed as if it were unknown
     (cut into its known sub-words and characters), so the model also learns the pieces it
     falls back to for words it has never seen."""
-    tokens: list[str] = []
+    pieces: list[list[str]] = []
     for word in words:
         if is_tag(word):
-            tokens.append(word)
+            pieces.append([word])
         elif word in vocab and rng is not None and len(word) > 1 and rng.random() < char_split_prob:
-            tokens.extend(fallback_pieces(word, vocab))
+            pieces.append(fallback_pieces(word, vocab))
         else:
-            tokens.extend(token.model_token for token in map_to_vocab([word], vocab))
-    return vocab.encode(tokens) + [vocab.eos_id]
+            pieces.append([token.model_token for token in map_to_vocab([word], vocab)])
+    return pieces
+
+
+def source_ids(words: list[str], vocab: Vocab, *, rng: random.Random | None = None,
+               char_split_prob: float = 0.0) -> list[int]:
+    """Word ids + </s> (:func:`source_pieces`)."""
+    return pieces_ids(source_pieces(words, vocab, rng=rng, char_split_prob=char_split_prob), vocab)
+
+
+def pieces_ids(pieces: list[list[str]], vocab: Vocab) -> list[int]:
+    """The ids of the words' tokens, in order, + </s>."""
+    return vocab.encode([token for word in pieces for token in word]) + [vocab.eos_id]
+
+
+def word_starts(pieces: list[list[str]]) -> list[int]:
+    """Where each word's tokens begin in the source, then where </s> begins and ends: word w is the tokens
+    ``starts[w]:starts[w + 1]`` (and w = number of words is </s>)."""
+    starts = [0]
+    for word in pieces:
+        starts.append(starts[-1] + len(word))
+    return starts + [starts[-1] + 1]
 
 
 @dataclass
@@ -71,6 +91,7 @@ class Batch:
     tgt_out: torch.Tensor      # (B, T) y_1 … y_n </s> (padded)
     references: list[str]
     indices: list[int]         # positions of these examples in the input list
+    word_starts: list[list[int]] | None = None   # per row, :func:`word_starts` (a word fed as pieces spans several)
 
     @property
     def n_tokens(self) -> int:
@@ -83,11 +104,12 @@ class Batch:
         tgt_lengths = (self.tgt_out[rows] != 0).sum(dim=1)              # real target tokens, </s> included
         src_width, tgt_width = int(src_lengths.max()), int(tgt_lengths.max())
         return Batch(self.src[rows, :src_width], src_lengths, self.tgt_in[rows, :tgt_width],
-                     self.tgt_out[rows, :tgt_width], self.references[rows], self.indices[rows])
+                     self.tgt_out[rows, :tgt_width], self.references[rows], self.indices[rows],
+                     None if self.word_starts is None else self.word_starts[rows])
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(self.src.to(device), self.src_lengths, self.tgt_in.to(device), self.tgt_out.to(device),
-                     self.references, self.indices)
+                     self.references, self.indices, self.word_starts)
 
 
 def pad(sequences: list[list[int]], value: int = 0) -> torch.Tensor:
@@ -115,8 +137,9 @@ def make_batches(examples: list[Example], src_vocab: Vocab, tgt_vocab: Vocab, *,
         (rng or random).shuffle(chunks)
     batches = []
     for chunk in chunks:
-        src = [source_ids(examples[i].src_words, src_vocab, rng=rng if shuffle else None,
-                          char_split_prob=char_split_prob) for i in chunk]
+        pieces = [source_pieces(examples[i].src_words, src_vocab, rng=rng if shuffle else None,
+                                char_split_prob=char_split_prob) for i in chunk]
+        src = [pieces_ids(p, src_vocab) for p in pieces]
         tgt = [tgt_vocab.encode(examples[i].tgt_tokens) for i in chunk]
         batches.append(Batch(
             src=pad(src).to(device),
@@ -124,5 +147,6 @@ def make_batches(examples: list[Example], src_vocab: Vocab, tgt_vocab: Vocab, *,
             tgt_in=pad([[tgt_vocab.bos_id] + t for t in tgt]).to(device),
             tgt_out=pad([t + [tgt_vocab.eos_id] for t in tgt]).to(device),
             references=[examples[i].reference for i in chunk],
-            indices=chunk))
+            indices=chunk,
+            word_starts=[word_starts(p) for p in pieces]))
     return batches

@@ -235,12 +235,16 @@ def selection_key(metrics: dict, config: TrainConfig) -> tuple[float, ...]:
 
 def gold_mask(golds: Sequence[Gold], batch) -> torch.Tensor:
     """(B, T, S) with 1 where output step t of a batch row has source position j in its gold set (the rows of
-    steps without one, such as ``</s>``, are all 0). ``golds`` is indexed like the examples (``batch.indices``)."""
+    steps without one, such as ``</s>``, are all 0). ``golds`` is indexed like the examples (``batch.indices``);
+    their positions count words, and a word fed as several pieces (``batch.word_starts``) is all its pieces."""
     mask = torch.zeros(*batch.tgt_out.shape, batch.src.size(1), device=batch.src.device)
     for row, index in enumerate(batch.indices):
-        for t, positions in enumerate(golds[index]):
-            if positions:
-                mask[row, t, sorted(positions)] = 1.0
+        starts = batch.word_starts[row] if batch.word_starts is not None else None
+        for t, words in enumerate(golds[index]):
+            if words:
+                positions = sorted(words) if starts is None else [j for w in sorted(words)
+                                                                  for j in range(starts[w], starts[w + 1])]
+                mask[row, t, positions] = 1.0
     return mask
 
 

@@ -14,8 +14,11 @@ import torch
 from seq2seq_lab import Translator
 from seq2seq_lab.alignment import (
     ProbeSentence,
+    dictionary_gold,
+    english_key,
     load_probe,
     number_gold,
+    pair_gold,
     probe_alignment,
     probe_gold,
     score_alignment,
@@ -211,6 +214,54 @@ def test_gold_mask_marks_each_steps_gold_positions_of_its_own_example():
     row = batch.indices.index(1)                                    # 3005 ← 三 / 零 / 零 / 五
     assert mask[row].nonzero().tolist() == [[0, 0], [1, 2], [2, 2], [3, 3]]
     assert mask[batch.indices.index(0)].nonzero().tolist() == [[0, 0]]
+
+
+def test_gold_mask_covers_every_piece_of_a_word_fed_as_pieces():
+    """Gold sets count words; a word fed as its characters (training's char_split_prob) is all of them."""
+    import random
+
+    from seq2seq_lab.train import gold_mask
+
+    pairs = [Pair("a", "我爱学习。", "I love studying.")]
+    examples = tokenize_pairs(pairs, "jieba")                           # 我 / 爱 / 学习 / 。
+    src_vocab, tgt_vocab = build_vocabs(examples)
+    golds = [[{0}, {1}, {2}, None]]                                   # i ← 我, love ← 爱, studying ← 学习
+    [whole] = make_batches(examples, src_vocab, tgt_vocab, batch_size=1)
+    assert gold_mask(golds, whole)[0].nonzero().tolist() == [[0, 0], [1, 1], [2, 2]]
+    [pieces] = make_batches(examples, src_vocab, tgt_vocab, batch_size=1, shuffle=True, rng=random.Random(0),
+                            char_split_prob=1.0)                      # 我 / 爱 / 学 / 习 / 。
+    assert pieces.src[0].tolist() == src_vocab.encode(["我", "爱", "学", "习", "。"]) + [src_vocab.eos_id]
+    assert pieces.word_starts == [[0, 1, 2, 4, 5, 6]]
+    assert gold_mask(golds, pieces)[0].nonzero().tolist() == [[0, 0], [1, 1], [2, 2], [2, 3]]
+
+
+def test_english_key_folds_the_forms_a_dictionary_sense_does_not_write():
+    words = ["students", "went", "my", "going", "class", "cities", "studied", "thing", "things"]
+    assert [english_key(w) for w in words] == ["student", "go", "i", "go", "class", "city", "study", "thing",
+                                               "thing"]
+    for forms in (["like", "liked", "likes", "liking"], ["stop", "stopped", "stopping"], ["watch", "watches"],
+                  ["Beijing", "beijing"]):
+        assert len({english_key(w) for w in forms}) == 1, forms
+    assert [english_key(w) for w in ["the", "a", "to", ".", "，", "n't", "3"]] == [None, None, None, None, None,
+                                                                                  "not", "3"]
+
+
+def test_dictionary_gold_links_what_an_entry_explains_and_nothing_ambiguous():
+    entries = {"我": frozenset({"i"}), "学生": frozenset({"student"}), "是": frozenset({"be"}),
+               "好": frozenset({"good"}), "很": frozenset({"very", "good"}), "非常": frozenset({"very", "good"})}
+    assert dictionary_gold(["我", "是", "学生", "。"], ["i", "am", "a", "student", "."], entries) \
+        == [{0}, {1}, None, {2}, None]
+    assert dictionary_gold(["好", "很", "非常", "3"], ["good", "very", "3"], entries) \
+        == [None, {1, 2}, {3}]                                           # three words say "good": unlinked
+    assert dictionary_gold(["他"], ["he"], entries) == [None]                  # no entry: no link
+
+
+def test_a_training_pairs_silver_gold_comes_from_cc_cedict_and_skips_the_tag():
+    assert pair_gold(Pair("s", "我是学生。", "I am a student.")) == [{0}, {1}, None, {2}, None]
+    assert pair_gold(Pair("s", "他们昨天去了北京。", "They went to Beijing yesterday.")) \
+        == [{0}, {2}, None, {4}, {1}, None]
+    assert pair_gold(Pair("g", "学习", "to learn", tag="dict")) == [None, {1}]     # <dict> 学习 → to learn
+    assert recipe("hsk_additive").gold() is pair_gold
 
 
 def test_guided_alignment_moves_the_attention_to_the_gold_tokens():
