@@ -100,6 +100,7 @@ def init_state() -> None:
         try:
             catalog.model_path(params["model"], SETTINGS.models_dir)
             state.model = params["model"]
+            state._text_suits_model = "text" not in params      # no text asked for: the model's own example
         except LabError as error:
             state._notice = error
 
@@ -291,6 +292,9 @@ def main() -> None:
         st.session_state.model = shelf.default_key
     keep_choice("model")                                  # the picker's labels follow the language
     start_with_the_models_settings(shelf)
+    if st.session_state.pop("_text_suits_model", False):
+        st.session_state.src_text = catalogue.text_for_model(st.session_state.src_text,
+                                                              shelf.corpus(st.session_state.model))
     model = model_row(shelf, manager)
     if model is None:
         return

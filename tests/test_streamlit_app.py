@@ -406,6 +406,18 @@ def test_model_name_from_the_url_cannot_leave_the_models_folder(models_dir, monk
     assert at.selectbox(key="model").value == DEFAULT_MODEL
 
 
+def test_a_model_opened_from_the_url_starts_on_its_own_example(app):
+    """?model=toy_numbers opens the numbers model on a number (a sentence would be all <unk>); ?text= still wins."""
+    opened = {}
+    for query in ({"model": "toy_numbers"}, {"model": "toy_numbers", "text": "三千零五"}):
+        at = AppTest.from_file(APP, default_timeout=120)         # a new visitor, in the app fixture's folder
+        at.query_params.update(query)
+        at.run()
+        assert not at.exception and at.selectbox(key="model").value == "toy_numbers"
+        opened[len(query)] = at.text_input(key="src_text").value
+    assert opened == {1: next(iter(catalogue.examples_for("toy:numbers"))), 2: "三千零五"}
+
+
 def test_a_model_file_that_breaks_after_listing_gets_a_message(app):
     folder = Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"])
     (folder / "hsk_dot.safetensors").write_bytes(b"garbage")           # replaced behind the app's back
