@@ -279,3 +279,24 @@ def pair_gold(pair: Pair, segmenter: str = "jieba", tgt_style: str = "english") 
     is word 0 and never gold); a dictionary pair (``<dict>`` 学习 → to learn) links every gloss word it can."""
     words = ([f"<{pair.tag}>"] if pair.tag else []) + segment_zh(pair.zh, mode=segmenter)
     return dictionary_gold(words, tokenize_target(pair.en, tgt_style))
+
+
+def silver_alignment(translator, pairs: Sequence[Pair]) -> AlignmentScore:
+    """The alignment score against :func:`pair_gold`'s silver links, e.g. on a validation split the model never
+    trained on (untagged pairs). A word the model reads as pieces counts as all of them."""
+    references = [tokenize_target(p.en, translator.config.tgt_detok) for p in pairs]
+    attentions = teacher_forced_attention(translator, [p.zh for p in pairs], references)
+    golds: list[Gold] = []
+    for pair, reference in zip(pairs, references):
+        words = segment_zh(pair.zh)
+        covers = covering_tokens(words, [token.text for token in translator.analyze(pair.zh).tokens[:-1]])
+        golds.append([None if linked is None else set().union(*(covers[w] for w in linked))
+                      for linked in dictionary_gold(words, reference)])
+    return score_alignment(attentions, golds)
+
+
+def covering_tokens(words: Sequence[str], token_texts: Sequence[str]) -> list[set[int]]:
+    """For each word, the tokens that overlap it, both tiling the same text: 今天天气 → {0, 1} of 今天 / 天气."""
+    word_starts, token_starts = np.cumsum([0, *map(len, words)]), np.cumsum([0, *map(len, token_texts)])
+    return [{j for j in range(len(token_texts)) if token_starts[j] < word_starts[w + 1]
+             and token_starts[j + 1] > word_starts[w]} for w in range(len(words))]
