@@ -117,7 +117,8 @@ def recipes() -> list[Recipe]:
                      {**HSK_ARCH, "attention": attention, **SCORE_SCALING.get(attention, {})},
                      replace(HSK_TRAIN, guided_alignment=0.0 if attention == "none" else SILVER_GUIDED), glossary=True)
               for attention in ATTENTIONS),
-            Recipe("hsk_transformer", "hsk", HSK_TRANSFORMER_ARCH, HSK_TRANSFORMER_TRAIN, glossary=True),
+            Recipe("hsk_transformer", "hsk", HSK_TRANSFORMER_ARCH,
+                   replace(HSK_TRANSFORMER_TRAIN, guided_alignment=SILVER_GUIDED), glossary=True),
             *(Recipe(f"toy_{task}", f"toy:{task}",
                      {**TOY_ARCH, **data_arch(f"toy:{task}"), "query": TOY_QUERY.get(task, "state")},
                      replace(TOY_TRAIN, guided_alignment=TOY_GUIDED.get(task, 0.0)))

@@ -61,8 +61,9 @@ class TrainConfig:
     #                               then chrF, then the lower validation loss: toy tasks, where exact match saturates)
     max_valid: int = 400          # validation sentences decoded per epoch
     probe: str | None = None      # a sentence translated after every epoch (the app redraws its heatmap)
-    guided_alignment: float = 0.0  # λ of the alignment loss λ·(−log Σ_{j∈G_t} α_tj) for tasks whose gold source
-    #                               tokens are known (``fit(gold=…)``: the toy tasks; Chen et al. 2016)
+    guided_alignment: float = 0.0  # λ of the alignment loss λ·(−log Σ_{j∈G_t} α_tj) towards known source tokens
+    #                               (``fit(gold=…)``: the toys' exact ones, a dictionary's silver ones; Chen et al.
+    #                               2016); for a Transformer α is the heatmap's: its last layer's heads averaged
     average_last: int = 0         # at the end, average the weights of the last N epochs (Vaswani et al. 2017
     #                               averaged the last checkpoints) and keep the average if validation ranks it higher
 
@@ -390,8 +391,6 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
                           "the validation/test split).")
     if config.guided_alignment and gold is None:
         raise ValueError("guided_alignment needs the training pairs' gold alignments (fit(gold=…))")
-    if arch.get("family") == "transformer" and config.guided_alignment:
-        raise ValueError("guided_alignment is for the RNN's attention (one weight row per output step)")
     if arch.get("family") == "transformer" and config.teacher_forcing != 1.0:
         raise ValueError("the Transformer trains with teacher forcing only (teacher_forcing = 1)")
     ctx = distributed.current()
