@@ -179,12 +179,10 @@ def load_probe(path: Path = PROBE_FILE) -> list[ProbeSentence]:
 def probe_gold(source_texts: Sequence[str], target_tokens: Sequence[str], sentence: ProbeSentence) -> Gold:
     """Gold sets over the model's source tokens (their texts tile the sentence) for each target token: a linked
     English word (matched case-blind, each occurrence once) ← the tokens overlapping its Chinese text."""
-    starts = np.cumsum([0, *map(len, source_texts)])                 # character offset of each source token
     gold: Gold = [None] * len(target_tokens)
     for chinese, english in sentence.links:
         begin = sentence.zh.index(chinese)
-        end = begin + len(chinese)
-        tokens = {j for j in range(len(source_texts)) if starts[j] < end and starts[j + 1] > begin}
+        tokens = tokens_within(source_texts, begin, begin + len(chinese))
         position = next(t for t, token in enumerate(target_tokens) if token.lower() == english.lower()
                         and gold[t] is None)
         gold[position] = tokens
@@ -211,9 +209,9 @@ _UNLINKED = frozenset("a an the to of 's and or".split())
 _BASE_FORM = {**dict.fromkeys("am is are was were been being 're 'm".split(), "be"),
               **dict.fromkeys("has had having 've".split(), "have"), "did": "do", "does": "do", "n't": "not",
               "went": "go", "gone": "go", "goes": "go", "going": "go", "doing": "do", "ate": "eat", "eaten": "eat",
-              "saw": "see", "seen": "see",
-              "bought": "buy", "came": "come", "made": "make", "said": "say", "took": "take", "got": "get",
-              "gave": "give", "thought": "think", "told": "tell", "knew": "know", "wrote": "write", "read": "read",
+              "saw": "see", "seen": "see", "bought": "buy", "came": "come", "made": "make", "said": "say",
+              "took": "take", "got": "get", "gave": "give", "thought": "think", "told": "tell", "knew": "know",
+              "wrote": "write",
               "me": "i", "my": "i", "mine": "i", "us": "we", "our": "we", "him": "he", "his": "he", "her": "she",
               "them": "they", "their": "they", "your": "you", "'ll": "will", "children": "child", "men": "man",
               "women": "woman", "people": "person"}
@@ -297,6 +295,11 @@ def silver_alignment(translator, pairs: Sequence[Pair]) -> AlignmentScore:
 
 def covering_tokens(words: Sequence[str], token_texts: Sequence[str]) -> list[set[int]]:
     """For each word, the tokens that overlap it, both tiling the same text: 今天天气 → {0, 1} of 今天 / 天气."""
-    word_starts, token_starts = np.cumsum([0, *map(len, words)]), np.cumsum([0, *map(len, token_texts)])
-    return [{j for j in range(len(token_texts)) if token_starts[j] < word_starts[w + 1]
-             and token_starts[j + 1] > word_starts[w]} for w in range(len(words))]
+    starts = np.cumsum([0, *map(len, words)])
+    return [tokens_within(token_texts, starts[w], starts[w + 1]) for w in range(len(words))]
+
+
+def tokens_within(token_texts: Sequence[str], begin: int, end: int) -> set[int]:
+    """The tokens (their texts tile a sentence) that overlap its characters ``begin:end``."""
+    starts = np.cumsum([0, *map(len, token_texts)])                 # character offset of each token
+    return {j for j in range(len(token_texts)) if starts[j] < end and starts[j + 1] > begin}
