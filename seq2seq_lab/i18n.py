@@ -386,8 +386,10 @@ STRINGS: dict[str, dict[str, str]] = {
 
     # --- variants ---------------------------------------------------------------------
     "var.intro": {"en": "The same sentence through the shipped models that differ only in their attention "
-                        "(same data, same sizes, same training).",
-                  "zh": "同一句话交给只在注意力机制上不同的预置模型（数据、规模、训练方式都相同）。"},
+                        "(same data, same sizes, same training; those with attention were also guided towards "
+                        "a dictionary's word links).",
+                  "zh": "同一句话交给只在注意力机制上不同的预置模型（数据、规模、训练方式都相同；有注意力的模型"
+                        "训练时还以词典的词对齐为引导）。"},
     "var.run": {"en": "Run all attention variants", "zh": "运行所有注意力变体"},
     "var.missing": {"en": "Model {name} is not installed.", "zh": "未安装模型 {name}。"},
     "var.none_found": {"en": "None of the attention-variant models (hsk_none, hsk_dot, …) are in the models folder.",
