@@ -125,14 +125,36 @@ def upload_pairs():
     return report.pairs, upload.name
 
 
+FOLDED = ("cell", "layers", "bi", "attention", "emb", "hidden", "epochs", "batch", "lr", "tf", "dropout", "seed")
+DEFAULTS = {"attention": "additive", **{name: spec.default for name, spec in training.FORM.items()}}
+
+
+def keep_folded_choices() -> None:
+    """The form's two folded boxes draw their widgets only while open (a closed box costs every visitor's run
+    nothing; #12), and Streamlit forgets a widget's value in a run that does not draw it. Set here, as session
+    state rather than widget state, the choices stay while a box is closed; the widgets take no default of their
+    own, so nothing overrides them."""
+    for name in FOLDED:
+        key = f"train_{name}"
+        st.session_state[key] = st.session_state.get(key, DEFAULTS[name])
+
+
 def form_widget(name: str, kind, label: str, **kwargs):
     spec = training.FORM[name]
     key = f"train_{name}"
     if kind == "toggle":
-        return st.toggle(T(label), value=spec.default, key=key, **kwargs)
+        return st.toggle(T(label), key=key, **kwargs)
     if kind == "select":
-        return st.select_slider(T(label), list(spec.choices), value=spec.default, key=key, **kwargs)
-    return st.slider(T(label), spec.low, spec.high, spec.default, spec.step, key=key, **kwargs)
+        return st.select_slider(T(label), list(spec.choices), key=key, **kwargs)
+    return st.slider(T(label), spec.low, spec.high, step=spec.step, key=key, **kwargs)
+
+
+def folded(title: str, key: str):
+    """A box of the form, if it is open; None while it is closed. Its title is part of what Streamlit knows it by,
+    so a language switch makes it a new box: it opens as the old one was (``_<key>``)."""
+    box = st.expander(title, expanded=bool(st.session_state.get(f"_{key}")), key=key, on_change="rerun")
+    st.session_state[f"_{key}"] = bool(box.open)
+    return box if box.open else None
 
 
 def sidebar_training(manager: jobs.JobManager) -> None:
@@ -143,23 +165,26 @@ def sidebar_training(manager: jobs.JobManager) -> None:
                         format_func=labels({d: T(f"train.data.{d}") for d in jobs.DATA_CHOICES}))
     pairs, source_name = upload_pairs() if data == "tsv" else (None, "")
     st.text_input(T("train.name"), key="train_name", help=T("train.name_help"), max_chars=60)
-    with st.expander(T("train.arch"), key="train_arch"):          # keyed: stays open in the other language
-        st.segmented_control(T("train.cell"), list(training.FORM["cell"].choices), format_func=str.upper,
-                             key="train_cell", default="gru", required=True)
-        form_widget("layers", "slider", "train.layers")
-        form_widget("bi", "toggle", "train.bidirectional")
-        st.selectbox(T("train.attention"), training.ATTENTION_CHOICES, key="train_attention",
-                     index=training.ATTENTION_CHOICES.index("additive"), help=T("train.attention_help"),
-                     format_func=lambda a: T("train.transformer") if a == "multi_head" else a)
-        form_widget("emb", "select", "train.emb")
-        form_widget("hidden", "select", "train.hidden")
-    with st.expander(T("train.settings"), key="train_settings"):
-        form_widget("epochs", "slider", "train.epochs")
-        form_widget("batch", "select", "train.batch")
-        form_widget("lr", "select", "train.lr")
-        form_widget("tf", "slider", "train.tf", help=T("train.tf_help"))
-        form_widget("dropout", "slider", "train.dropout")
-        st.number_input(T("train.seed"), 0, 10_000, 0, key="train_seed")
+    keep_folded_choices()
+    if box := folded(T("train.arch"), "train_arch"):
+        with box:
+            st.segmented_control(T("train.cell"), list(training.FORM["cell"].choices), format_func=str.upper,
+                                 key="train_cell", required=True)
+            form_widget("layers", "slider", "train.layers")
+            form_widget("bi", "toggle", "train.bidirectional")
+            st.selectbox(T("train.attention"), training.ATTENTION_CHOICES, key="train_attention",
+                         help=T("train.attention_help"),
+                         format_func=lambda a: T("train.transformer") if a == "multi_head" else a)
+            form_widget("emb", "select", "train.emb")
+            form_widget("hidden", "select", "train.hidden")
+    if box := folded(T("train.settings"), "train_settings"):
+        with box:
+            form_widget("epochs", "slider", "train.epochs")
+            form_widget("batch", "select", "train.batch")
+            form_widget("lr", "select", "train.lr")
+            form_widget("tf", "slider", "train.tf", help=T("train.tf_help"))
+            form_widget("dropout", "slider", "train.dropout")
+            st.number_input(T("train.seed"), 0, 10_000, key="train_seed")
     st.text_input(T("train.probe"), key="train_probe")
 
     mine = manager.get(st.session_state.get("job_id"))
@@ -176,7 +201,7 @@ def sidebar_training(manager: jobs.JobManager) -> None:
         if data == "tsv" and not pairs:
             st.warning(T("train.upload_needed"))
         else:
-            form = {name: s.get(f"train_{name}", spec.default) for name, spec in training.FORM.items()}
+            form = {name: s[f"train_{name}"] for name in training.FORM}
             try:
                 job = manager.start(training.request(data, s.train_name, form, attention=s.train_attention,
                                                      probe=s.train_probe, pairs=pairs, source_name=source_name))

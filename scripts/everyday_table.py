@@ -24,6 +24,7 @@ import sacrebleu
 from seq2seq_lab.catalog import DEFAULT_MODEL, ModelInfo
 from seq2seq_lab.corpus import load_everyday
 from seq2seq_lab.present.catalogue import NO_PENALTIES, starting_decoding
+from seq2seq_lab.text import tokenize_target
 from seq2seq_lab.train import corpus_metrics, has_repeat
 from seq2seq_lab.translator import Translator
 
@@ -45,7 +46,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for i, (pair, r) in enumerate(zip(pairs, results), start=1):
         chrf = sacrebleu.sentence_chrf(r.best.text, [pair.en]).score
-        flag = " (repeats)" if has_repeat(r.best.tokens) else ""
+        flag = " (repeats)" if has_repeat(r.best.tokens, reference=tokenize_target(pair.en, "english")) else ""
         print(f"| {i} | {pair.id.split(':')[1]} | {pair.zh} | {pair.en} | {r.best.text}{flag} | {chrf:.0f} | |")
     m = corpus_metrics([r.best.text for r in results], [p.en for p in pairs])
     print(f"\ncorpus chrF {m['chrf']:.1f}, BLEU {m['bleu']:.1f}, exact {m['exact']:.1%} ({len(pairs)} sentences)")

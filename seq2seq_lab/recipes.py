@@ -110,7 +110,8 @@ def recipes() -> list[Recipe]:
     """Every shipped model's recipe, in training order: the everyday models (the RNN variants, the Transformer),
     the HSK ones, the toy ones."""
     return [*(Recipe(f"everyday_{attention}", "everyday",
-                     {**EVERYDAY_ARCH, "attention": attention, **SCORE_SCALING.get(attention, {})}, EVERYDAY_TRAIN)
+                     {**EVERYDAY_ARCH, "attention": attention, **SCORE_SCALING.get(attention, {})},
+                     replace(EVERYDAY_TRAIN, guided_alignment=0.0 if attention == "none" else SILVER_GUIDED))
               for attention in ATTENTIONS),
             Recipe("everyday_transformer", "everyday", TRANSFORMER_ARCH, TRANSFORMER_TRAIN),
             *(Recipe(f"hsk_{attention}", "hsk",

@@ -23,6 +23,7 @@ import datetime as dt
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -31,12 +32,13 @@ import torch
 from torch import nn
 
 from . import distributed
-from .alignment import Gold
+from .alignment import Gold, english_key
 from .checkpoint import Checkpoint
 from .corpus import Pair, toy_domain
 from .data import Example, build_vocabs, make_batches, tokenize_pairs
 from .errors import CorpusError
 from .models import build_model, config_for
+from .text import tokenize_target
 from .translator import Translation, Translator, resolve_device
 
 
@@ -139,10 +141,30 @@ def corpus_metrics(hypotheses: list[str], references: list[str]) -> dict:
             "exact": sum(h.strip() == r.strip() for h, r in zip(hypotheses, references)) / len(hypotheses)}
 
 
-def has_repeat(tokens: list[str], *, max_n: int = 4) -> bool:
-    """True if an output repeats itself: a word twice in a row ("student student"), or any
-    n-gram of 2 … ``max_n`` words twice ("to meet … to meet"). Punctuation and specials
-    (``</s>``) are not words; punctuation between two equal words ("No, no!") is no repeat."""
+# Words a short sentence may well say twice ("I think you know what I know" would still count): pronouns,
+# auxiliaries, prepositions, question words, quantifiers, and "as"/"like", which are often grammar ("as … as").
+REPEATABLE = frozenset(
+    "be have do i you he she it we they will not can would could should shall may might must in on at for with "
+    "from by about into up out over this that these those there here what who whom which how where when why all "
+    "some any no yes so too very but if than then just also only more most much many one as like".split())
+
+
+def _content_word(token: str) -> str | None:
+    """The key (:func:`~.alignment.english_key`) a content word is counted by; None for grammar and digits."""
+    if token in REPEATABLE or not any(ch.isalpha() for ch in token):
+        return None
+    key = english_key(token)
+    return None if key is None or key in REPEATABLE else key
+
+
+def has_repeat(tokens: list[str], *, reference: list[str] | None = None, max_n: int = 4) -> bool:
+    """True if an output repeats itself: a word twice in a row ("student student"), any n-gram
+    of 2 … ``max_n`` words twice ("to meet … to meet"), or a content word twice anywhere ("I love
+    learn to learn", "I'm a students student": inflections count as one word, :data:`REPEATABLE`
+    grammar words do not). Punctuation and specials (``</s>``) are not words; punctuation between
+    two equal words ("No, no!") is no repeat. With ``reference`` (its tokens) a content word the
+    reference itself says twice ("I saw him, and he saw me") may come twice, and no more.
+    """
     tokens = [t.lower() for t in tokens if not t.startswith("<")]
     if any(a == b and any(ch.isalnum() for ch in a) for a, b in zip(tokens, tokens[1:])):
         return True                                           # "student student" (but "No, no!" is fine)
@@ -151,17 +173,20 @@ def has_repeat(tokens: list[str], *, max_n: int = 4) -> bool:
         grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
         if len(set(grams)) < len(grams):
             return True
-    return False
+    allowed = Counter(_content_word(t.lower()) for t in reference or ())
+    said = Counter(_content_word(t) for t in words)
+    return any(count > max(1, allowed[key]) for key, count in said.items() if key is not None)
 
 
 def evaluate(translator: Translator, pairs: list[Pair], *, beam_size: int = 1, batch_size: int = 64,
              **options) -> dict:
     """Decode ``pairs`` and score against their references (the record's metrics).
 
-    Besides BLEU, chrF and exact match, for English output: ``repeats``, the share of outputs that repeat themselves
-    (:func:`has_repeat`), and ``chrf_repeats_wrong``, chrF with every such output counted as
-    wrong (scored as an empty output). chrF weighs recall twice as much as precision, so plain
-    chrF can *rise* when a search pads its outputs with repeated words; the second figure cannot.
+    Besides BLEU, chrF and exact match, for English output: ``repeats``, the share of outputs that repeat
+    themselves (:func:`has_repeat`, a content word allowed as often as the reference says it), and
+    ``chrf_repeats_wrong``, chrF with every such output counted as wrong (scored as an empty output). chrF weighs
+    recall twice as much as precision, so plain chrF can *rise* when a search pads its outputs with repeated
+    words; the second figure cannot.
     """
     results = translator.translate_batch([p.zh for p in pairs], beam_size=beam_size, batch_size=batch_size,
                                          **options)
@@ -169,7 +194,8 @@ def evaluate(translator: Translator, pairs: list[Pair], *, beam_size: int = 1, b
     references = [p.en for p in pairs]
     metrics = corpus_metrics(hypotheses, references)
     if translator.config.tgt_detok == "english":             # "3 0 0 5" repeats digits by right
-        repeated = [has_repeat(r.best.tokens) for r in results]
+        repeated = [has_repeat(r.best.tokens, reference=tokenize_target(p.en, "english"))
+                    for r, p in zip(results, pairs)]
         metrics["repeats"] = sum(repeated) / max(1, len(results))
         metrics["chrf_repeats_wrong"] = corpus_metrics(["" if rep else h for h, rep in zip(hypotheses, repeated)],
                                                        references)["chrf"]

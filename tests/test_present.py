@@ -311,6 +311,31 @@ def test_the_leader_of_a_beam_is_not_always_on_the_final_path(settings):
     assert any(frame.tokens != best[:frame.step] for frame in frames)
 
 
+def test_a_request_decoded_before_is_replayed_from_the_cache(settings, monkeypatch):
+    """The second visitor who presses Translate on the same sentence sees the same animation, and the model
+    does no work for it; another setting is decoded live."""
+    monkeypatch.setattr(live, "RESULTS", live.LRU(8))
+    model = catalogue.open_model("tiny_zh_en", settings)
+    first = live.LiveDecoding(model, SENTENCE, {"beam_size": 3})
+    first_frames = list(first)
+    assert not first.replayed and live.RESULTS.peek(first.key) is first.result
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(model.translator, "steps", no_decoding)
+    again = live.LiveDecoding(model, SENTENCE, {"beam_size": 3.0})
+    frames = list(again)
+    assert again.replayed and again.result is first.result
+    assert [f.tokens for f in frames] == [f.tokens for f in first_frames]
+    for frame, before in zip(frames, first_frames, strict=True):
+        np.testing.assert_array_equal(frame.attention, before.attention)
+        assert frame.prob == before.prob and frame.alternatives == before.alternatives
+    assert live.decode(model, SENTENCE, {"beam_size": 3}) is first.result
+    with pytest.raises(AssertionError, match="decoded again"):
+        list(live.LiveDecoding(model, SENTENCE, {"beam_size": 2}))
+
+
 def test_final_frames_step_through_the_final_translation(settings, models):
     result = live.decode(catalogue.open_model("tiny_zh_en", settings), SENTENCE, {"beam_size": 3, "n_best": 3})
     best = result.final.best

@@ -491,6 +491,8 @@ def wait_for_training(at: AppTest, timeout: float = 300) -> AppTest:
 def start_toy_training(at: AppTest, *, epochs: int = 1, name: str = "../../tiny numbers",
                        attention: str = "additive") -> AppTest:
     at.selectbox(key="train_data").set_value("toy:numbers").run()
+    at.session_state["train_arch"] = at.session_state["train_settings"] = True    # the form's folded boxes, open
+    at.run()
     at.selectbox(key="train_attention").set_value(attention)
     at.text_input(key="train_name").set_value(name)
     at.select_slider(key="train_emb").set_value(16)

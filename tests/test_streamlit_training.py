@@ -92,8 +92,15 @@ def app(models_dir, monkeypatch, tmp_path) -> AppTest:
     return at
 
 
+def fold(at: AppTest, *, open: bool) -> AppTest:
+    """Open (or close) the form's two folded boxes, as a click on their titles does."""
+    at.session_state["train_arch"] = at.session_state["train_settings"] = open
+    return at.run()
+
+
 def fill_form(at: AppTest, form: dict) -> AppTest:
     at.selectbox(key="train_data").set_value(form["data"]).run()      # its on_change sets the name and probe
+    fold(at, open=True)
     at.text_input(key="train_name").set_value(form["name"])
     at.text_input(key="train_probe").set_value(form["probe"])
     at.segmented_control(key="train_cell").set_value(form["cell"])
@@ -130,6 +137,22 @@ def test_switching_the_language_keeps_the_training_form(app, browser_labels, tmp
     assert not at.exception and not at.error
     wait_for_training(at)
     assert saved_training(tmp_path / "models", FORM["name"]) == FORM       # trained on what the form showed
+
+
+def test_closed_boxes_keep_the_forms_choices_and_draw_none_of_their_widgets(app, tmp_path):
+    """The folded parts of the form cost a visitor's run nothing while closed (#12), and lose nothing."""
+    at = fold(fill_form(app, FORM), open=False)
+    assert not at.exception
+    drawn = [w.key for kind in (at.select_slider, at.slider, at.toggle, at.segmented_control, at.number_input,
+                                at.selectbox) for w in kind]
+    assert not set(drawn) & {f"train_{name}" for name in FORM if name not in ("data", "name", "probe")}, drawn
+    assert "train_data" in drawn
+    at.button(key="translate").click().run()                          # another run with the boxes closed
+    assert form_values(fold(at, open=True)) == FORM                    # reopened: the choices are still there
+    fold(at, open=False).button(key="train_start").click().run()
+    assert not at.exception and not at.error
+    wait_for_training(at)
+    assert saved_training(tmp_path / "models", FORM["name"]) == FORM   # trained on them, boxes closed
 
 
 def test_use_this_model_does_what_picking_it_does(app):

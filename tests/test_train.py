@@ -337,7 +337,13 @@ def test_evaluate_scores_the_translations_it_makes(toy_training):
 
 @pytest.mark.parametrize("tokens, repeats", [
     (["i", "is", "a", "student", "student", "."], True),            # a word twice in a row
-    (["we", "meet", "to", "meet", "tomorrow", "."], False),         # the same word, not in a row: fine
+    (["we", "go", "and", "we", "read", "."], False),               # a grammar word twice, not in a row: fine
+    (["i", "love", "learn", "to", "learn", "."], True),             # a content word twice, apart
+    (["i", "'m", "a", "students", "student", "."], True),           # … in two forms
+    (["she", "studies", "what", "he", "studied", "."], True),
+    (["i", "think", "you", "know", "what", "i", "know", "."], True),
+    (["i", "like", "tea", "as", "much", "as", "you", "like", "coffee", "."], False),   # "like", "as": grammar too
+    (["i", "have", "2", "cats", "and", "2", "dogs", "."], False),   # nor is a number
     (["to", "meet", "you", "to", "meet", "."], True),               # a bigram twice
     (["the", "cat", "saw", "the", "dog", "."], False),
     (["no", ",", "no", "!"], False),                                # punctuation is not a word
@@ -348,13 +354,21 @@ def test_has_repeat(tokens, repeats):
     assert has_repeat(tokens) is repeats
 
 
+def test_has_repeat_allows_what_the_reference_says_twice():
+    output = "i saw him , and he saw me .".split()
+    assert has_repeat(output)
+    assert not has_repeat(output, reference="I saw him, and he saw me too .".split())
+    assert has_repeat("i saw him , he saw me , i saw you .".split(), reference="I saw him and he saw me .".split())
+    assert has_repeat("saw saw him".split(), reference="saw saw him".split()) is True    # in a row: never allowed
+
+
 def test_evaluate_counts_repeated_outputs_as_wrong(make_translator):
     """chrf_repeats_wrong is the chrF of the outputs with every repeating one replaced by nothing."""
     tr = make_translator("additive", eos_bias=-2.0)            # long outputs from a random model repeat words
     pairs = [Pair(f"p{i}", zh, "I love studying Chinese .") for i, zh in enumerate(EXAMPLE_SENTENCES)]
     metrics = evaluate(tr, pairs, beam_size=2, max_len=12)
     results = tr.translate_batch([p.zh for p in pairs], beam_size=2, max_len=12)
-    flags = [has_repeat(r.best.tokens) for r in results]
+    flags = [has_repeat(r.best.tokens, reference=p.en.split()) for r, p in zip(results, pairs)]
     assert any(flags), "the random model should repeat itself somewhere"
     assert metrics["repeats"] == sum(flags) / len(flags)
     kept = ["" if flag else r.best.text for r, flag in zip(results, flags)]

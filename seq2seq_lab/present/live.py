@@ -123,6 +123,10 @@ class Result:
 class LiveDecoding:
     """Iterate to decode step by step (one :class:`Frame` per step); then ``.result`` holds the whole run.
 
+    A request some visitor has decoded before (:data:`RESULTS`) is replayed from its step records rather than
+    decoded again: the frames are the same, the model does no work (a class pressing Translate on the same
+    example costs one decoding). A new one is decoded live and then joins the cache.
+
     >>> live = LiveDecoding(model, "我爱学习", {"beam_size": 5})      # doctest: +SKIP
     >>> for frame in live: draw(frame)                                # doctest: +SKIP
     >>> live.result.final.best.text                                    # doctest: +SKIP
@@ -134,21 +138,32 @@ class LiveDecoding:
         self.analysis = model.translator.analyze(text)      # bad input raises here, before any drawing
         self.text = text
         self.result: Result | None = None
+        self.replayed = False                               # True once the frames came from the cache
 
     @property
     def src_tokens(self) -> list[str]:
         return self.analysis.src_tokens
 
+    @property
+    def key(self) -> tuple:
+        return self.model.version, self.text, request_key(self.options)
+
     def __iter__(self) -> Iterator[Frame]:
+        cached = RESULTS.peek(self.key)
+        self.replayed = cached is not None
         steps: list[Step] = []
         by_id: dict[int, Node] = {}
-        for step in self.model.translator.steps(self.text, **self.options):
+        for step in cached.steps if cached is not None else self.model.translator.steps(self.text, **self.options):
             steps.append(step)
             by_id.update((n.id, n) for n in step.nodes)
             yield frame_of(path_to(leading_node(step), by_id))
+        if cached is not None:
+            self.result = cached
+            return
         final = steps[-1].final
-        self.result = Result(self.model.key, self.model.version, self.text, self.options, steps, final,
-                             final_frames(steps, final), self.model.translator.config.tgt_detok)
+        self.result = RESULTS.get(self.key, lambda: Result(
+            self.model.key, self.model.version, self.text, self.options, steps, final, final_frames(steps, final),
+            self.model.translator.config.tgt_detok))
 
 
 # --- bounded caches shared by every visitor --------------------------------------------------
@@ -174,6 +189,14 @@ class LRU:
                 self._items.popitem(last=False)
         return value
 
+    def peek(self, key):
+        """The value under ``key`` (now the most recently used), or None; computes nothing."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -196,7 +219,7 @@ def decode(model: OpenModel, text: str, options: dict) -> Result:
             pass
         return live.result
 
-    return RESULTS.get((model.version, text, request_key(checked)), run)
+    return RESULTS.get((model.version, text, request_key(checked)), run)     # a hit builds no frames
 
 
 def translate(model: OpenModel, text: str, options: dict) -> Translation:
