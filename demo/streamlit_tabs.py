@@ -34,9 +34,9 @@ def animate(model, text: str, options: dict, slots: dict) -> live.Result:
     """Decode with the model, redrawing the heatmap after every step."""
     delay = live.SPEEDS.get(st.session_state.get("speed", "normal"), 0.35)
     decoding = live.LiveDecoding(model, text, options)
-    for frame in decoding:
+    slots["status"].caption(T("live.running"))    # once: each frame's caption says which step it is (a message
+    for frame in decoding:                         # less per frame for the server to build and send, #12)
         draw_frame(frame, decoding.src_tokens, None, slots, key=f"_anim{frame.step}")
-        slots["status"].caption(T("live.running", step=frame.step))
         if delay:
             server_turns().pause(delay)           # other visitors' requests run while this one waits
     slots["status"].empty()

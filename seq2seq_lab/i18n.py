@@ -214,7 +214,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "live.scrub_help": {"en": "Go back to any step of the decoding.", "zh": "回到解码的任意一步。"},
     "live.step_caption": {"en": "Step {step} of {steps}: the model wrote “{token}” (probability {prob:.1%}).",
                           "zh": "第 {step} 步（共 {steps} 步）：模型写出“{token}”（概率 {prob:.1%}）。"},
-    "live.running": {"en": "Decoding… step {step}", "zh": "正在解码……第 {step} 步"},
+    "live.running": {"en": "Decoding…", "zh": "正在解码……"},
     "live.bars_title": {"en": "Top next words at step {step}", "zh": "第 {step} 步概率最高的候选词"},
     "live.beam_note": {"en": "With beam search the rows follow the final best translation; while decoding, they "
                              "follow whichever hypothesis is leading at that step.",
