@@ -29,7 +29,7 @@ from seq2seq_lab import explain
 from seq2seq_lab.present import catalogue
 from seq2seq_lab.translator import Translator
 
-MODELS = ("everyday_additive", "everyday_transformer", "hsk_scaled_dot", "toy_numbers")
+MODELS = ("everyday_additive", "everyday_transformer", "everyday_scaled_dot", "toy_numbers")
 
 
 def timed(fn) -> tuple[float, object]:

@@ -1,6 +1,6 @@
 """How well a sentence model's attention matches the dictionary's silver links on data it never trained on (#13).
 
-    python bench/silver_alignment.py models/hsk_additive.safetensors /tmp/a/hsk_additive.safetensors …
+    python bench/silver_alignment.py models/everyday_additive.safetensors /tmp/a/everyday_additive.safetensors …
 
 For each model file: the alignment score (peak on a linked word; mean weight there) against the silver links of
 ``alignment.pair_gold`` (CC-CEDICT) on the HSK **validation** split and on 400 training sentences, the validation

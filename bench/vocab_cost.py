@@ -2,7 +2,9 @@
 
     OMP_NUM_THREADS=1 python bench/vocab_cost.py            # writes bench/vocab_cost.json
 
-For each model (default: the HSK-only hsk_additive and the everyday default), on the HSK test split:
+For each model (the HSK-only hsk_additive and the everyday RNN as they were, 2026-12-01), on the HSK test split.
+hsk_additive is no longer shipped (since 2026-12-03); to run this again, restore it first:
+``git show d2399e2:models/hsk_additive.safetensors > models/hsk_additive.safetensors``.
 
 * vocabulary sizes, and the share of reference tokens of each test set that the target vocabulary
   lacks (no search can write those words: the floor for any model with this vocabulary);

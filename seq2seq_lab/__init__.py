@@ -1,7 +1,7 @@
 """Seq2Seq Attention Lab (注意力实验室): a small, readable Chinese→English NMT library.
 
     from seq2seq_lab import Translator
-    tr = Translator.load("models/hsk_additive.safetensors")
+    tr = Translator.load("models/everyday_additive.safetensors")
     r = tr.translate("我爱学习", beam_size=5)
 """
 

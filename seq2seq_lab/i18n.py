@@ -385,15 +385,16 @@ STRINGS: dict[str, dict[str, str]] = {
                      "zh": "在上面选一个词或输入一个词来强制开头。"},
 
     # --- variants ---------------------------------------------------------------------
-    "var.intro": {"en": "The same sentence through the shipped models that differ only in their attention "
-                        "(same data, same sizes, same training; those with attention were also guided towards "
-                        "a dictionary's word links).",
-                  "zh": "同一句话交给只在注意力机制上不同的预置模型（数据、规模、训练方式都相同；有注意力的模型"
-                        "训练时还以词典的词对齐为引导）。"},
+    "var.intro": {"en": "The same sentence through the shipped models trained on the same data: five RNNs that "
+                        "differ only in their attention (same sizes, same training; those with attention were also "
+                        "guided towards a dictionary's word links), and the default Transformer.",
+                  "zh": "同一句话交给用同样数据训练的预置模型：五个只在注意力机制上不同的 RNN（规模、训练方式都相同；"
+                        "有注意力的模型训练时还以词典的词对齐为引导），以及默认的 Transformer。"},
     "var.run": {"en": "Run all attention variants", "zh": "运行所有注意力变体"},
     "var.missing": {"en": "Model {name} is not installed.", "zh": "未安装模型 {name}。"},
-    "var.none_found": {"en": "None of the attention-variant models (hsk_none, hsk_dot, …) are in the models folder.",
-                       "zh": "模型文件夹里没有注意力变体模型（hsk_none、hsk_dot 等）。"},
+    "var.none_found": {"en": "None of the attention-variant models (everyday_none, everyday_dot, …) are in the "
+                             "models folder.",
+                       "zh": "模型文件夹里没有注意力变体模型（everyday_none、everyday_dot 等）。"},
     "var.formula.none": {"en": "no attention: c_t = z (one summary vector)", "zh": "无注意力：c_t = z（一个摘要向量）"},
     "var.formula.dot": {"en": "dot: e_j = qᵀk_j", "zh": "点积：e_j = qᵀk_j"},
     "var.formula.general": {"en": "general: e_j = qᵀWk_j", "zh": "一般式：e_j = qᵀWk_j"},

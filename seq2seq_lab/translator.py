@@ -1,6 +1,6 @@
 """The public API: load a model file, translate, watch the decoding step by step.
 
->>> tr = Translator.load("models/hsk_additive.safetensors")            # doctest: +SKIP
+>>> tr = Translator.load("models/everyday_additive.safetensors")       # doctest: +SKIP
 >>> r = tr.translate("我爱学习", beam_size=5, n_best=5)                # doctest: +SKIP
 >>> r.src_tokens, r.best.tokens, r.best.text                          # doctest: +SKIP
 (['我', '爱', '学习', '</s>'], ['i', 'love', 'studying', '.', '</s>'], 'I love studying.')

@@ -263,12 +263,12 @@ def test_a_training_pairs_silver_gold_comes_from_cc_cedict_and_skips_the_tag():
     assert pair_gold(Pair("s", "他们昨天去了北京。", "They went to Beijing yesterday.")) \
         == [{0}, {2}, None, {4}, {1}, None]
     assert pair_gold(Pair("g", "学习", "to learn", tag="dict")) == [None, {1}]     # <dict> 学习 → to learn
-    assert recipe("hsk_additive").gold() is pair_gold
+    assert recipe("everyday_additive").gold() is pair_gold
 
 
 def test_silver_alignment_scores_the_attention_against_the_dictionary_links():
     assert covering_tokens(["今天天气", "很", "好"], ["今天", "天气", "很", "好"]) == [{0, 1}, {2}, {3}]
-    translator = Translator.load(MODELS_DIR / "hsk_additive.safetensors", device="cpu")
+    translator = Translator.load(MODELS_DIR / "everyday_additive.safetensors", device="cpu")
     pairs = [Pair("a", "我是学生。", "I am a student."),
              Pair("b", "他们昨天去了北京。", "They went to Beijing yesterday.")]
     references = [tokenize_target(p.en, "english") for p in pairs]
@@ -349,8 +349,11 @@ def test_a_probe_link_covers_whatever_tokens_its_chinese_became():
     assert split == [{0}, None, None, {2}, None, {4}, None]
 
 
-SENTENCE_MODELS = ("everyday_additive", "everyday_transformer", "hsk_additive", "hsk_dot", "hsk_general",
-                   "hsk_scaled_dot", "hsk_transformer")
+# On the first 300 validation sentences (1,020 silver links) the guided RNNs put 67 % of their peaks on a linked word,
+# the Transformer 69 %, the unguided ten-epoch everyday_additive shipped before them 27 %.
+SILVER_FLOOR = 0.6
+SENTENCE_MODELS = ("everyday_additive", "everyday_dot", "everyday_general", "everyday_scaled_dot",
+                   "everyday_transformer")
 
 
 @pytest.mark.parametrize("name", SENTENCE_MODELS)
@@ -363,19 +366,19 @@ def test_a_sentence_models_recorded_probe_alignment_is_what_its_weights_give(nam
     assert score.weight == pytest.approx(recorded["weight"], abs=1e-4)
 
 
-@pytest.mark.parametrize("name", ("hsk_additive", "hsk_dot", "hsk_general", "hsk_scaled_dot", "hsk_transformer"))
-def test_the_hsk_variants_attention_was_guided_and_follows_the_dictionary_on_unseen_sentences(name):
+@pytest.mark.parametrize("name", SENTENCE_MODELS[:4])
+def test_the_rnn_variants_attention_was_guided_and_follows_the_dictionary_on_unseen_sentences(name):
     """Trained with the dictionary's silver links (λ = 1): on the validation split, which they never trained on,
-    at least 65 % of their peaks land on a linked word (unguided: hsk_additive 59 %, hsk_transformer 27 %)."""
+    most of their peaks land on a linked word (the unguided ten-epoch everyday_additive: 27 %)."""
     path = MODELS_DIR / f"{name}.safetensors"
     assert read_metadata(path)["record"]["train_config"]["guided_alignment"] == recipe(name).train.guided_alignment > 0
-    score = silver_alignment(Translator.load(path, device="cpu"), load_splits("hsk")["valid"])
-    assert score.tokens > 500 and score.argmax >= 0.65, score
+    score = silver_alignment(Translator.load(path, device="cpu"), load_splits("everyday")["valid"][:300])
+    assert score.tokens > 500 and score.argmax >= SILVER_FLOOR, score
 
 
-def test_the_transformers_attention_is_on_the_linked_word_and_the_model_without_attention_has_no_score():
-    """#13's goal (≥ 80 % on the probe) is met by everyday_transformer (86.1 %); the RNNs miss it (the default
-    parks 63 % of its peaks on </s>, see the README), and hsk_none has nothing to score."""
-    transformer = Translator.load(MODELS_DIR / "everyday_transformer.safetensors", device="cpu")
-    assert probe_alignment(transformer).argmax >= 0.8
-    assert probe_alignment(Translator.load(MODELS_DIR / "hsk_none.safetensors", device="cpu")) is None
+def test_every_sentence_model_with_attention_meets_the_probe_goal_and_the_one_without_has_no_score():
+    """#13's goal (≥ 80 % on the probe) for every shipped sentence model with attention; everyday_none has nothing
+    to score."""
+    for name in SENTENCE_MODELS:
+        assert probe_alignment(Translator.load(MODELS_DIR / f"{name}.safetensors", device="cpu")).argmax >= 0.8, name
+    assert probe_alignment(Translator.load(MODELS_DIR / "everyday_none.safetensors", device="cpu")) is None

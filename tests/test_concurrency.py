@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from seq2seq_lab.catalog import DEFAULT_MODEL
 from seq2seq_lab.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ def folder(models_dir, tmp_path, monkeypatch) -> Path:
 
 def test_thirty_students_translate_at_once(models_dir):
     from test_streamlit_app import streamlit_server
-    tr = Translator.load(models_dir / "hsk_additive.safetensors", device="cpu")
+    tr = Translator.load(models_dir / f"{DEFAULT_MODEL}.safetensors", device="cpu")        # what the page opens on
     with streamlit_server(models_dir) as url:
         started = time.monotonic()
         pages = asyncio.run(streamlit_client.classroom(url, SENTENCES, STUDENTS))
@@ -78,6 +79,8 @@ def visitor() -> AppTest:
 def test_a_second_training_is_refused_with_a_busy_message(folder):
     first, second = visitor(), visitor()
     first.selectbox(key="train_data").set_value("toy:numbers").run()
+    first.session_state["train_arch"] = first.session_state["train_settings"] = True   # the folded boxes, open
+    first.run()
     first.slider(key="train_epochs").set_value(30)
     first.select_slider(key="train_emb").set_value(16)
     first.select_slider(key="train_hidden").set_value(32)

@@ -519,7 +519,7 @@ def test_nothing_but_this_machine_was_contacted(client, hosts_contacted):
 
 @pytest.fixture
 def transformer_models(app, app_models_dir, tmp_path, monkeypatch) -> Path:
-    """The app pointed at the app models (conftest.make_app_models), which hold the tiny hsk_transformer."""
+    """The app pointed at the app models (conftest.make_app_models), which hold the tiny everyday_transformer."""
     from conftest import copy_models
 
     folder = copy_models(app_models_dir, tmp_path / "models")
@@ -532,8 +532,8 @@ SENTENCE = "我爱学习。"
 
 def test_a_transformers_live_heatmap_follows_the_head_picked(app, transformer_models, monkeypatch):
     monkeypatch.setitem(live.SPEEDS, "test", 1e-4)
-    direct = translator(transformer_models, "hsk_transformer").translate(SENTENCE, beam_size=1).best
-    updates = list(app.translate_stream(SENTENCE, "hsk_transformer", 1, 0.0, 0.0, 0, 0, "test", "en", True,
+    direct = translator(transformer_models, "everyday_transformer").translate(SENTENCE, beam_size=1).best
+    updates = list(app.translate_stream(SENTENCE, "everyday_transformer", 1, 0.0, 0.0, 0, 0, "test", "en", True,
                                         {"head": "1.3"}))
     frames, page = updates[:-1], updates[-1]
     for rows, frame in enumerate(frames, start=1):                   # grows step by step, head 4 of layer 2
@@ -546,7 +546,7 @@ def test_a_transformers_live_heatmap_follows_the_head_picked(app, transformer_mo
 
 
 def test_a_transformers_page_shows_its_heads_self_attention_and_trace(app, transformer_models):
-    (page,) = app.translate_stream(SENTENCE, "hsk_transformer", 1, 0.0, 0.0, 0, 0, "instant", "en")
+    (page,) = app.translate_stream(SENTENCE, "everyday_transformer", 1, 0.0, 0.0, 0, 0, "instant", "en")
     assert set(page) == set(app.OUTPUTS)
     result = page["state"]
     best, final = result.final.best, result.final
@@ -574,8 +574,8 @@ def test_a_transformers_page_shows_its_heads_self_attention_and_trace(app, trans
 def test_the_pickers_appear_for_a_transformer_only(app, transformer_models):
     import gradio_heads
 
-    (page,) = app.translate_stream(SENTENCE, "hsk_transformer", 1, 0.0, 0.0, 0, 0, "instant", "en")
-    model = catalogue.open_model("hsk_transformer", app.settings.load())
+    (page,) = app.translate_stream(SENTENCE, "everyday_transformer", 1, 0.0, 0.0, 0, 0, "instant", "en")
+    model = catalogue.open_model("everyday_transformer", app.settings.load())
     shown = gradio_heads.control_updates(model, page["state"], "en", {"head": "0.1", "trace_step": "99"})
     assert shown["head"]["visible"] is True and shown["head"]["value"] == "0.1"       # a choice it offers stays
     assert [value for _, value in shown["head"]["choices"]][:2] == ["mean", "0.0"]
@@ -583,8 +583,8 @@ def test_the_pickers_appear_for_a_transformer_only(app, transformer_models):
     assert shown["trace_step"]["value"] == "1"                                         # one it does not: the first
     assert all(shown[box]["visible"] for box in ("grid_box", "self_box", "trace_box", "pos_box"))
     assert shown["ctx_box"]["visible"] is False
-    (rnn_page,) = app.translate_stream(SENTENCE, "hsk_additive", 1, 0.0, 0.0, 0, 0, "instant", "en")
-    rnn = catalogue.open_model("hsk_additive", app.settings.load())
+    (rnn_page,) = app.translate_stream(SENTENCE, "everyday_additive", 1, 0.0, 0.0, 0, 0, "instant", "en")
+    rnn = catalogue.open_model("everyday_additive", app.settings.load())
     hidden = gradio_heads.control_updates(rnn, rnn_page["state"], "en", {})
     assert not any(hidden[box]["visible"] for box in ("head", "grid_box", "self_box", "trace_box", "pos_box"))
     assert hidden["ctx_box"]["visible"] is True

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import build_translator
 
-from seq2seq_lab.catalog import VARIANT_MODELS, ModelInfo
+from seq2seq_lab.catalog import DEFAULT_MODEL, VARIANT_MODELS, ModelInfo
 from seq2seq_lab.figures import label
 from seq2seq_lab.i18n import STRINGS, t
 from seq2seq_lab.present import catalogue, heads, live, views
@@ -222,7 +222,7 @@ def test_a_transformers_card_and_label_describe_its_layers_and_heads():
 
 
 def test_the_variants_include_the_transformer_with_its_formula():
-    assert VARIANT_MODELS["multi_head"] == "hsk_transformer"
+    assert VARIANT_MODELS["multi_head"] == DEFAULT_MODEL == "everyday_transformer"
     for attention in VARIANT_MODELS:
         assert set(STRINGS[f"var.formula.{attention}"]) == {"en", "zh"}
     assert "QKᵀ/√d_k" in t("var.formula.multi_head", "en") and "QKᵀ/√d_k" in t("var.formula.multi_head", "zh")

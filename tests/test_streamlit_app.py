@@ -25,7 +25,7 @@ from conftest import copy_models, free_port, stop, wait_until_serving
 from streamlit.testing.v1 import AppTest
 
 from seq2seq_lab import explain
-from seq2seq_lab.catalog import DEFAULT_MODEL
+from seq2seq_lab.catalog import DEFAULT_MODEL, VARIANT_MODELS
 from seq2seq_lab.checkpoint import load, save
 from seq2seq_lab.i18n import STRINGS, t
 from seq2seq_lab.present import catalogue
@@ -141,7 +141,7 @@ def translate(at: AppTest, text: str, *, beam: int = 1) -> AppTest:
 def test_first_page_lists_models_and_reports_the_corrupt_file(app):
     labels = app.selectbox(key="model").options                          # as shown: name · attention · corpus
     assert app.selectbox(key="model").value == DEFAULT_MODEL           # the default model comes first
-    assert "hsk_dot · dot · hsk · BLEU 0.5" in labels                      # name · attention · corpus · test figure
+    assert "everyday_dot · dot · hsk · BLEU 0.5" in labels                 # name · attention · corpus · test figure
     assert "toy_numbers · additive · toy:numbers · exact 75.0%" in labels
     assert not any("broken" in label for label in labels)
     assert any("broken.safetensors" in w.value for w in app.warning)      # a clear message, app keeps going
@@ -185,7 +185,7 @@ def test_a_model_starts_with_its_tuned_settings_and_a_model_without_them_with_no
         at.text_input(key="src_text").value, beam_size=5, n_best=5, length_penalty=1.0, coverage_penalty=0.2,
         no_repeat_ngram_size=2)
     assert banner_text(at) == expected.best.text                       # the first translation used them
-    at.selectbox(key="model").set_value("hsk_dot").run()                # records no choice: no penalties
+    at.selectbox(key="model").set_value("everyday_dot").run()                # records no choice: no penalties
     assert (at.slider(key="length_penalty").value, at.number_input(key="no_repeat").value) == (0.0, 0)
     at.selectbox(key="model").set_value(DEFAULT_MODEL).run()
     assert at.number_input(key="no_repeat").value == 2
@@ -328,15 +328,20 @@ def test_attention_variants_side_by_side(app):
     keys = chart_keys(at)
     assert "variant_additive" in keys and "variant_dot" in keys and "variant_none" not in keys
     assert any("no attention" in i.value for i in at.info)
-    assert any("hsk_general is not installed" in c.value for c in at.caption)
-    expected = translator(at, "hsk_dot").translate(SENTENCE, beam_size=1)
+    assert any("everyday_general is not installed" in c.value for c in at.caption)
+    expected = translator(at, "everyday_dot").translate(SENTENCE, beam_size=1)
     _, y, _ = heatmap_axes(chart(at, "variant_dot"))
     assert y == escaped(expected.best.tokens)
 
 
+def pick_rnn(at: AppTest) -> AppTest:
+    """The additive RNN (the default is a Transformer)."""
+    return at.selectbox(key="model").set_value(VARIANT_MODELS["additive"]).run()
+
+
 def test_pipeline_panels_use_the_encoder_values(app):
-    at = open_tab(translate(app, SENTENCE, beam=1), "pipeline")
-    encoding = translator(at).encode(SENTENCE)
+    at = open_tab(translate(pick_rnn(app), SENTENCE, beam=1), "pipeline")
+    encoding = translator(at, VARIANT_MODELS["additive"]).encode(SENTENCE)
     emb = chart(at, "pipe_emb")
     np.testing.assert_allclose(_array(emb["data"][0]["z"]), encoding.embeddings, atol=1e-5)
     assert emb["layout"]["yaxis"]["ticktext"] == escaped(encoding.source.src_tokens)
@@ -420,11 +425,11 @@ def test_a_model_opened_from_the_url_starts_on_its_own_example(app):
 
 def test_a_model_file_that_breaks_after_listing_gets_a_message(app):
     folder = Path(os.environ["SEQ2SEQ_LAB_MODELS_DIR"])
-    (folder / "hsk_dot.safetensors").write_bytes(b"garbage")           # replaced behind the app's back
+    (folder / "everyday_dot.safetensors").write_bytes(b"garbage")           # replaced behind the app's back
     at = app.run()
     assert not at.exception
-    assert any("hsk_dot.safetensors" in w.value for w in at.warning)
-    assert not any(label.startswith("hsk_dot") for label in at.selectbox(key="model").options)
+    assert any("everyday_dot.safetensors" in w.value for w in at.warning)
+    assert not any(label.startswith("everyday_dot") for label in at.selectbox(key="model").options)
 
 
 # --- the interface language and presenter mode ------------------------------------------------------
@@ -586,14 +591,14 @@ def test_uploads_that_cannot_be_trained_on(app):
 # --- a Transformer --------------------------------------------------------------------------------------
 
 def pick_transformer(at: AppTest) -> AppTest:
-    at.selectbox(key="model").set_value("hsk_transformer").run()
+    at.selectbox(key="model").set_value("everyday_transformer").run()
     return translate(at, SENTENCE, beam=1)
 
 
 def test_a_transformers_heatmap_follows_the_layer_and_head_picked(app):
     at = pick_transformer(app)
     assert not at.exception
-    expected = translator(at, "hsk_transformer").translate(SENTENCE, beam_size=1).best
+    expected = translator(at, "everyday_transformer").translate(SENTENCE, beam_size=1).best
     picker = at.selectbox(key="head_pick")
     assert picker.value == "mean" and len(picker.options) == 1 + 2 * 4                # the summary, then 2 × 4
     assert picker.options[0] == t("heads.summary", "en")
@@ -609,7 +614,7 @@ def test_a_transformers_heatmap_follows_the_layer_and_head_picked(app):
 
 def test_a_transformers_heads_side_by_side_and_its_self_attention(app):
     at = pick_transformer(app)
-    translation = translator(at, "hsk_transformer").translate(SENTENCE, beam_size=1)
+    translation = translator(at, "everyday_transformer").translate(SENTENCE, beam_size=1)
     assert not {"heads_grid", "self_encoder", "self_decoder"} & set(chart_keys(at))   # folded: not even built
     at.session_state["heads_grid_open"] = at.session_state["heads_self_open"] = True  # what opening them does
     at.run()
@@ -636,7 +641,7 @@ def test_a_transformers_heads_side_by_side_and_its_self_attention(app):
 
 
 def test_an_rnn_page_has_no_head_picker_and_no_head_views(app):
-    at = translate(app, SENTENCE, beam=1)
+    at = translate(pick_rnn(app), SENTENCE, beam=1)
     assert not at.exception
     assert not [s for s in at.selectbox if s.key == "head_pick"]
     assert not {"heads_grid", "self_encoder", "self_decoder"} & set(chart_keys(at))
@@ -647,7 +652,7 @@ def test_an_rnn_page_has_no_head_picker_and_no_head_views(app):
 def test_a_transformers_pipeline_traces_one_head_through_one_step(app):
     at = open_tab(pick_transformer(app), "pipeline")
     assert not at.exception
-    tr = translator(at, "hsk_transformer")
+    tr = translator(at, "everyday_transformer")
     keys = chart_keys(at)
     assert {"pipe_emb", "pipe_pos", "pipe_enc", "pipe_qkv", "pipe_scores"} <= set(keys) and "pipe_ctx" not in keys
     np.testing.assert_allclose(_array(chart(at, "pipe_pos")["data"][0]["z"]), tr.encode(SENTENCE).positional,
@@ -668,7 +673,7 @@ def test_the_transformer_among_the_attention_variants_and_its_card(app):
     at = open_tab(translate(app, SENTENCE, beam=1), "variants")
     at.toggle(key="variants_on").set_value(True).run()
     assert not at.exception
-    expected = translator(at, "hsk_transformer").translate(SENTENCE, beam_size=1)
+    expected = translator(at, "everyday_transformer").translate(SENTENCE, beam_size=1)
     _, y, z = heatmap_axes(chart(at, "variant_multi_head"))
     assert y == escaped(expected.best.tokens)
     np.testing.assert_allclose(z, expected.best.attention, atol=1e-5)
@@ -676,7 +681,7 @@ def test_the_transformer_among_the_attention_variants_and_its_card(app):
     at = pick_transformer(at)
     assert any("Transformer · 2+2 layers · 4 heads · d 32 · FFN 64" in c.value for c in at.caption)
     options = at.selectbox(key="model").options
-    assert any(o.startswith("hsk_transformer · Transformer (4 heads) · hsk ·") for o in options)
+    assert any(o.startswith("everyday_transformer · Transformer (4 heads) · hsk ·") for o in options)
 
 
 # --- look closer (#13) ---------------------------------------------------------------------------
