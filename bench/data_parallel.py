@@ -66,7 +66,7 @@ def worker(out: Path, name: str, device: str, threads: int, steps: int, max_pair
 
     train.train_step = timed_step
     config = replace(shipped.train, epochs=1, max_valid=4, probe=None, patience=0, device=device)
-    train.fit(pairs, splits.valid[:4], shipped.arch, config, should_stop=lambda: len(log) >= steps)
+    train.fit(pairs, splits.valid[:4], shipped.arch, config, should_stop=lambda: len(log) >= steps, gold=shipped.gold())
     rank = int(os.environ.get("RANK", 0))
     Path(f"{out}.rank{rank}").write_text(json.dumps(log))
 

@@ -151,7 +151,7 @@ def on_refresh(key: str | None, lang: str):
 
 
 def on_load(request: gr.Request):
-    """``?lang=zh&model=hsk_dot&text=我爱学习`` in the address."""
+    """``?lang=zh&model=everyday_dot&text=我爱学习`` in the address."""
     params = dict(request.query_params) if request is not None else {}
     lang = language(params.get("lang", settings.load().lang))
     found = shelf()

@@ -10,7 +10,7 @@ side. The sidebar trains a small model in the background.
 This file is layout, widgets and per-visitor state only. What the page shows is computed
 by ``seq2seq_lab.present`` (shared with the Gradio app); the settings come from
 ``seq2seq_lab.settings`` (environment variables listed there). Query parameters:
-``?lang=zh&model=hsk_dot&text=我爱学习``.
+``?lang=zh&model=everyday_dot&text=我爱学习``.
 """
 
 from __future__ import annotations
