@@ -125,8 +125,7 @@ def upload_pairs():
     return report.pairs, upload.name
 
 
-FOLDED = ("cell", "layers", "bi", "attention", "emb", "hidden", "epochs", "batch", "lr", "tf", "dropout", "seed")
-DEFAULTS = {"attention": "additive", **{name: spec.default for name, spec in training.FORM.items()}}
+FOLDED = {"attention": "additive", **{name: spec.default for name, spec in training.FORM.items()}}   # → default
 
 
 def keep_folded_choices() -> None:
@@ -134,9 +133,9 @@ def keep_folded_choices() -> None:
     nothing; #12), and Streamlit forgets a widget's value in a run that does not draw it. Set here, as session
     state rather than widget state, the choices stay while a box is closed; the widgets take no default of their
     own, so nothing overrides them."""
-    for name in FOLDED:
+    for name, default in FOLDED.items():
         key = f"train_{name}"
-        st.session_state[key] = st.session_state.get(key, DEFAULTS[name])
+        st.session_state[key] = st.session_state.get(key, default)
 
 
 def form_widget(name: str, kind, label: str, **kwargs):

@@ -99,6 +99,12 @@ def request_key(options: dict) -> tuple:
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
 
 
+def result_key(model: OpenModel, text: str, checked: dict) -> tuple:
+    """What a finished decoding is cached under (:data:`RESULTS`, :data:`TRANSLATIONS`): the model file's version,
+    the text, the checked options."""
+    return model.version, text, request_key(checked)
+
+
 @dataclass
 class Result:
     """What one translation leaves in a visitor's session."""
@@ -146,7 +152,7 @@ class LiveDecoding:
 
     @property
     def key(self) -> tuple:
-        return self.model.version, self.text, request_key(self.options)
+        return result_key(self.model, self.text, self.options)
 
     def __iter__(self) -> Iterator[Frame]:
         cached = RESULTS.peek(self.key)
@@ -219,11 +225,11 @@ def decode(model: OpenModel, text: str, options: dict) -> Result:
             pass
         return live.result
 
-    return RESULTS.get((model.version, text, request_key(checked)), run)     # a hit builds no frames
+    return RESULTS.get(result_key(model, text, checked), run)     # a hit builds no frames
 
 
 def translate(model: OpenModel, text: str, options: dict) -> Translation:
     """``Translator.translate`` without the step records, cached."""
     checked = check_options(**options)
-    return TRANSLATIONS.get((model.version, text, request_key(checked)),
+    return TRANSLATIONS.get(result_key(model, text, checked),
                             lambda: model.translator.translate(text, **checked))
