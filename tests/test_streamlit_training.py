@@ -231,9 +231,12 @@ def browser_form(page) -> dict:
 
 
 def open_expanders(page) -> None:
-    for title in (t("train.arch", "en"), t("train.settings", "en")):
+    """Open the form's two boxes one after the other, as a person does: the first box's widgets appear below its
+    title and push the second title down, so clicking both at once can miss the second (it did in CI)."""
+    for title, inside in ((t("train.arch", "en"), "train_cell"), (t("train.settings", "en"), "train_epochs")):
         page.locator("[data-testid=stSidebar] summary", has_text=title).click()
-    time.sleep(0.5)
+        page.wait_for_selector(f".st-key-{inside}", timeout=60_000)
+        settle(page)
 
 
 def train_in_browser(page, *, name: str, language_round_trip: bool = False) -> dict:
