@@ -50,12 +50,12 @@ def widget_id(elements: list, kind: str, key: str) -> str:
 
 
 def is_live_heatmap(element, *, final: bool = True) -> bool:
-    """The live tab's heatmap: its final frame (key ``live_heat``), or with ``final=False`` any frame of the
-    animation too (``live_heat_anim<step>``)."""
-    if element.WhichOneof("type") != "plotly_chart":
-        return False
-    chart = element.plotly_chart.id
-    return chart.endswith("-live_heat") or (not final and "-live_heat_anim" in chart)
+    """The live tab's heatmap: its finished chart (key ``live_heat``), or with ``final=False`` the live player too
+    (key ``live_player_heat``: every frame of the animation in one message, played by the browser)."""
+    kind = element.WhichOneof("type")
+    if kind == "plotly_chart":
+        return element.plotly_chart.id.endswith("-live_heat")
+    return not final and kind == "bidi_component" and element.bidi_component.id.endswith("-live_player_heat")
 
 
 def stream_url(url: str) -> str:

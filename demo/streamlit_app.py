@@ -48,6 +48,7 @@ def import_once() -> None:
 import_once()
 
 import streamlit_heads as heads_view
+import streamlit_player as player
 import streamlit_tabs as tabs_view
 import streamlit_training as trainer
 from streamlit_ui import T, keep_choice, labels, lang, presenter, server_turns, show_error
@@ -247,7 +248,7 @@ def decide(model, text: str, options: dict, translate: bool, one_step: bool, slo
     current = result is not None and result.is_for(model, text, options)
     instant = not live.SPEEDS.get(state.get("speed", "normal"), 0.35)
     if animate_now and live_open and not instant:
-        result = tabs_view.animate(model, text, options, slots)
+        result = player.animate(model, text, options, slots)
         state.scrub, state.cand_pick = len(result.frames), 1
     elif animate_now or (one_step and not current):
         result = live.decode(model, text, options)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 import streamlit_heads as heads_view
-from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, pinyin, plot, presenter, server_turns, show_error
+from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, pinyin, plot, presenter, show_error
 
 from seq2seq_lab import catalog, settings
 from seq2seq_lab.errors import LabError
@@ -17,30 +17,18 @@ from seq2seq_lab.present import catalogue, closer, heads, live, views
 
 # --- ① live decoding ---------------------------------------------------------------------------------
 
-def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int | None, slots: dict, key: str) -> None:
+def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int, slots: dict) -> None:
+    """The live view at one step of the finished translation (the player drew the steps as they came)."""
     rows = heads.frame_rows(frame, heads_view.chosen_head(), slots.get("shape"))     # the head picked, or the mean
     if rows is None:
         slots["heat"].info(views.no_attention_note(frame.tokens, lang()))
     else:
         plot(heatmap(src_tokens, frame.tokens, rows, highlight_row=frame.step - 1),   # the tab is its title
-             key=f"live_heat{key}", where=slots["heat"], filename="attention")
+             key="live_heat", where=slots["heat"], filename="attention", themed=False)
     if frame.alternatives:
-        plot(views.next_word_bars(frame, lang(), presenter=presenter()), key=f"live_bars{key}", where=slots["bars"],
-             filename="next_word_probabilities")
+        plot(views.next_word_bars(frame, lang(), presenter=presenter()), key="live_bars", where=slots["bars"],
+             filename="next_word_probabilities", themed=False)       # as the live player drew them
     slots["caption"].markdown(views.step_caption(frame, steps, lang()))
-
-
-def animate(model, text: str, options: dict, slots: dict) -> live.Result:
-    """Decode with the model, redrawing the heatmap after every step."""
-    delay = live.SPEEDS.get(st.session_state.get("speed", "normal"), 0.35)
-    decoding = live.LiveDecoding(model, text, options)
-    slots["status"].caption(T("live.running"))    # once: each frame's caption says which step it is (a message
-    for frame in decoding:                         # less per frame for the server to build and send, #12)
-        draw_frame(frame, decoding.src_tokens, None, slots, key=f"_anim{frame.step}")
-        if delay:
-            server_turns().pause(delay)           # other visitors' requests run while this one waits
-    slots["status"].empty()
-    return decoding.result
 
 
 def live_tab(model, result: live.Result, slots: dict) -> None:
@@ -50,7 +38,7 @@ def live_tab(model, result: live.Result, slots: dict) -> None:
         st.session_state.scrub = min(max(1, int(st.session_state.get("scrub", n))), n)
         st.slider(T("live.scrub"), 1, n, key="scrub", help=T("live.scrub_help"))
     index = int(st.session_state.get("scrub", n)) - 1 if n > 1 else 0
-    draw_frame(result.frames[index], result.final.src_tokens, n, slots, key="")
+    draw_frame(result.frames[index], result.final.src_tokens, n, slots)
     if result.final.options.beam_size > 1:
         st.caption(T("live.beam_note"))
     heads_view.head_views(model, result, result.frames[index])

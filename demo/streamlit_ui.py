@@ -53,10 +53,12 @@ def labels(table: dict):
     return lambda value: table.get(value, str(value))
 
 
-def plot(fig, key: str, where=None, filename: str | None = None) -> None:
-    """A plotly figure with PNG/SVG export from its modebar (client-side, offline)."""
+def plot(fig, key: str, where=None, filename: str | None = None, *, themed: bool = True) -> None:
+    """A plotly figure with PNG/SVG export from its modebar (client-side, offline). ``themed=False``: drawn as
+    the figure says, not restyled by Streamlit's theme, as the live player draws its frames (streamlit_player.py)
+    and the Gradio app its charts."""
     config = figures.export_config(filename or key, fmt=st.session_state.get("export_fmt", "png"))
-    (where or st).plotly_chart(fig, key=key, config=config, width="stretch")
+    (where or st).plotly_chart(fig, key=key, config=config, width="stretch", theme="streamlit" if themed else None)
 
 
 def heatmap(src_tokens, out_tokens, attention, **kwargs):

@@ -21,6 +21,7 @@ Labels are escaped (``<script>`` is drawn as text; plotly would otherwise read
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 import unicodedata
@@ -31,6 +32,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
+from plotly.utils import PlotlyJSONEncoder
 
 from .i18n import t
 
@@ -80,6 +82,15 @@ def _unchecked(spec: dict) -> go.Figure:
     spec["layout"]["template"] = _template_for(tuple(sorted({trace["type"] for trace in spec["data"]})),
                                                pio.templates.default)
     return go.Figure(spec, _validate=False)
+
+
+def figure_json(fig: go.Figure) -> tuple[str, dict]:
+    """A figure as plotly JSON text without its template, and the template (shared by many frames: sent once).
+
+    Written straight from the figure's own data, not from ``fig.to_json()``, which first deep-copies the figure
+    (0.2 ms here against 1.5 ms a heatmap: the live player sends every frame of a translation at once)."""
+    layout = {key: value for key, value in fig._layout.items() if key != "template"}
+    return json.dumps({"data": fig._data, "layout": layout}, cls=PlotlyJSONEncoder), fig._layout.get("template", {})
 
 
 # Layout parts of the default template that only other kinds of plot read (polar, ternary, 3-D, map axes).
@@ -268,9 +279,10 @@ def probability_bars(alternatives: Sequence, chosen: str | None = None, *, title
                 text=[f"{p:.1%}" for p in probs], textposition="auto", customdata=tokens,
                 hovertemplate=f"%{{customdata}}<br>{t('fig.probability', lang)}: %{{x:.3f}}<extra></extra>")
     layout = _layout_spec(title=title, height=120 + 32 * max(len(tokens), 3), font_size=font_size)
-    layout["xaxis"] = dict(range=[0, 1], title=dict(text=t("fig.probability", lang)), tickformat=".0%")
+    layout["xaxis"] = dict(range=[0, 1], title=dict(text=t("fig.probability", lang)), tickformat=".0%",
+                           automargin=True)        # room for the tokens and the axis title, whoever draws it
     layout["yaxis"] = dict(tickmode="array", tickvals=list(range(len(tokens))), ticktext=tokens,
-                           autorange="reversed")
+                           autorange="reversed", automargin=True)
     return _unchecked(dict(data=[bars], layout=layout))
 
 

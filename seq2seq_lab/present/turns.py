@@ -9,8 +9,8 @@ heatmaps arriving together after 25 s). With turns, a request that has begun is 
 visitors see their translation in a fraction of a second, the last ones no later than before, and the event loop
 only competes with the few runs that hold a turn.
 
-An animation gives its turn back while it waits between frames (:meth:`Turns.pause`), and queues again for the
-next frame, so a class's animations interleave instead of holding everyone up for their whole length.
+An animation gives its turn back while the browser plays it (:meth:`Turns.set_aside`), and queues again to draw
+the finished page, so a class's animations overlap instead of holding everyone up for their whole length.
 """
 
 from __future__ import annotations
@@ -71,13 +71,20 @@ class Turns:
             if depth == 0:
                 self._release()
 
-    def pause(self, seconds: float) -> None:
-        """Sleep without holding a turn, then queue for one again (a plain sleep for a thread that holds none)."""
+    @contextmanager
+    def set_aside(self):
+        """Give this thread's turn back for the ``with`` block (a wait that needs no interpreter), then queue for
+        one again; nothing to give back for a thread that holds none."""
         if not self.holding():
-            time.sleep(seconds)
+            yield
             return
         self._release()
         try:
-            time.sleep(seconds)
+            yield
         finally:
             self._acquire()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep without holding a turn, then queue for one again (a plain sleep for a thread that holds none)."""
+        with self.set_aside():
+            time.sleep(seconds)

@@ -92,11 +92,13 @@ def result_meta(translation: Translation, lang: str) -> str:
     return meta if best.finished else meta + "  \n" + t("app.not_finished", lang)
 
 
-def step_caption(frame: Frame, steps: int | None, lang: str) -> str:
-    """"Step 2 of 5: the model wrote “love” (probability 61.0%)." (``steps`` None: still running)."""
+def step_caption(frame: Frame, steps: int | None, lang: str, *, plain: bool = False) -> str:
+    """"Step 2 of 5: the model wrote “love” (probability 61.0%)." (``steps`` None: still running).
+    Markdown, the token escaped; ``plain``: as text, for a page that sets it as text (the live player)."""
+    token = frame.token if plain else md_text(frame.token)
     if steps is None:
-        return t("gr.step_caption", lang, step=frame.step, token=md_text(frame.token), prob=frame.prob)
-    return t("live.step_caption", lang, step=frame.step, steps=steps, token=md_text(frame.token), prob=frame.prob)
+        return t("gr.step_caption", lang, step=frame.step, token=token, prob=frame.prob)
+    return t("live.step_caption", lang, step=frame.step, steps=steps, token=token, prob=frame.prob)
 
 
 def text_so_far(result: Result, step: int) -> str:
@@ -111,8 +113,12 @@ def text_so_far(result: Result, step: int) -> str:
     return detokenize(tokens, result.style) + " …"
 
 
-def no_attention_note(tokens: Sequence[str], lang: str) -> str:
-    return t("live.no_attention", lang) + "  \n" + t("live.output_so_far", lang, text=md_text(" ".join(tokens)))
+def no_attention_note(tokens: Sequence[str], lang: str, *, plain: bool = False) -> str:
+    """What the heatmap's place says for a model without attention (Markdown; ``plain``: text, two lines)."""
+    so_far = " ".join(tokens)
+    if plain:
+        return t("live.no_attention", lang) + "\n" + t("live.output_so_far", lang, text=so_far)
+    return t("live.no_attention", lang) + "  \n" + t("live.output_so_far", lang, text=md_text(so_far))
 
 
 def score_line(candidate: Candidate, lang: str) -> str:

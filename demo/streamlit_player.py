@@ -1,0 +1,90 @@
+"""The live animation, played by the browser: the heatmap grows one output word per step.
+
+The server decodes the sentence step by step (tens of milliseconds: ``live.LiveDecoding``), builds each step's
+heatmap and next-word bars, and sends them all in one message to each of two players (``live_player.js``), which
+draw a frame every ``delay`` seconds with the page's own plotly.js. While the browser plays, the server only
+waits; then the page's run goes on and draws the finished view (the last frame again, as Streamlit charts that
+can be exported and scrubbed through).
+
+Sending the frames one by one, as Streamlit charts, cost the server a chart's bookkeeping per frame (a copy, a
+hash and a message through the event loop, twice a step): a third of its time per Translate press (#12).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import streamlit as st
+import streamlit_heads as heads_view
+from streamlit_ui import T, heatmap, lang, presenter, server_turns
+
+from seq2seq_lab import figures
+from seq2seq_lab.present import heads, live, views
+
+PLAYER_CSS = """
+.lab-player-caption { padding-top: 0.5rem; }             /* as the step's line under the finished view */
+.lab-player-note { white-space: pre-line; padding: 1rem; border-radius: 0.5rem;
+                   background: rgba(28, 131, 225, 0.1); color: rgb(0, 66, 128); }
+"""
+PLAYER = st.components.v2.component("lab_live_player", js=(Path(__file__).parent / "live_player.js").read_text(
+    encoding="utf-8"), css=PLAYER_CSS, isolate_styles=False)    # plotly's own styles must reach its charts
+NAP = 0.1      # seconds: how soon a waiting run notices that the visitor asked for something else
+
+
+def frames_json(parts: list[tuple], delay: float, filename: str) -> str:
+    """The player's data: ``parts`` (figure or None, note or None, caption or None) per frame, as JSON text.
+    Each figure's JSON is written once (``figures.figure_json``) and their shared template sent once."""
+    template, frames = {}, []
+    for figure, note, caption in parts:
+        chart = "null"
+        if figure is not None:
+            chart, template = figures.figure_json(figure)
+        frames.append(f'{{"figure": {chart}, "note": {json.dumps(note)}, "caption": {json.dumps(caption)}}}')
+    config = figures.export_config(filename, fmt=st.session_state.get("export_fmt", "png"))
+    return (f'{{"delay": {json.dumps(delay)}, "config": {json.dumps(config)}, "template": {json.dumps(template)}, '
+            f'"frames": [{", ".join(frames)}]}}')
+
+
+def play(frames: list[live.Frame], src_tokens: list[str], delay: float, slots: dict) -> None:
+    """Send the frames to the heatmap's and the bars' places; they play them at once, side by side."""
+    choice, shape = heads_view.chosen_head(), slots.get("shape")
+    heat, bars = [], []
+    for frame in frames:
+        rows = heads.frame_rows(frame, choice, shape)                # the head picked, or the mean
+        caption = views.step_caption(frame, None, lang(), plain=True)
+        if rows is None:
+            heat.append((None, views.no_attention_note(frame.tokens, lang(), plain=True), caption))
+        else:
+            heat.append((heatmap(src_tokens, frame.tokens, rows, highlight_row=frame.step - 1), None, caption))
+        if frame.alternatives:
+            bars.append((views.next_word_bars(frame, lang(), presenter=presenter()), None, None))
+    with slots["heat"].container():
+        PLAYER(data=frames_json(heat, delay, "attention"), key="live_player_heat")
+    if bars:
+        with slots["bars"].container():
+            PLAYER(data=frames_json(bars, delay, "next_word_probabilities"), key="live_player_bars")
+
+
+def wait(seconds: float) -> None:
+    """Wait while the browser plays, without holding a turn (other visitors' requests run meanwhile). Between
+    short naps the run reads its session state: that is where Streamlit stops a run the visitor has replaced
+    with a newer request (a press on Translate while the animation plays)."""
+    end = time.monotonic() + seconds
+    with server_turns().set_aside():
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(NAP, left))
+            st.session_state.get("speed")
+
+
+def animate(model, text: str, options: dict, slots: dict) -> live.Result:
+    """Decode with the model, then let the browser play the steps; returns once they have been played."""
+    delay = live.SPEEDS.get(st.session_state.get("speed", "normal"), 0.35)
+    decoding = live.LiveDecoding(model, text, options)
+    slots["status"].caption(T("live.running"))
+    frames = list(decoding)                     # the search, step by step (replayed if decoded before)
+    play(frames, decoding.src_tokens, delay, slots)
+    wait(len(frames) * delay)
+    slots["status"].empty()
+    return decoding.result
