@@ -134,6 +134,44 @@ def test_translate_in_the_browser(page, server, models_dir, tmp_path):
     assert page.requests, "the request log recorded nothing"
 
 
+def settled(page) -> None:
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+
+
+def test_the_heatmap_grows_in_the_browser_one_row_a_step(page, server, models_dir):
+    """The live player (demo/live_player.js): every frame it shows is the heatmap after that many steps of the
+    model's own search, and the finished chart that replaces it has every row. Greedy, so the leader at step k
+    is the final output's first k words; the slow speed leaves 0.8 s a frame to look at one before the last."""
+    default = Translator.load(models_dir / f"{DEFAULT_MODEL}.safetensors", device="cpu")
+    start = catalogue.starting_decoding(ModelInfo(DEFAULT_MODEL, models_dir, record=default.record))
+    expected = default.translate(SENTENCE, beam_size=1, **start).best.tokens
+    open_app(page, server)
+    page.locator(".st-key-beam input").fill("1")
+    page.locator(".st-key-beam input").press("Enter")
+    settled(page)
+    page.locator(".st-key-speed input[type=range]").press("ArrowLeft")                   # normal → slow
+    settled(page)
+    page.locator(".st-key-src_text input").fill(SENTENCE)
+    page.locator(".st-key-translate button").click()
+
+    player = ".st-key-live_player_heat .lab-player"
+    page.wait_for_selector(player, timeout=90_000)
+    seen = {}                                                        # step shown → the heatmap's rows then
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and page.locator(player).count():
+        state = page.evaluate(f"""() => {{ const r = document.querySelector({player!r}); return r && r.dataset.step ?
+            [r.dataset.step, r.dataset.steps, [...r.querySelectorAll('.ytick text')].map(e => e.textContent)] : null }}""")
+        if state and state[2]:
+            seen[int(state[0])] = (int(state[1]), state[2])
+        time.sleep(0.1)
+    final = wait_for_ticks(page, "live_heat", "y", len(expected))
+    assert seen and min(seen) < len(expected), seen                   # a frame before the last was on screen
+    for step, (steps, rows) in seen.items():
+        assert steps == len(expected) and rows == expected[:step], (step, rows)
+    assert final == expected
+    no_exceptions(page)
+
+
 def test_chinese_interface_and_bad_input_in_the_browser(page, server, tmp_path):
     open_app(page, server + "/?lang=zh")
     assert page.locator(".st-key-translate button").inner_text().strip() == "翻译"

@@ -105,3 +105,38 @@ def test_pause_without_a_turn_is_a_plain_sleep_and_size_must_be_positive():
     assert not turns.holding() and turns.waiting == 0
     with pytest.raises(ValueError):
         Turns(0)
+
+
+def test_a_run_stopped_while_its_turn_is_set_aside_gives_back_exactly_one_turn():
+    """The player's wait (streamlit_player.wait): Streamlit stops a replaced run by raising inside the wait. The
+    run queues for its turn again, leaves, and the turn goes on to the next visitor; none is lost or doubled."""
+    turns, events = Turns(1), []
+    inside = threading.Event()
+
+    def stopped_run():
+        with pytest.raises(KeyboardInterrupt), turns.turn():   # (Streamlit's StopException, in the test)
+            with turns.set_aside():
+                events.append("waiting")
+                inside.set()
+                raise KeyboardInterrupt
+        events.append("left")
+
+    def other():
+        with turns.turn():
+            events.append("other")
+
+    with turns.turn():
+        thread = spawn(stopped_run)
+        wait_for(lambda: turns.waiting == 1)
+    assert inside.wait(PATIENCE)
+    thread.join(PATIENCE)
+    spawn(other).join(PATIENCE)
+    assert events == ["waiting", "left", "other"]
+    assert turns.waiting == 0 and not turns.holding()
+    with turns.turn():                               # still exactly one turn: a second visitor waits for it
+        late = spawn(other)
+        wait_for(lambda: turns.waiting == 1)
+    late.join(PATIENCE)
+    assert events[-1] == "other"
+    with turns.set_aside():                          # without a turn: nothing to give back
+        assert not turns.holding()
