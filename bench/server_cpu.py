@@ -63,7 +63,7 @@ async def visit(url: str, pid: int, text: str, beam: int) -> dict:
                   WidgetState(id=widget_id(page, "number_input", "beam"), int_value=beam),
                   WidgetState(id=widget_id(page, "button", "translate"), trigger_value=True)]
         started = time.perf_counter()
-        await ws.send(rerun(states))
+        await ws.send(rerun(states, page.fragment_of(states[-1].id)))    # only Translate's fragment, as a browser
         elements = await run_script(ws)
         wall = time.perf_counter() - started
         await asyncio.sleep(0.3)

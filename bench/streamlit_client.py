@@ -20,24 +20,43 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 
-def rerun(states: list[WidgetState] = ()) -> bytes:
+def rerun(states: list[WidgetState] = (), fragment_id: str = "") -> bytes:
+    """ "Rerun with these widget values"; with ``fragment_id``, only that fragment (as a browser asks when the
+    widget it reports sits in an ``st.fragment``)."""
     message = BackMsg()
     message.rerun_script.query_string = ""
     message.rerun_script.page_script_hash = ""
     message.rerun_script.widget_states.widgets.extend(states)
+    message.rerun_script.fragment_id = fragment_id
     return message.SerializeToString()
 
 
-async def run_script(ws, on_element=None) -> list:
+class Drawn(list):
+    """The elements one script run drew, in order; ``fragments``: a widget's id → the fragment it is drawn in."""
+
+    def __init__(self):
+        super().__init__()
+        self.fragments: dict[str, str] = {}
+
+    def fragment_of(self, widget: str) -> str:
+        return self.fragments.get(widget, "")
+
+
+async def run_script(ws, on_element=None) -> Drawn:
     """Every element the script run drew, until the server says the run finished (``on_element`` sees each)."""
-    elements = []
+    elements = Drawn()
     while True:
         message = ForwardMsg.FromString(await asyncio.wait_for(ws.recv(), timeout=300))
         kind = message.WhichOneof("type")
         if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
-            elements.append(message.delta.new_element)
+            element = message.delta.new_element
+            elements.append(element)
+            if message.delta.fragment_id:
+                drawn = getattr(element, element.WhichOneof("type"))
+                if hasattr(drawn, "id"):
+                    elements.fragments[drawn.id] = message.delta.fragment_id
             if on_element is not None:
-                on_element(message.delta.new_element)
+                on_element(element)
         elif kind == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
             return elements
 
@@ -86,7 +105,7 @@ async def student(url: str, text: str, beam: int) -> dict:
             if not first_heatmap and is_live_heatmap(element, final=False):
                 first_heatmap.append(time.perf_counter() - pressed)
 
-        await ws.send(rerun(states))
+        await ws.send(rerun(states, first.fragment_of(states[-1].id)))     # Translate: its fragment, as a browser
         second = await run_script(ws, note)
         final_s = time.perf_counter() - pressed
     kinds = [e.WhichOneof("type") for e in second]

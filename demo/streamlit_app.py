@@ -299,52 +299,63 @@ def main() -> None:
     model = model_row(shelf, manager)
     if model is None:
         return
-    translate, one_step = input_row()
-    text = st.session_state.src_text or ""
-    options = decoding_options()
-    header = st.container()
-    names = tab_labels()
-    keep_open_tab(names)
-    tabs = dict(zip(TABS, st.tabs(names, key="tab", on_change="rerun")))
-    with tabs["live"]:
-        if presenter():                                   # the heatmap gets the whole width; the bars go below
-            heat_col, bars_col = st.container(), None
-        else:
-            heat_col, bars_col = st.columns([3, 2])
-        slots = {"heat": heat_col.empty(), "caption": st.empty(), "status": st.empty()}
-        slots["shape"] = heads_view.head_picker(model, bars_col or st)     # a Transformer's layer × head picker
-        slots["bars"] = (bars_col or st).empty()
-    try:
+    workspace(shelf, model, manager)
+
+
+@st.fragment
+def workspace(shelf: catalogue.Shelf, model, manager) -> None:
+    """The sentence, Translate, the translation and the tabs: what a student works with.
+
+    A fragment: pressing Translate, switching a tab or scrubbing reruns only this part of the page, not the
+    sidebar and the model row above it (server time per press, #12). A change up there (model, language,
+    decoding settings) reruns the whole page, this part with it."""
+    with server_turns().turn():
+        translate, one_step = input_row()
+        text = st.session_state.src_text or ""
+        options = decoding_options()
+        header = st.container()
+        names = tab_labels()
+        keep_open_tab(names)
+        tabs = dict(zip(TABS, st.tabs(names, key="tab", on_change="rerun")))
         with tabs["live"]:
-            result = decide(model, text, options, translate, one_step, slots, tabs["live"].open is not False)
-        st.session_state.result = result
-    except LabError as error:
-        show_error(error, header)
-        result = st.session_state.result = None
-    if tabs["training"].open is not False:
-        with tabs["training"]:
-            trainer.training_fragment(trainer.training_view, manager)
-    if result is None:
-        header.info(T("app.start_hint"))
-        return
-    with header:
-        banner(result, text, shelf.corpus(model.key))
-    try:
-        model = catalogue.open_model(result.model_key, SETTINGS)
-    except LabError as error:
-        show_error(error)
-        return
-    views_by_tab = {"live": lambda: tabs_view.live_tab(model, result, slots),
-                    "pipeline": lambda: tabs_view.pipeline_tab(model, result),
-                    "compare": lambda: tabs_view.compare_tab(model, result),
-                    "candidates": lambda: tabs_view.candidates_tab(result),
-                    "whatif": lambda: tabs_view.whatif_tab(model, result),
-                    "variants": lambda: tabs_view.variants_tab(shelf, result),
-                    "closer": lambda: tabs_view.closer_tab(model, result, shelf.corpus(model.key))}
-    for name, draw in views_by_tab.items():
-        if tabs[name].open is not False:                   # only the open tab does any work (None: all, in tests)
-            with tabs[name]:
-                draw()
+            if presenter():                                   # the heatmap gets the whole width; the bars go below
+                heat_col, bars_col = st.container(), None
+            else:
+                heat_col, bars_col = st.columns([3, 2])
+            slots = {"heat": heat_col.empty(), "caption": st.empty(), "status": st.empty()}
+            slots["shape"] = heads_view.head_picker(model, bars_col or st)     # a Transformer's layer × head picker
+            slots["bars"] = (bars_col or st).empty()
+        try:
+            with tabs["live"]:
+                result = decide(model, text, options, translate, one_step, slots, tabs["live"].open is not False)
+            st.session_state.result = result
+        except LabError as error:
+            show_error(error, header)
+            result = st.session_state.result = None
+        if tabs["training"].open is not False:
+            with tabs["training"]:
+                trainer.training_fragment(trainer.training_view, manager)
+        if result is None:
+            header.info(T("app.start_hint"))
+            return
+        with header:
+            banner(result, text, shelf.corpus(model.key))
+        try:
+            model = catalogue.open_model(result.model_key, SETTINGS)
+        except LabError as error:
+            show_error(error)
+            return
+        views_by_tab = {"live": lambda: tabs_view.live_tab(model, result, slots),
+                        "pipeline": lambda: tabs_view.pipeline_tab(model, result),
+                        "compare": lambda: tabs_view.compare_tab(model, result),
+                        "candidates": lambda: tabs_view.candidates_tab(result),
+                        "whatif": lambda: tabs_view.whatif_tab(model, result),
+                        "variants": lambda: tabs_view.variants_tab(shelf, result),
+                        "closer": lambda: tabs_view.closer_tab(model, result, shelf.corpus(model.key))}
+        for name, draw in views_by_tab.items():
+            if tabs[name].open is not False:                   # only the open tab does any work (None: all, in tests)
+                with tabs[name]:
+                    draw()
 
 
 with server_turns().turn():        # a class's requests take turns rather than all slowing down together
