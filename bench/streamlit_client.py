@@ -70,11 +70,12 @@ def widget_id(elements: list, kind: str, key: str) -> str:
 
 def is_live_heatmap(element, *, final: bool = True) -> bool:
     """The live tab's heatmap: its finished chart (key ``live_heat``), or with ``final=False`` the live player too
-    (key ``live_player_heat``: every frame of the animation in one message, played by the browser)."""
+    (keys ``live_player_heat_first`` then ``live_player_heat``: the animation's first frame, then all of them,
+    played by the browser)."""
     kind = element.WhichOneof("type")
     if kind == "plotly_chart":
         return element.plotly_chart.id.endswith("-live_heat")
-    return not final and kind == "bidi_component" and element.bidi_component.id.endswith("-live_player_heat")
+    return not final and kind == "bidi_component" and "-live_player_heat" in element.bidi_component.id
 
 
 def stream_url(url: str) -> str:

@@ -1,38 +1,38 @@
 // The live animation, played in the browser (demo/streamlit_player.py sends the frames).
 //
-// The server decodes a sentence step by step and sends every step's picture at once, as plotly JSON; this
-// draws one frame, waits `delay` seconds, draws the next, and stays on the last. The charts are drawn by the
-// page's own plotly.js (the one Streamlit loads for its charts), so a frame looks exactly like the chart that
-// replaces it when the animation is over. Text is set as text, never as HTML.
+// The server decodes a sentence step by step and sends every step's picture as plotly JSON: the first step's as
+// soon as the model has taken it, then all of them once the search is over. This draws one frame, waits `delay`
+// seconds, draws the next, and stays on the last. The charts are drawn by the page's own plotly.js (the one
+// Streamlit loads for its charts), so a frame looks exactly like the chart that replaces it when the animation is
+// over. Text is set as text, never as HTML.
 //
-// data (JSON text): {delay, config, template, frames: [{figure: {data, layout} | null, note, caption}]}
+// data (JSON text): {name, run, delay, config, template, frames: [{figure: {data, layout} | null, note, caption}]}
+// Each message mounts a new element; where the player stands in a run is kept per name ("heat", "bars"), so the
+// second message of a run carries on from the frame on screen instead of starting again.
+
+const players = (window.labPlayers = window.labPlayers || {});
 
 export default function (component) {
   const { parentElement } = component;
   const play = JSON.parse(component.data);
-  let root = parentElement.querySelector(".lab-player");
-  if (!root) {
-    root = document.createElement("div");
-    root.className = "lab-player";
-    root.innerHTML = "<div class='lab-player-note'></div><div class='lab-player-chart'></div>" +
-                     "<div class='lab-player-caption'></div>";
-    parentElement.appendChild(root);
-  }
+  const root = document.createElement("div");
+  root.className = "lab-player";
+  root.innerHTML = "<div class='lab-player-note'></div><div class='lab-player-chart'></div>" +
+                   "<div class='lab-player-caption'></div>";
+  parentElement.replaceChildren(root);
   const chart = root.querySelector(".lab-player-chart");
   const note = root.querySelector(".lab-player-note");
   const caption = root.querySelector(".lab-player-caption");
-  clearTimeout(root.timer);                      // new frames replace a run still playing
+
+  let state = players[play.name];
+  if (!state || state.run !== play.run) {        // a new translation starts from its first frame
+    state = players[play.name] = { run: play.run, shown: 0, at: 0 };
+  }
   root.dataset.steps = String(play.frames.length);
 
-  let shown = 0;
-  let start = null;                              // frame i is due at start + i × delay, however long drawing takes
-  const draw = () => {
-    if (!window.Plotly) {                        // Streamlit loads plotly.js with its first chart: wait for it
-      root.timer = setTimeout(draw, 50);
-      return;
-    }
-    start = start ?? performance.now();
-    const frame = play.frames[shown];
+  let timer = null;
+  const show = (index) => {
+    const frame = play.frames[index];
     if (frame.figure) {
       const layout = { ...frame.figure.layout, template: play.template };
       window.Plotly.react(chart, frame.figure.data, layout, { ...play.config, responsive: true });
@@ -42,16 +42,32 @@ export default function (component) {
     note.textContent = frame.note || "";
     caption.hidden = !frame.caption;
     caption.textContent = frame.caption || "";
-    shown += 1;
-    root.dataset.step = String(shown);         // what the browser tests read: the frame on screen
-    if (shown < play.frames.length) {
-      root.timer = setTimeout(draw, Math.max(0, start + shown * play.delay * 1000 - performance.now()));
+    root.dataset.step = String(index + 1);       // what the browser tests read: the frame on screen
+  };
+  const tick = () => {
+    if (!window.Plotly) {                        // Streamlit loads plotly.js with its first chart: wait for it
+      timer = setTimeout(tick, 50);
+      return;
+    }
+    if (state.shown > 0 && root.dataset.step === undefined) {
+      show(state.shown - 1);                     // this run's frame on screen, in this new element at once
+    }
+    const delay = play.delay * 1000;
+    const now = performance.now();
+    if (state.shown < play.frames.length && (state.shown === 0 || now >= state.at + delay)) {
+      show(state.shown);                         // each frame `delay` after the one before, on the clock; one
+      state.shown += 1;                          // that came late (the server was busy) is shown when it comes,
+      const late = state.shown === 1 || now > state.at + delay + 100;    // and the clock restarts from it:
+      state.at = late ? now : state.at + delay;  // no frame is skipped
+    }
+    if (state.shown < play.frames.length) {
+      timer = setTimeout(tick, Math.max(0, state.at + delay - performance.now()));
     }
   };
-  draw();
+  tick();
 
   return () => {
-    clearTimeout(root.timer);
+    clearTimeout(timer);
     if (window.Plotly) {
       window.Plotly.purge(chart);
     }

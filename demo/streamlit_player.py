@@ -33,8 +33,9 @@ PLAYER = st.components.v2.component("lab_live_player", js=(Path(__file__).parent
 NAP = 0.1      # seconds: how soon a waiting run notices that the visitor asked for something else
 
 
-def frames_json(parts: list[tuple], delay: float, filename: str) -> str:
-    """The player's data: ``parts`` (figure or None, note or None, caption or None) per frame, as JSON text.
+def frames_json(name: str, parts: list[tuple], run: int, delay: float, filename: str) -> str:
+    """Player ``name``'s data: ``parts`` (figure or None, note or None, caption or None) per frame of
+    translation ``run``, as JSON text.
     Each figure's JSON is written once (``figures.figure_json``) and their shared template sent once."""
     template, frames = {}, []
     for figure, note, caption in parts:
@@ -43,12 +44,13 @@ def frames_json(parts: list[tuple], delay: float, filename: str) -> str:
             chart, template = figures.figure_json(figure)
         frames.append(f'{{"figure": {chart}, "note": {json.dumps(note)}, "caption": {json.dumps(caption)}}}')
     config = figures.export_config(filename, fmt=st.session_state.get("export_fmt", "png"))
-    return (f'{{"delay": {json.dumps(delay)}, "config": {json.dumps(config)}, "template": {json.dumps(template)}, '
-            f'"frames": [{", ".join(frames)}]}}')
+    return (f'{{"name": "{name}", "run": {run}, "delay": {json.dumps(delay)}, "config": {json.dumps(config)}, '
+            f'"template": {json.dumps(template)}, "frames": [{", ".join(frames)}]}}')
 
 
-def play(frames: list[live.Frame], src_tokens: list[str], delay: float, slots: dict) -> None:
-    """Send the frames to the heatmap's and the bars' places; they play them at once, side by side."""
+def play(frames: list[live.Frame], src_tokens: list[str], run: int, delay: float, slots: dict) -> None:
+    """Send the frames to the heatmap's and the bars' places; they play them at once, side by side. Frames sent
+    again for the same ``run`` with more after them carry on where the player is."""
     choice, shape = heads_view.chosen_head(), slots.get("shape")
     heat, bars = [], []
     for frame in frames:
@@ -60,11 +62,13 @@ def play(frames: list[live.Frame], src_tokens: list[str], delay: float, slots: d
             heat.append((heatmap(src_tokens, frame.tokens, rows, highlight_row=frame.step - 1), None, caption))
         if frame.alternatives:
             bars.append((views.next_word_bars(frame, lang(), presenter=presenter()), None, None))
+    first = "_first" if len(frames) == 1 else ""         # the first step comes alone, then all: two elements
     with slots["heat"].container():
-        PLAYER(data=frames_json(heat, delay, "attention"), key="live_player_heat")
+        PLAYER(data=frames_json("heat", heat, run, delay, "attention"), key=f"live_player_heat{first}")
     if bars:
         with slots["bars"].container():
-            PLAYER(data=frames_json(bars, delay, "next_word_probabilities"), key="live_player_bars")
+            PLAYER(data=frames_json("bars", bars, run, delay, "next_word_probabilities"),
+                   key=f"live_player_bars{first}")
 
 
 def wait(seconds: float) -> None:
@@ -79,12 +83,22 @@ def wait(seconds: float) -> None:
 
 
 def animate(model, text: str, options: dict, slots: dict) -> live.Result:
-    """Decode with the model, then let the browser play the steps; returns once they have been played."""
+    """Decode with the model and let the browser play the steps. The first goes out as soon as the model has
+    taken it, and the run then lets the visitors queued behind it send theirs (a class sees every heatmap start
+    at once); the others follow when the search is over. Returns once the browser has played them all."""
     delay = live.SPEEDS.get(st.session_state.get("speed", "normal"), 0.35)
+    run = st.session_state["_plays"] = st.session_state.get("_plays", 0) + 1
     decoding = live.LiveDecoding(model, text, options)
     slots["status"].caption(T("live.running"))
-    frames = list(decoding)                     # the search, step by step (replayed if decoded before)
-    play(frames, decoding.src_tokens, delay, slots)
-    wait(len(frames) * delay)
+    frames = []
+    for frame in decoding:                      # the search, step by step (replayed if decoded before)
+        frames.append(frame)
+        if len(frames) == 1:
+            play(frames, decoding.src_tokens, run, delay, slots)
+            first = time.monotonic()
+            server_turns().pause(0)             # to the back of the queue: the others' first frames go out
+    play(frames, decoding.src_tokens, run, delay, slots)
+    rest = time.monotonic()
+    wait(max(first + len(frames) * delay, rest + (len(frames) - 1) * delay) - rest)
     slots["status"].empty()
     return decoding.result
