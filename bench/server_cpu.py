@@ -3,6 +3,7 @@
     python bench/server_cpu.py                       # the default model; writes bench/server_cpu-<machine>.json
     python bench/server_cpu.py --rounds 3
     python bench/server_cpu.py --profile /tmp/spy.txt   # and a py-spy profile of the presses (needs py-spy)
+    python bench/server_cpu.py --model everyday_additive --out bench/server_cpu-amd-epyc-2cpu-rnn.json
 
 Starts ``streamlit run demo/streamlit_app.py`` on the shipped models (CPU), then one session at a time, as a
 browser does (``streamlit_client``): open the page, type a sentence, set the beam, press Translate and wait for the
@@ -50,12 +51,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-async def visit(url: str, pid: int, text: str, beam: int) -> dict:
+async def visit(url: str, pid: int, text: str, beam: int, query: str = "") -> dict:
     """One visitor: the page, then one Translate press; the server's CPU seconds for each."""
     async with websockets.connect(stream_url(url), subprotocols=["streamlit"], origin=url, max_size=None,
                                   ping_interval=None) as ws:
         before = cpu_seconds(pid)
-        await ws.send(rerun())
+        await ws.send(rerun(query=query))
         page = await run_script(ws)
         await asyncio.sleep(0.3)                       # let the server finish sending before reading its clock
         opened = cpu_seconds(pid)
@@ -63,7 +64,7 @@ async def visit(url: str, pid: int, text: str, beam: int) -> dict:
                   WidgetState(id=widget_id(page, "number_input", "beam"), int_value=beam),
                   WidgetState(id=widget_id(page, "button", "translate"), trigger_value=True)]
         started = time.perf_counter()
-        await ws.send(rerun(states, page.fragment_of(states[-1].id)))    # only Translate's fragment, as a browser
+        await ws.send(rerun(states, page.fragment_of(states[-1].id), query))   # Translate's fragment, as a browser
         elements = await run_script(ws)
         wall = time.perf_counter() - started
         await asyncio.sleep(0.3)
@@ -74,34 +75,36 @@ async def visit(url: str, pid: int, text: str, beam: int) -> dict:
             "elements": len(elements), "heatmap_frames": frames}
 
 
-async def visits_beside_a_class(url: str, pid: int, plan: list[tuple[str, int]]) -> list[dict]:
+async def visits_beside_a_class(url: str, pid: int, plan: list[tuple[str, int]], query: str = "") -> list[dict]:
     """The visits one after another while another session stays open, as in a class: Streamlit forgets the
     compiled script when its last session leaves, and a lone visitor would pay for compiling it every time."""
     async with websockets.connect(stream_url(url), subprotocols=["streamlit"], origin=url, max_size=None,
                                   ping_interval=None) as bystander:
         await bystander.send(rerun())
         await run_script(bystander)
-        return [await visit(url, pid, text, beam) for text, beam in plan]
+        return [await visit(url, pid, text, beam, query) for text, beam in plan]
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2, help="times through the examples × beams")
     parser.add_argument("--profile", help="record a py-spy profile (raw, collapsed stacks) of the presses here")
+    parser.add_argument("--model", default=catalog.DEFAULT_MODEL, help="the model the visitors translate with")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
     texts = list(catalogue.examples_for("everyday"))[:6]
     server, url = start_streamlit(ROOT / "models")
     spy = None
     try:
-        asyncio.run(visit(url, server.pid, texts[0], 1))          # the cold start: not counted
+        query = "" if args.model == catalog.DEFAULT_MODEL else f"model={args.model}"
+        asyncio.run(visit(url, server.pid, texts[0], 1, query))   # the cold start: not counted
         if args.profile:
             spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--format", "raw", "--rate", "200",
                                     "--nonblocking", "-o", args.profile], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
             time.sleep(1.0)
         plan = [(text, beam) for _ in range(args.rounds) for beam in (1, 3, 5) for text in texts]
-        visits = asyncio.run(visits_beside_a_class(url, server.pid, plan))
+        visits = asyncio.run(visits_beside_a_class(url, server.pid, plan, query))
         pressed_before = {(texts[0], 1)}                                       # the cold start's
         for visit_row, request in zip(visits, plan):
             visit_row["decoded_before"] = request in pressed_before
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     info = machine_info(["cpu"])
     result = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": info,
-              "model": catalog.DEFAULT_MODEL, "visits": len(visits),
+              "model": args.model, "visits": len(visits),
               "page_ms": summary("page_ms", visits), "translate_ms": summary("translate_ms", visits),
               "translate_ms_by_beam": {beam: summary("translate_ms", [v for v in visits if v["beam"] == beam])
                                        for beam in (1, 3, 5)},

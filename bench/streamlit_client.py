@@ -20,11 +20,11 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 
-def rerun(states: list[WidgetState] = (), fragment_id: str = "") -> bytes:
+def rerun(states: list[WidgetState] = (), fragment_id: str = "", query: str = "") -> bytes:
     """ "Rerun with these widget values"; with ``fragment_id``, only that fragment (as a browser asks when the
-    widget it reports sits in an ``st.fragment``)."""
+    widget it reports sits in an ``st.fragment``); ``query``: the page's URL query ("model=everyday_additive")."""
     message = BackMsg()
-    message.rerun_script.query_string = ""
+    message.rerun_script.query_string = query
     message.rerun_script.page_script_hash = ""
     message.rerun_script.widget_states.widgets.extend(states)
     message.rerun_script.fragment_id = fragment_id
