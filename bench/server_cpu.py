@@ -3,7 +3,7 @@
     python bench/server_cpu.py                       # the default model; writes bench/server_cpu-<machine>.json
     python bench/server_cpu.py --rounds 3
     python bench/server_cpu.py --profile /tmp/spy.txt   # and a py-spy profile of the presses (needs py-spy)
-    python bench/server_cpu.py --model everyday_additive --out bench/server_cpu-amd-epyc-2cpu-rnn.json
+    python bench/server_cpu.py --model everyday_additive --out bench/server_cpu-<machine>-rnn.json
 
 Starts ``streamlit run demo/streamlit_app.py`` on the shipped models (CPU), then one session at a time, as a
 browser does (``streamlit_client``): open the page, type a sentence, set the beam, press Translate and wait for the

@@ -1,4 +1,4 @@
-"""The Streamlit app's tabs: the live heatmap (drawn step by step, then scrubbed), inside the model,
+"""The Streamlit app's tabs: the live heatmap (played step by step by ``streamlit_player``, then scrubbed), inside the model,
 greedy against beam, the candidates and the search tree, forcing a beginning, the attention variants,
 a closer look (coverage, attention against attribution, exposure bias).
 

@@ -1,9 +1,9 @@
 """What the parts of the Streamlit app share: the visitor's language, errors, figures, output boxes.
 
-The Streamlit app is ``streamlit_app.py`` (the page and the live heatmap), ``streamlit_tabs.py``
-(the tabs below it), ``streamlit_heads.py`` (a Transformer's heads) and ``streamlit_training.py``
-(the sidebar's training). Layout only: what is
-shown comes from ``seq2seq_lab.present``.
+The Streamlit app is ``streamlit_app.py`` (the page), ``streamlit_player.py`` (the live animation, played in the
+browser by ``live_player.js``), ``streamlit_tabs.py`` (the tabs below it), ``streamlit_heads.py`` (a
+Transformer's heads) and ``streamlit_training.py`` (the sidebar's training). Layout only: what is shown comes
+from ``seq2seq_lab.present``.
 """
 
 from __future__ import annotations

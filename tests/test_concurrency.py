@@ -70,6 +70,42 @@ def test_thirty_students_translate_at_once(models_dir):
     print(f"{STUDENTS} concurrent sessions translated in {elapsed:.1f} s")
 
 
+def test_a_translate_press_redraws_the_workspace_and_not_the_sidebar(models_dir):
+    """The sentence, Translate, the banner and the tabs are one st.fragment (#12): a press that names it, as a
+    browser does, reruns that part only; the sidebar and the model picker are not drawn again, and the press
+    still shows the sentence's translation."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+    from test_streamlit_app import streamlit_server
+
+    def widget_ids(elements) -> list[str]:
+        drawn = (getattr(e, e.WhichOneof("type")) for e in elements)
+        return [d.id for d in drawn if getattr(d, "id", "")]
+
+    async def open_and_press(url: str):
+        async with streamlit_client.websockets.connect(streamlit_client.stream_url(url), subprotocols=["streamlit"],
+                                                       origin=url, max_size=None) as ws:
+            await ws.send(streamlit_client.rerun())
+            page = await streamlit_client.run_script(ws)
+            translate = streamlit_client.widget_id(page, "button", "translate")
+            states = [WidgetState(id=streamlit_client.widget_id(page, "text_input", "src_text"),
+                                  string_value=SENTENCES[1]), WidgetState(id=translate, trigger_value=True)]
+            await ws.send(streamlit_client.rerun(states, page.fragment_of(translate)))
+            return page, await streamlit_client.run_script(ws), page.fragment_of(translate)
+
+    tr = Translator.load(models_dir / f"{DEFAULT_MODEL}.safetensors", device="cpu")
+    with streamlit_server(models_dir) as url:
+        page, pressed, fragment = asyncio.run(open_and_press(url))
+    assert fragment
+    outside = [i for i in widget_ids(page) if i.endswith(("-lang", "-model", "-train_name"))]
+    assert len(outside) == 3 and not any(page.fragment_of(i) for i in outside)      # drawn with the page
+    assert not set(outside) & set(widget_ids(pressed))                               # not drawn by the press
+    assert any(i.endswith("-translate") for i in widget_ids(pressed))
+    shown = [e.markdown.body for e in pressed if e.WhichOneof("type") == "markdown" and "lab-translation" in
+             e.markdown.body]
+    expected = tr.translate(SENTENCES[1], beam_size=5, n_best=5).best.text
+    assert len(shown) == 1 and html.escape(expected) in shown[0]
+
+
 def visitor() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
