@@ -1,6 +1,6 @@
-"""The Streamlit app's tabs: the live heatmap (played step by step by ``streamlit_player``, then scrubbed), inside the model,
-greedy against beam, the candidates and the search tree, forcing a beginning, the attention variants,
-a closer look (coverage, attention against attribution, exposure bias).
+"""The Streamlit app's tabs: the live heatmap (played step by step by ``streamlit_player``, then scrubbed),
+inside the model, greedy against beam, the candidates and the search tree, forcing a beginning, the attention
+variants, a closer look (coverage, attention against attribution, exposure bias).
 
 Layout only: every value comes from ``seq2seq_lab.present``.
 """

@@ -159,8 +159,9 @@ def test_the_heatmap_grows_in_the_browser_one_row_a_step(page, server, models_di
     seen = {}                                                        # step shown → the heatmap's rows then
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and page.locator(player).count():
-        state = page.evaluate(f"""() => {{ const r = document.querySelector({player!r}); return r && r.dataset.step ?
-            [r.dataset.step, r.dataset.steps, [...r.querySelectorAll('.ytick text')].map(e => e.textContent)] : null }}""")
+        state = page.evaluate(f"""() => {{ const r = document.querySelector({player!r});
+            return r && r.dataset.step ? [r.dataset.step, r.dataset.steps,
+                                          [...r.querySelectorAll('.ytick text')].map(e => e.textContent)] : null }}""")
         if state and state[2]:
             seen[int(state[0])] = (int(state[1]), state[2])
         time.sleep(0.1)
