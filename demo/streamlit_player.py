@@ -1,10 +1,11 @@
 """The live animation, played by the browser: the heatmap grows one output word per step.
 
 The server decodes the sentence step by step (tens of milliseconds: ``live.LiveDecoding``), builds each step's
-heatmap and next-word bars, and sends them all in one message to each of two players (``live_player.js``), which
-draw a frame every ``delay`` seconds with the page's own plotly.js. While the browser plays, the server only
-waits; then the page's run goes on and draws the finished view (the last frame again, as Streamlit charts that
-can be exported and scrubbed through).
+heatmap and next-word bars, and sends them to two players (``live_player.js``, one for the heatmap, one for the
+bars): the first step alone as soon as the model has taken it, then all of them. The players draw a frame every
+``delay`` seconds with the page's own plotly.js. While the browser plays, the server only waits; then the page's
+run goes on and draws the finished view (the last frame again, as Streamlit charts that can be exported and
+scrubbed through).
 
 Sending the frames one by one, as Streamlit charts, cost the server a chart's bookkeeping per frame (a copy, a
 hash and a message through the event loop, twice a step): a third of its time per Translate press (#12).
@@ -90,12 +91,12 @@ def animate(model, text: str, options: dict, slots: dict) -> live.Result:
     run = st.session_state["_plays"] = st.session_state.get("_plays", 0) + 1
     decoding = live.LiveDecoding(model, text, options)
     slots["status"].caption(T("live.running"))
-    frames = []
+    frames, first = [], time.monotonic()
     for frame in decoding:                      # the search, step by step (replayed if decoded before)
         frames.append(frame)
         if len(frames) == 1:
             play(frames, decoding.src_tokens, run, delay, slots)
-            first = time.monotonic()
+            first = time.monotonic()            # the browser starts playing about now
             server_turns().pause(0)             # to the back of the queue: the others' first frames go out
     play(frames, decoding.src_tokens, run, delay, slots)
     rest = time.monotonic()
