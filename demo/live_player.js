@@ -19,7 +19,8 @@ export default function (component) {
   root.className = "lab-player";
   root.innerHTML = "<div class='lab-player-note'></div><div class='lab-player-chart'></div>" +
                    "<div class='lab-player-caption'></div>";
-  parentElement.replaceChildren(root);
+  parentElement.querySelector(".lab-player")?.remove();    // this element's earlier frames, if it had any
+  parentElement.appendChild(root);               // beside the component's <style>, which must stay
   const chart = root.querySelector(".lab-player-chart");
   const note = root.querySelector(".lab-player-note");
   const caption = root.querySelector(".lab-player-caption");

@@ -173,6 +173,24 @@ def test_the_heatmap_grows_in_the_browser_one_row_a_step(page, server, models_di
     no_exceptions(page)
 
 
+def test_the_player_says_so_for_a_model_without_attention(page, server):
+    """A model without attention has no heatmap to grow: the player shows the note and the output so far, in the
+    box the finished view shows it in (the player's own styles reach it: a line break between the two)."""
+    from seq2seq_lab.catalog import VARIANT_MODELS
+    open_app(page, server + f"/?model={VARIANT_MODELS['none']}")
+    page.locator(".st-key-speed input[type=range]").press("ArrowLeft")                   # normal → slow
+    settled(page)
+    page.locator(".st-key-src_text input").fill(SENTENCE)
+    page.locator(".st-key-translate button").click()
+    note = page.locator("[class*=st-key-live_player_heat] .lab-player-note").first
+    note.wait_for(state="visible", timeout=90_000)
+    shown = note.inner_text()
+    assert shown.startswith("This model has no attention") and "\nOutput so far: " in shown, shown
+    assert note.evaluate("e => getComputedStyle(e).whiteSpace") == "pre-line"
+    assert not page.locator("[class*=st-key-live_player_heat] .main-svg").count()       # no chart drawn
+    no_exceptions(page)
+
+
 def test_chinese_interface_and_bad_input_in_the_browser(page, server, tmp_path):
     open_app(page, server + "/?lang=zh")
     assert page.locator(".st-key-translate button").inner_text().strip() == "翻译"
