@@ -7,6 +7,7 @@
 // over. Text is set as text, never as HTML.
 //
 // data (JSON text): {name, run, delay, config, template, frames: [{figure: {data, layout} | null, note, caption}]}
+// (run: a random id per translation; a note-only frame, for a model without attention, needs no plotly.js)
 // Each message mounts a new element; where the player stands in a run is kept per name ("heat", "bars"), so the
 // second message of a run carries on from the frame on screen instead of starting again.
 
@@ -30,6 +31,7 @@ export default function (component) {
     state = players[play.name] = { run: play.run, shown: 0, at: 0 };
   }
   root.dataset.steps = String(play.frames.length);
+  root.dataset.run = play.run;
 
   let timer = null;
   const show = (index) => {
@@ -46,12 +48,13 @@ export default function (component) {
     root.dataset.step = String(index + 1);       // what the browser tests read: the frame on screen
   };
   const tick = () => {
-    if (!window.Plotly) {                        // Streamlit loads plotly.js with its first chart: wait for it
+    const coming = play.frames[Math.min(state.shown, play.frames.length - 1)];
+    if (coming.figure && !window.Plotly) {       // Streamlit loads plotly.js with its first chart: wait for it
       timer = setTimeout(tick, 50);
       return;
     }
     if (state.shown > 0 && root.dataset.step === undefined) {
-      show(state.shown - 1);                     // this run's frame on screen, in this new element at once
+      show(Math.min(state.shown, play.frames.length) - 1);    // the frame on screen, in this new element at once
     }
     const delay = play.delay * 1000;
     const now = performance.now();

@@ -307,9 +307,14 @@ def workspace(shelf: catalogue.Shelf, model, manager) -> None:
     """The sentence, Translate, the translation and the tabs: what a student works with.
 
     A fragment: pressing Translate, switching a tab or scrubbing reruns only this part of the page, not the
-    sidebar and the model row above it (server time per press, #12). A change up there (model, language,
-    decoding settings) reruns the whole page, this part with it."""
+    sidebar and the model row above it (server time per press, #12). A change up there (model, language, the
+    decoding popover) reruns the whole page, this part with it. A fragment's rerun gets the objects of the last
+    page run, so the model is opened again: another visitor may have retrained or deleted it since."""
     with server_turns().turn():
+        try:
+            model = catalogue.open_model(model.key, SETTINGS)
+        except (OSError, LabError):
+            st.rerun(scope="app")                         # the page's list of models is out of date: draw it again
         translate, one_step = input_row()
         text = st.session_state.src_text or ""
         options = decoding_options()

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 
 import streamlit as st
 import streamlit_heads as heads_view
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
 from streamlit_ui import T, heatmap, lang, presenter, server_turns
 
 from seq2seq_lab import figures
+from seq2seq_lab.errors import LabError
 from seq2seq_lab.present import heads, live, views
 
 PLAYER_CSS = """
@@ -34,7 +38,7 @@ PLAYER = st.components.v2.component("lab_live_player", js=(Path(__file__).parent
 NAP = 0.1      # seconds: how soon a waiting run notices that the visitor asked for something else
 
 
-def frames_json(name: str, parts: list[tuple], run: int, delay: float, filename: str) -> str:
+def frames_json(name: str, parts: list[tuple], run: str, delay: float, filename: str) -> str:
     """Player ``name``'s data: ``parts`` (figure or None, note or None, caption or None) per frame of
     translation ``run``, as JSON text.
     Each figure's JSON is written once (``figures.figure_json``) and their shared template sent once."""
@@ -45,13 +49,15 @@ def frames_json(name: str, parts: list[tuple], run: int, delay: float, filename:
             chart, template = figures.figure_json(figure)
         frames.append(f'{{"figure": {chart}, "note": {json.dumps(note)}, "caption": {json.dumps(caption)}}}')
     config = figures.export_config(filename, fmt=st.session_state.get("export_fmt", "png"))
-    return (f'{{"name": "{name}", "run": {run}, "delay": {json.dumps(delay)}, "config": {json.dumps(config)}, '
+    return (f'{{"name": "{name}", "run": "{run}", "delay": {json.dumps(delay)}, "config": {json.dumps(config)}, '
             f'"template": {json.dumps(template)}, "frames": [{", ".join(frames)}]}}')
 
 
-def play(frames: list[live.Frame], src_tokens: list[str], run: int, delay: float, slots: dict) -> None:
+def play(frames: list[live.Frame], src_tokens: list[str], run: str, delay: float, slots: dict, *,
+         first: bool) -> None:
     """Send the frames to the heatmap's and the bars' places; they play them at once, side by side. Frames sent
-    again for the same ``run`` with more after them carry on where the player is."""
+    again for the same ``run`` with more after them carry on where the player is (``first``: the first message
+    of a run; the second is another element)."""
     choice, shape = heads_view.chosen_head(), slots.get("shape")
     heat, bars = [], []
     for frame in frames:
@@ -63,22 +69,32 @@ def play(frames: list[live.Frame], src_tokens: list[str], run: int, delay: float
             heat.append((heatmap(src_tokens, frame.tokens, rows, highlight_row=frame.step - 1), None, caption))
         if frame.alternatives:
             bars.append((views.next_word_bars(frame, lang(), presenter=presenter()), None, None))
-    first = "_first" if len(frames) == 1 else ""         # the first step comes alone, then all: two elements
+    suffix = "_first" if first else ""
     with slots["heat"].container():
-        PLAYER(data=frames_json("heat", heat, run, delay, "attention"), key=f"live_player_heat{first}")
+        PLAYER(data=frames_json("heat", heat, run, delay, "attention"), key=f"live_player_heat{suffix}")
     if bars:
         with slots["bars"].container():
             PLAYER(data=frames_json("bars", bars, run, delay, "next_word_probabilities"),
-                   key=f"live_player_bars{first}")
+                   key=f"live_player_bars{suffix}")
+
+
+def asked_for_more() -> bool:
+    """Whether the visitor has asked for something newer (a press, a tab) while this run waits. Streamlit stops a
+    run for a new page run at its next call, but lets a request for a fragment (this page's Translate, tabs and
+    scrubber) queue until the run in progress ends: the wait looks at Streamlit's own record of pending requests
+    (``ScriptRequests``, streamlit pinned in requirements.txt; tests/test_browser.py checks that a press during an
+    animation is answered). Without that record it answers False: the wait then runs its course."""
+    requests = getattr(get_script_run_ctx(), "script_requests", None)
+    return getattr(requests, "_state", None) == ScriptRequestType.RERUN
 
 
 def wait(seconds: float) -> None:
-    """Wait while the browser plays, without holding a turn (other visitors' requests run meanwhile). Between
-    short naps the run reads its session state: that is where Streamlit stops a run the visitor has replaced
-    with a newer request (a press on Translate while the animation plays)."""
+    """Wait while the browser plays, without holding a turn (other visitors' requests run meanwhile), and no longer
+    once the visitor has asked for something else: a newer page run stops this one at the session-state read, a
+    request for the fragment ends the wait (:func:`asked_for_more`)."""
     end = time.monotonic() + seconds
     with server_turns().set_aside():
-        while (left := end - time.monotonic()) > 0:
+        while (left := end - time.monotonic()) > 0 and not asked_for_more():
             time.sleep(min(NAP, left))
             st.session_state.get("speed")
 
@@ -88,18 +104,23 @@ def animate(model, text: str, options: dict, slots: dict) -> live.Result:
     taken it, and the run then lets the visitors queued behind it send theirs (a class sees every heatmap start
     at once); the others follow when the search is over. Returns once the browser has played them all."""
     delay = live.SPEEDS.get(st.session_state.get("speed", "normal"), 0.35)
-    run = st.session_state["_plays"] = st.session_state.get("_plays", 0) + 1
+    run = uuid.uuid4().hex                      # the player's state outlives a session (a server restart)
     decoding = live.LiveDecoding(model, text, options)
     slots["status"].caption(T("live.running"))
-    frames, first = [], time.monotonic()
-    for frame in decoding:                      # the search, step by step (replayed if decoded before)
-        frames.append(frame)
-        if len(frames) == 1:
-            play(frames, decoding.src_tokens, run, delay, slots)
-            first = time.monotonic()            # the browser starts playing about now
-            server_turns().pause(0)             # to the back of the queue: the others' first frames go out
-    play(frames, decoding.src_tokens, run, delay, slots)
-    rest = time.monotonic()
-    wait(max(first + len(frames) * delay, rest + (len(frames) - 1) * delay) - rest)
+    try:
+        frames, first = [], time.monotonic()
+        for frame in decoding:                  # the search, step by step (replayed if decoded before)
+            frames.append(frame)
+            if len(frames) == 1:
+                play(frames, decoding.src_tokens, run, delay, slots, first=True)
+                first = time.monotonic()        # the browser starts playing about now
+                server_turns().pause(0)         # to the back of the queue: the others' first frames go out
+        if len(frames) > 1:
+            play(frames, decoding.src_tokens, run, delay, slots, first=False)
+        rest = time.monotonic()
+        wait(max(first + len(frames) * delay, rest + (len(frames) - 1) * delay) - rest)
+    except LabError:
+        slots["status"].empty()                 # the error is shown above; nothing is decoding any more
+        raise
     slots["status"].empty()
     return decoding.result

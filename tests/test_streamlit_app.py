@@ -730,3 +730,15 @@ def test_pinyin_switch_puts_the_reading_under_the_source_words(app):
     assert any(tick.startswith("学习") and "xuéxí" in tick for tick in x_ticks), x_ticks
     open_tab(app, "pipeline")
     assert "xuéxí" in texts(app) or any("xuéxí" in str(el.proto) for el in app.get("markdown"))
+
+
+def test_a_one_step_translation_plays_without_an_error(app):
+    """``max_len`` 1 (the popover allows it): the animation's first step is its only one, so the player gets one
+    message, not two under the same key (which Streamlit refuses with an exception)."""
+    app.select_slider(key="speed").set_value("fast").run()                # animated, as a class sees it
+    app.number_input(key="max_len").set_value(1).run()
+    app.text_input(key="src_text").set_value("我是学生。")
+    app.button(key="translate").click().run()
+    assert not app.exception
+    _, y, _ = heatmap_axes(chart(app, "live_heat"))
+    assert len(y) == 1

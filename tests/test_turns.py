@@ -140,3 +140,10 @@ def test_a_run_stopped_while_its_turn_is_set_aside_gives_back_exactly_one_turn()
     assert events[-1] == "other"
     with turns.set_aside():                          # without a turn: nothing to give back
         assert not turns.holding()
+    with turns.turn(), turns.set_aside():            # set aside: the thread holds none, a pause inside only sleeps
+        assert not turns.holding()
+        turns.pause(0)
+        late = spawn(other)                          # and the turn is free for another visitor meanwhile
+        late.join(PATIENCE)
+        assert not late.is_alive()
+    assert turns.waiting == 0 and not turns.holding()

@@ -75,14 +75,17 @@ class Turns:
     def set_aside(self):
         """Give this thread's turn back for the ``with`` block (a wait that needs no interpreter), then queue for
         one again; nothing to give back for a thread that holds none."""
-        if not self.holding():
+        depth = getattr(self._held, "depth", 0)
+        if depth == 0:
             yield
             return
         self._release()
+        self._held.depth = 0                 # while it is set aside, the thread holds none (a pause inside sleeps)
         try:
             yield
         finally:
             self._acquire()
+            self._held.depth = depth
 
     def pause(self, seconds: float) -> None:
         """Sleep without holding a turn, then queue for one again (a plain sleep for a thread that holds none)."""
