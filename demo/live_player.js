@@ -31,7 +31,6 @@ export default function (component) {
     state = players[play.name] = { run: play.run, shown: 0, at: 0 };
   }
   root.dataset.steps = String(play.frames.length);
-  root.dataset.run = play.run;
 
   let timer = null;
   const show = (index) => {

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import streamlit as st
 import streamlit_heads as heads_view
-from streamlit.runtime.scriptrunner import get_script_run_ctx
-from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
 from streamlit_ui import T, heatmap, lang, presenter, server_turns
 
 from seq2seq_lab import figures
@@ -35,7 +33,7 @@ PLAYER_CSS = """
 """
 PLAYER = st.components.v2.component("lab_live_player", js=(Path(__file__).parent / "live_player.js").read_text(
     encoding="utf-8"), css=PLAYER_CSS, isolate_styles=False)    # plotly's own styles must reach its charts
-NAP = 0.1      # seconds: how soon a waiting run notices that the visitor asked for something else
+NAP = 0.1      # seconds: how soon a waiting run notices that the visitor changed the page
 
 
 def frames_json(name: str, parts: list[tuple], run: str, delay: float, filename: str) -> str:
@@ -78,23 +76,14 @@ def play(frames: list[live.Frame], src_tokens: list[str], run: str, delay: float
                    key=f"live_player_bars{suffix}")
 
 
-def asked_for_more() -> bool:
-    """Whether the visitor has asked for something newer (a press, a tab) while this run waits. Streamlit stops a
-    run for a new page run at its next call, but lets a request for a fragment (this page's Translate, tabs and
-    scrubber) queue until the run in progress ends: the wait looks at Streamlit's own record of pending requests
-    (``ScriptRequests``, streamlit pinned in requirements.txt; tests/test_browser.py checks that a press during an
-    animation is answered). Without that record it answers False: the wait then runs its course."""
-    requests = getattr(get_script_run_ctx(), "script_requests", None)
-    return getattr(requests, "_state", None) == ScriptRequestType.RERUN
-
-
 def wait(seconds: float) -> None:
-    """Wait while the browser plays, without holding a turn (other visitors' requests run meanwhile), and no longer
-    once the visitor has asked for something else: a newer page run stops this one at the session-state read, a
-    request for the fragment ends the wait (:func:`asked_for_more`)."""
+    """Wait while the browser plays, without holding a turn (other visitors' requests run meanwhile). Between
+    short naps the run reads its session state: that is where Streamlit stops a run for a newer page run (a
+    change in the sidebar or the model row). A request for this page's fragment (Translate, a tab, the scrubber)
+    waits until the run ends: Streamlit does not let a fragment's request stop a run in progress."""
     end = time.monotonic() + seconds
     with server_turns().set_aside():
-        while (left := end - time.monotonic()) > 0 and not asked_for_more():
+        while (left := end - time.monotonic()) > 0:
             time.sleep(min(NAP, left))
             st.session_state.get("speed")
 

@@ -173,37 +173,6 @@ def test_the_heatmap_grows_in_the_browser_one_row_a_step(page, server, models_di
     no_exceptions(page)
 
 
-def test_a_press_during_an_animation_is_answered_without_waiting_for_its_end(page, server):
-    """Translate sits in a fragment, and Streamlit lets a fragment's request queue behind the run in progress:
-    the animation's wait must notice it (streamlit_player.asked_for_more). At the slow speed (0.8 s a frame) the
-    first sentence's animation has seconds to go when the second press comes; the second translation's player
-    must start before the first one has played its last frame."""
-    open_app(page, server)
-    page.locator(".st-key-speed input[type=range]").press("ArrowLeft")                   # normal → slow
-    settled(page)
-    page.locator(".st-key-src_text input").fill("明天我要去北京。")
-    page.locator(".st-key-translate button").click()
-    player = ".st-key-live_player_heat .lab-player"
-    page.wait_for_function(f"() => document.querySelector({player!r})?.dataset.step === '2'", timeout=90_000)
-    first_run, steps = page.evaluate(f"() => [document.querySelector({player!r}).dataset.run, "
-                                     f"document.querySelector({player!r}).dataset.steps]")
-    assert int(steps) > 3                                              # seconds of animation still to come
-    page.locator(".st-key-src_text input").fill("你好")
-    page.locator(".st-key-translate button").click()
-    seen = []                                                          # (run, step) of the player on screen
-    any_player = "[class*=st-key-live_player_heat] .lab-player"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (seen and seen[-1][0] != first_run):
-        state = page.evaluate(f"""() => {{ const r = document.querySelector({any_player!r});
-            return r && r.dataset.run ? [r.dataset.run, r.dataset.step] : null }}""")
-        if state:
-            seen.append(tuple(state))
-        time.sleep(0.05)
-    assert seen and seen[-1][0] != first_run, seen                     # the second translation's player came
-    assert (first_run, steps) not in seen, seen                        # before the first had played its last
-    no_exceptions(page)
-
-
 def test_the_player_says_so_for_a_model_without_attention(page, server):
     """A model without attention has no heatmap to grow: the player shows the note and the output so far, in the
     box the finished view shows it in (the player's own styles reach it: a line break between the two)."""
