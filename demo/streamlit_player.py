@@ -51,22 +51,28 @@ def frames_json(name: str, parts: list[tuple], run: str, delay: float, filename:
             f'"template": {json.dumps(template)}, "frames": [{", ".join(frames)}]}}')
 
 
+def frame_figures(frame: live.Frame, src_tokens: list[str], slots: dict) -> tuple:
+    """What the live view draws at ``frame``: the heatmap of the head picked (or the mean; None for a model
+    without attention) and the next-word bars (None without alternatives). The player's frames and the finished
+    view (``streamlit_tabs.draw_frame``) both come from here, so they are the same picture."""
+    rows = heads.frame_rows(frame, heads_view.chosen_head(), slots.get("shape"))
+    heat = None if rows is None else heatmap(src_tokens, frame.tokens, rows, highlight_row=frame.step - 1)
+    bars = views.next_word_bars(frame, lang(), presenter=presenter()) if frame.alternatives else None
+    return heat, bars
+
+
 def play(frames: list[live.Frame], src_tokens: list[str], run: str, delay: float, slots: dict, *,
          first: bool) -> None:
     """Send the frames to the heatmap's and the bars' places; they play them at once, side by side. Frames sent
     again for the same ``run`` with more after them carry on where the player is (``first``: the first message
     of a run; the second is another element)."""
-    choice, shape = heads_view.chosen_head(), slots.get("shape")
     heat, bars = [], []
     for frame in frames:
-        rows = heads.frame_rows(frame, choice, shape)                # the head picked, or the mean
-        caption = views.step_caption(frame, None, lang(), plain=True)
-        if rows is None:
-            heat.append((None, views.no_attention_note(frame.tokens, lang(), plain=True), caption))
-        else:
-            heat.append((heatmap(src_tokens, frame.tokens, rows, highlight_row=frame.step - 1), None, caption))
-        if frame.alternatives:
-            bars.append((views.next_word_bars(frame, lang(), presenter=presenter()), None, None))
+        heat_figure, bars_figure = frame_figures(frame, src_tokens, slots)
+        note = None if heat_figure is not None else views.no_attention_note(frame.tokens, lang(), plain=True)
+        heat.append((heat_figure, note, views.step_caption(frame, None, lang(), plain=True)))
+        if bars_figure is not None:
+            bars.append((bars_figure, None, None))
     suffix = "_first" if first else ""
     with slots["heat"].container():
         PLAYER(data=frames_json("heat", heat, run, delay, "attention"), key=f"live_player_heat{suffix}")

@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import streamlit as st
 import streamlit_heads as heads_view
+import streamlit_player as player
 from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, pinyin, plot, presenter, show_error
 
 from seq2seq_lab import catalog, settings
 from seq2seq_lab.errors import LabError
-from seq2seq_lab.present import catalogue, closer, heads, live, views
+from seq2seq_lab.present import catalogue, closer, live, views
 
 # --- ① live decoding ---------------------------------------------------------------------------------
 
 def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int, slots: dict) -> None:
     """The live view at one step of the finished translation (the player drew the steps as they came)."""
-    rows = heads.frame_rows(frame, heads_view.chosen_head(), slots.get("shape"))     # the head picked, or the mean
-    if rows is None:
+    heat, bars = player.frame_figures(frame, src_tokens, slots)          # as the live player drew them
+    if heat is None:
         slots["heat"].info(views.no_attention_note(frame.tokens, lang()))
     else:
-        plot(heatmap(src_tokens, frame.tokens, rows, highlight_row=frame.step - 1),   # the tab is its title
-             key="live_heat", where=slots["heat"], filename="attention", themed=False)
-    if frame.alternatives:
-        plot(views.next_word_bars(frame, lang(), presenter=presenter()), key="live_bars", where=slots["bars"],
-             filename="next_word_probabilities", themed=False)       # as the live player drew them
+        plot(heat, key="live_heat", where=slots["heat"], filename="attention", themed=False)
+    if bars is not None:
+        plot(bars, key="live_bars", where=slots["bars"], filename="next_word_probabilities", themed=False)
     slots["caption"].markdown(views.step_caption(frame, steps, lang()))
 
 
