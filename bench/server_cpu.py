@@ -2,6 +2,7 @@
 
     python bench/server_cpu.py                       # the default model; writes bench/server_cpu-<machine>.json
     python bench/server_cpu.py --rounds 3
+    python bench/server_cpu.py --rounds 1 --sentences 24    # first presses only, 72 of them (side by side)
     python bench/server_cpu.py --profile /tmp/spy.txt   # and a py-spy profile of the presses (needs py-spy)
     python bench/server_cpu.py --model everyday_additive --out bench/server_cpu-<machine>-rnn.json
 
@@ -102,9 +103,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=2, help="times through the examples × beams")
     parser.add_argument("--profile", help="record a py-spy profile (raw, collapsed stacks) of the presses here")
     parser.add_argument("--model", default=catalog.DEFAULT_MODEL, help="the model the visitors translate with")
+    parser.add_argument("--sentences", type=int, default=6,
+                        help="how many of the app's examples (a side-by-side comparison wants more first presses)")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    texts = list(catalogue.examples_for("everyday"))[:6]
+    texts = list(catalogue.examples_for("everyday"))[:args.sentences]
     server, url = start_streamlit(ROOT / "models")
     spy = None
     try:

@@ -56,11 +56,6 @@ def trace_views(L: str) -> tuple[dict, dict]:
     return values, {"trace_box": trace_box, **pickers}
 
 
-def live_rows(model: OpenModel, candidate, head) -> Any:
-    """The rows the live heatmap draws for the head picked (the summary for an RNN or no choice)."""
-    return heads.candidate_rows(candidate, head, heads.shape(model))
-
-
 def render(model: OpenModel, result: live.Result, lang: str, picks: dict) -> dict[str, Any]:
     """Values of :data:`VALUES` for ``result``; all empty for an RNN."""
     out: dict[str, Any] = {name: None if name.endswith(("plot", "view")) else "" for name in VALUES}
@@ -72,7 +67,7 @@ def render(model: OpenModel, result: live.Result, lang: str, picks: dict) -> dic
                                                              pinyin=pinyin)
     for side in ("enc", "dec"):
         out[f"{side}_plot"], out[f"{side}_caption"] = heads.self_attention(
-            result, "encoder" if side == "enc" else "decoder", picks.get(f"{side}_layer"), lang, pinyin=pinyin)
+            model, result, "encoder" if side == "enc" else "decoder", picks.get(f"{side}_layer"), lang, pinyin=pinyin)
     out["trace_title"] = f"#### {t('pipe.trace', lang)}"
     for panel in heads.trace_panels(model, result, picks.get("trace_layer"), picks.get("trace_head"),
                                     picks.get("trace_step"), lang):
@@ -115,9 +110,11 @@ def control_updates(model: OpenModel | None, result: live.Result | None, lang: s
 
 def heatmap(model: OpenModel, result: live.Result, head, lang: str, pinyin: bool = False):
     """The live tab's finished heatmap for the head picked."""
-    best = result.final.best
-    rows = live_rows(model, best, head)
-    return None if rows is None else views.heatmap(result.final.src_tokens, best.tokens, rows, lang, pinyin=pinyin)
+    if not result.frames:
+        return None
+    last = result.frames[-1]                                          # the whole translation, every head's rows
+    rows = heads.frame_rows(last, head, heads.shape(model))
+    return None if rows is None else views.heatmap(result.final.src_tokens, last.tokens, rows, lang, pinyin=pinyin)
 
 
 def wire(state, lang_radio, controls: dict, outputs: dict, render) -> dict:

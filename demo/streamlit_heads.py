@@ -56,7 +56,7 @@ def head_views(model, result: live.Result, frame: live.Frame) -> None:
                              on_change="rerun")
     if views_open.open:
         with views_open:
-            _self_attention(found, result, frame)
+            _self_attention(model, found, result, frame)
 
 
 def _cross_grid(found, result: live.Result, frame: live.Frame) -> None:
@@ -69,13 +69,13 @@ def _cross_grid(found, result: live.Result, frame: live.Frame) -> None:
         plot(figure, key="heads_grid", filename="attention_heads")
 
 
-def _self_attention(found, result: live.Result, frame: live.Frame) -> None:
+def _self_attention(model, found, result: live.Result, frame: live.Frame) -> None:
     """The encoder's and the decoder's self-attention, one layer of each."""
     for side, key, label, layers in (("encoder", "enc_layer", "heads.enc_layer", found.enc_layers),
                                      ("decoder", "dec_layer", "heads.dec_layer", found.dec_layers)):
         layer = _layer_picker(key, T(label), layers)
-        figure, caption = heads.self_attention(result, side, layer, lang(), step=frame.step, presenter=presenter(),
-                                               pinyin=pinyin())
+        figure, caption = heads.self_attention(model, result, side, layer, lang(), step=frame.step,
+                                               presenter=presenter(), pinyin=pinyin())
         st.caption(caption)
         if figure is not None:
             plot(figure, key=f"self_{side}", filename=f"self_attention_{side}")

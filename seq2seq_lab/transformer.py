@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from .attention import MultiHeadAttention
-from .model import AttentionMaps, StepOutput
+from .model import AttentionMaps, StepOutput, step_logits
 
 MIN_POSITIONS = 202   # the longest source (200 characters + </s>) and output (max_len 200) must have an encoding
 
@@ -329,7 +329,7 @@ class TransformerDecoder(nn.Module):
                         torch.stack([r.values for r in results], dim=1))
         cross = torch.stack([r.cross_weights[:, :, 0] for r in results], dim=1)      # (B, L, h, S)
         top = output[:, 0]                                                            # (B, d)
-        return StepOutput(self.generator(top), cache, cross, top)
+        return StepOutput(step_logits(self.generator, top), cache, cross, top)      # (B, V) = top W_outᵀ + b
 
 
 class Transformer(nn.Module):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -268,8 +268,10 @@ class Translator:
                 translation.encoder_attention = encoder[j, :, :, :S, :S]                 # (L, h, S, S)
         return list(translations)
 
-    def steps(self, text: str, **options) -> Iterator[Step]:
-        """Decode live: one :class:`~.search.Step` per decoding step; the last carries ``.final``."""
+    def steps(self, text: str, *, attention_maps: bool = True, **options) -> Iterator[Step]:
+        """Decode live: one :class:`~.search.Step` per decoding step; the last carries ``.final``, with every
+        layer's and head's attention unless ``attention_maps`` is False (then :meth:`with_attention_maps` adds
+        them when a view needs them: a Transformer's pass costs a fifth of its search)."""
         analysis = self.analyze(text)
         search_options = self._options(**options, record=True)
         search = self._search([analysis], search_options)
@@ -288,8 +290,14 @@ class Translator:
             last, count = steps[0], count + 1
         translation = Translation(analysis, [self._candidate(h, len(analysis.ids)) for h in results[0]],
                                   self.device_label, search_options, decoding_seconds * 1000, count)
-        last.final = self._add_attention_maps([translation])[0]
+        last.final = self._add_attention_maps([translation])[0] if attention_maps else translation
         yield last
+
+    def with_attention_maps(self, translation: Translation) -> Translation:
+        """A copy of ``translation`` (from this model) with every layer's and head's attention, as from
+        :meth:`translate`; ``translation`` itself is not changed (it may be shared)."""
+        copy = replace(translation, candidates=[replace(candidate) for candidate in translation.candidates])
+        return self._add_attention_maps([copy])[0]
 
     def translate(self, text: str, **options) -> Translation:
         """Translate one sentence (options as in :class:`~.search.SearchOptions`, ``prefix`` as words), with

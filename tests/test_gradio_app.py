@@ -549,7 +549,9 @@ def test_a_transformers_page_shows_its_heads_self_attention_and_trace(app, trans
     (page,) = app.translate_stream(SENTENCE, "everyday_transformer", 1, 0.0, 0.0, 0, 0, "instant", "en")
     assert set(page) == set(app.OUTPUTS)
     result = page["state"]
-    best, final = result.final.best, result.final
+    final = live.MAPS.peek(result.request)                             # the maps the page's views computed
+    assert final is not None and final.best.tokens == result.final.best.tokens
+    best = final.best
     grid = [tr for tr in page["grid_plot"].data if tr.type == "heatmap"]
     assert len(grid) == 4                                           # the last layer's four heads
     np.testing.assert_allclose(np.asarray(grid[2].z, dtype=float), best.attention_heads[:, 1, 2], atol=1e-5)

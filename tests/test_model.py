@@ -10,7 +10,7 @@ from torch.testing import assert_close
 
 from seq2seq_lab.attention import ATTENTION_TYPES
 from seq2seq_lab.data import pad
-from seq2seq_lab.model import DecoderState, ModelConfig, Seq2Seq
+from seq2seq_lab.model import STEP_ROWS, DecoderState, ModelConfig, Seq2Seq, step_logits
 
 VARIANTS = list(itertools.product(ATTENTION_TYPES, ("gru", "lstm"), (True, False)))
 VARIANT_IDS = [f"{a}-{c}-{'bi' if b else 'uni'}" for a, c, b in VARIANTS]
@@ -285,3 +285,19 @@ def test_the_query_option_is_checked_and_older_configs_use_the_state():
     config = ModelConfig(src_vocab_size=12, tgt_vocab_size=11).to_dict()
     del config["query"]
     assert ModelConfig.from_dict(config).query == "state"
+
+
+def test_step_logits_is_the_layers_product_for_a_steps_rows_and_any_shape():
+    """The output layer's tall-first layout (#12) gives the layer's numbers, with its bias, for 1 … 16 rows, and
+    hands other shapes to the layer itself."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(32, 500)
+    for rows in (1, 3, 5, STEP_ROWS, STEP_ROWS + 1):
+        x = torch.randn(rows, 32)
+        torch.testing.assert_close(step_logits(layer, x), layer(x), rtol=1e-5, atol=1e-5)
+    x = torch.randn(2, 7, 32)                                        # training's (B, T, d)
+    torch.testing.assert_close(step_logits(layer, x), layer(x))
+    with torch.no_grad():
+        layer.bias.fill_(3.0)
+    x = torch.zeros(2, 32)
+    assert torch.equal(step_logits(layer, x), torch.full((2, 500), 3.0))

@@ -4,7 +4,7 @@ An RNN has one attention; a Transformer has ``heads`` of them in each decoder la
 the encoder's and the decoder's self-attention. This module says what the apps draw of them:
 
 - the heatmap's **head picker**: the summary (the last layer, mean of its heads: ``Candidate.attention``) or
-  one (layer, head); :func:`frame_rows` / :func:`candidate_rows` give the rows to draw for a choice;
+  one (layer, head); :func:`frame_rows` gives the rows to draw for a choice;
 - the **model view**: every head of one decoder layer (or every layer × head) side by side, for the step
   shown (:func:`cross_grid`), so a class sees at once that heads specialise;
 - **self-attention**: the encoder's (each source word over every source word) and the decoder's masked one,
@@ -24,9 +24,8 @@ import numpy as np
 
 from .. import figures
 from ..i18n import t
-from ..translator import Candidate
 from .catalogue import OpenModel, md_text
-from .live import LRU, Frame, Result
+from .live import LRU, Frame, Result, attention_maps
 from .views import Panel, font_size, pinyin_notes
 
 SUMMARY = "mean"           # the head picker's default: the last layer, mean of its heads
@@ -102,11 +101,6 @@ def frame_rows(frame: Frame, choice, found: Shape | None) -> np.ndarray | None:
     return _rows(frame.attention, frame.heads, choice, found)
 
 
-def candidate_rows(candidate: Candidate, choice, found: Shape | None) -> np.ndarray | None:
-    """The rows to draw for a finished candidate: (T, S) of the chosen head, or the summary."""
-    return _rows(candidate.attention, candidate.attention_heads, choice, found)
-
-
 # --- every head of one layer: the model view --------------------------------------------------------
 
 def layer_choices(layers: int, lang: str, *, every: bool = False) -> dict[str, str]:
@@ -177,12 +171,13 @@ def decoder_inputs(tokens: list[str]) -> list[str]:
     return ["<s>", *tokens[:-1]]
 
 
-def self_attention(result: Result, side: str, layer_choice, lang: str, *, step: int | None = None,
+def self_attention(model: OpenModel, result: Result, side: str, layer_choice, lang: str, *, step: int | None = None,
                    presenter: bool = False, pinyin: bool = False):
     """(figure, Markdown caption) of one layer's self-attention heads: ``side`` "encoder" (source × source) or
     "decoder" (the output written up to ``step``: masked, its future cells grey). None for the figure where the
-    translation carries no self-attention (a model without it, or a batch translation)."""
-    final, best = result.final, result.final.best
+    translation carries no self-attention (a model without it, or ``model`` is not the result's)."""
+    final = attention_maps(model, result) or result.final                             # computed on first use
+    best = final.best
     maps = final.encoder_attention if side == "encoder" else best.self_attention     # (L, h, n, n)
     layer = parse_layer(layer_choice, 1 if maps is None else maps.shape[0])
     caption = t("heads.enc_caption" if side == "encoder" else "heads.dec_caption", lang, layer=layer + 1)

@@ -75,14 +75,19 @@ def final_path(steps: list[Step], tokens: list[str]) -> list[Node]:
     """The search-tree nodes that produced ``tokens`` (a finished translation), one per step; [] if none."""
     nodes = [n for step in steps for n in step.nodes]
     by_id = {n.id: n for n in nodes}
-    end = next((n for n in reversed(nodes) if list(n.tokens) == list(tokens) and n.status == "finished"), None)
+    ending = [n for n in reversed(nodes) if list(n.tokens) == list(tokens) and n.status != PRUNED]
+    end = next((n for n in ending if n.status == "finished"), ending[0] if ending else None)  # or cut off by max_len
     return path_to(end, by_id) if end is not None else []
 
 
 def final_frames(steps: list[Step], final: Translation) -> list[Frame]:
-    """One frame per token of the final best translation, along the search-tree path that produced it."""
+    """One frame per token of the final best translation, along the search-tree path that produced it. Every
+    head's rows come from the path's nodes (what each step computed), so no second pass is needed."""
     best = final.best
     path = final_path(steps, best.tokens)
+    heads = best.attention_heads
+    if heads is None and len(path) == len(best.tokens) and all(n.attention_heads is not None for n in path):
+        heads = np.stack([n.attention_heads for n in path])                                  # (T, L, h, S)
     frames = []
     for i in range(len(best.tokens)):
         node = path[i] if i < len(path) else None
@@ -90,7 +95,7 @@ def final_frames(steps: list[Step], final: Translation) -> list[Frame]:
                             None if best.attention is None else best.attention[:i + 1],
                             node.alternatives if node is not None else [],
                             float(node.token_prob) if node is not None else float("nan"),
-                            None if best.attention_heads is None else best.attention_heads[:i + 1]))
+                            None if heads is None else heads[:i + 1]))
     return frames
 
 
@@ -159,7 +164,9 @@ class LiveDecoding:
         self.replayed = cached is not None
         steps: list[Step] = []
         by_id: dict[int, Node] = {}
-        for step in cached.steps if cached is not None else self.model.translator.steps(self.text, **self.options):
+        searched = cached.steps if cached is not None else self.model.translator.steps(
+            self.text, attention_maps=False, **self.options)           # the maps on demand: attention_maps()
+        for step in searched:
             steps.append(step)
             by_id.update((n.id, n) for n in step.nodes)
             yield frame_of(path_to(leading_node(step), by_id))
@@ -213,6 +220,18 @@ class LRU:
 
 RESULTS = LRU(64)                  # a Result holds every step's records: tens of kB to a few MB
 TRANSLATIONS = LRU(256)            # a Translation holds the n-best list only
+
+
+MAPS = LRU(64)                     # a Translation with every head's maps: (L, h, n, n) arrays, tens of kB
+
+
+def attention_maps(model: OpenModel, result: Result) -> Translation | None:
+    """``result.final`` with every layer's and head's self-attention (a Transformer's encoder and decoder), computed
+    the first time a view asks (a teacher-forced pass: a fifth of the search's time, spent only when wanted),
+    cached. None when ``model`` is not the one ``result`` came from (retrained since, or another)."""
+    if (model.key, model.version) != (result.model_key, result.version):
+        return None
+    return MAPS.get(result.request, lambda: model.translator.with_attention_maps(result.final))
 
 
 def decode(model: OpenModel, text: str, options: dict) -> Result:
