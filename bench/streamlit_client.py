@@ -78,6 +78,22 @@ def is_live_heatmap(element, *, final: bool = True) -> bool:
     return not final and kind == "bidi_component" and "-live_player_heat" in element.bidi_component.id
 
 
+def finished_heatmap(elements) -> dict | None:
+    """The live heatmap a run left on the page, as plotly JSON: its chart, or right after an animation the
+    player's last frame (the finished view: ``streamlit_tabs.draw_frame`` does not draw it again)."""
+    for element in reversed(elements):
+        kind = element.WhichOneof("type")
+        if kind == "plotly_chart" and is_live_heatmap(element):
+            return json.loads(element.plotly_chart.spec)
+        if kind == "bidi_component" and element.bidi_component.id.endswith("-live_player_heat"):
+            data = json.loads(element.bidi_component.json)
+            data = json.loads(data) if isinstance(data, str) else data               # the player's data is JSON text
+            figure = data["frames"][-1]["figure"]
+            return None if figure is None else {"data": figure["data"],
+                                                "layout": {**figure["layout"], "template": data["template"]}}
+    return None
+
+
 def stream_url(url: str) -> str:
     return url.replace("http://", "ws://") + "/_stcore/stream"
 
@@ -110,14 +126,14 @@ async def student(url: str, text: str, beam: int) -> dict:
         second = await run_script(ws, note)
         final_s = time.perf_counter() - pressed
     kinds = [e.WhichOneof("type") for e in second]
-    heat = [json.loads(e.plotly_chart.spec) for e in second if is_live_heatmap(e)]
+    heat = finished_heatmap(second)
     return {"text": text, "beam": beam, "page_s": page_s, "first_heatmap_s": first_heatmap[0] if first_heatmap
             else None, "final_s": final_s,
             "exceptions": [e.exception.message for e, k in zip(second, kinds) if k == "exception"],
             "errors": [e.alert.body for e, k in zip(second, kinds) if k == "alert" and e.alert.format == Alert.ERROR],
             "shown": [e.markdown.body for e, k in zip(second, kinds) if k == "markdown"
                       and "lab-translation" in e.markdown.body],
-            "heat": heat[-1] if heat else None}
+            "heat": heat}
 
 
 async def ping_watch(url: str, stop: asyncio.Event, every_s: float = 0.5) -> list[float]:

@@ -2,10 +2,10 @@
 
 The server decodes the sentence step by step (tens of milliseconds: ``live.LiveDecoding``), builds each step's
 heatmap and next-word bars, and sends them to two players (``live_player.js``, one for the heatmap, one for the
-bars): the first step alone as soon as the model has taken it, then all of them. The players draw a frame every
-``delay`` seconds with the page's own plotly.js. While the browser plays, the server only waits; then the page's
-run goes on and draws the finished view (the last frame again, as Streamlit charts that can be exported and
-scrubbed through).
+bars): the first step alone as soon as the model has taken it, then all of them, ending on the finished
+translation. The players draw a frame every ``delay`` seconds with the page's own plotly.js. While the browser
+plays, the server only waits; the players' last frame then stays as the finished view (exportable from its
+modebar, as every chart), until the visitor scrubs or changes the page: then it is a Streamlit chart again.
 
 Sending the frames one by one, as Streamlit charts, cost the server a chart's bookkeeping per frame (a copy, a
 hash and a message through the event loop, twice a step): a third of its time per Translate press (#12).
@@ -62,15 +62,17 @@ def frame_figures(frame: live.Frame, src_tokens: list[str], slots: dict) -> tupl
 
 
 def play(frames: list[live.Frame], src_tokens: list[str], run: str, delay: float, slots: dict, *,
-         first: bool) -> None:
+         first: bool, steps: int | None = None) -> None:
     """Send the frames to the heatmap's and the bars' places; they play them at once, side by side. Frames sent
     again for the same ``run`` with more after them carry on where the player is (``first``: the first message
-    of a run; the second is another element)."""
+    of a run; the second is another element). ``steps``: the finished translation's length, when the last frame
+    is the finished view (its caption then says "step n of n", as the finished view's)."""
     heat, bars = [], []
-    for frame in frames:
+    for i, frame in enumerate(frames):
         heat_figure, bars_figure = frame_figures(frame, src_tokens, slots)
         note = None if heat_figure is not None else views.no_attention_note(frame.tokens, lang(), plain=True)
-        heat.append((heat_figure, note, views.step_caption(frame, None, lang(), plain=True)))
+        total = steps if i == len(frames) - 1 else None
+        heat.append((heat_figure, note, views.step_caption(frame, total, lang(), plain=True)))
         if bars_figure is not None:
             bars.append((bars_figure, None, None))
     suffix = "_first" if first else ""
@@ -110,12 +112,16 @@ def animate(model, text: str, options: dict, slots: dict) -> live.Result:
                 play(frames, decoding.src_tokens, run, delay, slots, first=True)
                 first = time.monotonic()        # the browser starts playing about now
                 server_turns().pause(0)         # to the back of the queue: the others' first frames go out
+        final = decoding.result.frames[-1] if decoding.result.frames else frames[-1]
+        if final.tokens != frames[-1].tokens:   # the search ended on another hypothesis than the last step's leader
+            frames.append(final)                # (a beam's finished one): the player ends on the translation
         if len(frames) > 1:
-            play(frames, decoding.src_tokens, run, delay, slots, first=False)
+            play(frames, decoding.src_tokens, run, delay, slots, first=False, steps=len(decoding.result.frames))
         rest = time.monotonic()
         wait(max(first + len(frames) * delay, rest + (len(frames) - 1) * delay) - rest)
     except LabError:
         slots["status"].empty()                 # the error is shown above; nothing is decoding any more
         raise
     slots["status"].empty()
+    slots["played"] = len(frames) > 1           # the last frame sent is the finished view: not drawn again (draw_frame)
     return decoding.result

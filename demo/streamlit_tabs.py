@@ -19,7 +19,12 @@ from seq2seq_lab.present import catalogue, closer, live, views
 # --- ① live decoding ---------------------------------------------------------------------------------
 
 def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int, slots: dict) -> None:
-    """The live view at one step of the finished translation (the player drew the steps as they came)."""
+    """The live view at one step of the finished translation (the player drew the steps as they came). Right
+    after an animation the players already show this picture and its caption, their last frame: it is not drawn
+    again (a chart costs the server ~8 ms, plotly's JSON of it: #12)."""
+    if slots.get("played"):
+        return
+    slots["caption"].markdown(views.step_caption(frame, steps, lang()))
     heat, bars = player.frame_figures(frame, src_tokens, slots)          # as the live player drew them
     if heat is None:
         slots["heat"].info(views.no_attention_note(frame.tokens, lang()))
@@ -27,7 +32,6 @@ def draw_frame(frame: live.Frame, src_tokens: list[str], steps: int, slots: dict
         plot(heat, key="live_heat", where=slots["heat"], filename="attention", themed=False)
     if bars is not None:
         plot(bars, key="live_bars", where=slots["bars"], filename="next_word_probabilities", themed=False)
-    slots["caption"].markdown(views.step_caption(frame, steps, lang()))
 
 
 def live_tab(model, result: live.Result, slots: dict) -> None:

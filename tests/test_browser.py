@@ -140,8 +140,9 @@ def settled(page) -> None:
 
 def test_the_heatmap_grows_in_the_browser_one_row_a_step(page, server, models_dir):
     """The live player (demo/live_player.js): every frame it shows is the heatmap after that many steps of the
-    model's own search, and the finished chart that replaces it has every row. Greedy, so the leader at step k
-    is the final output's first k words; the slow speed leaves 0.8 s a frame to look at one before the last."""
+    model's own search, and its last frame, which stays as the finished view, has every row. Greedy, so the
+    leader at step k is the final output's first k words; the slow speed leaves 0.8 s a frame to look at one
+    before the last."""
     default = Translator.load(models_dir / f"{DEFAULT_MODEL}.safetensors", device="cpu")
     start = catalogue.starting_decoding(ModelInfo(DEFAULT_MODEL, models_dir, record=default.record))
     expected = default.translate(SENTENCE, beam_size=1, **start).best.tokens
@@ -158,18 +159,25 @@ def test_the_heatmap_grows_in_the_browser_one_row_a_step(page, server, models_di
     page.wait_for_selector(player, timeout=90_000)
     seen = {}                                                        # step shown → the heatmap's rows then
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and page.locator(player).count():
+    while time.monotonic() < deadline:
         state = page.evaluate(f"""() => {{ const r = document.querySelector({player!r});
             return r && r.dataset.step ? [r.dataset.step, r.dataset.steps,
                                           [...r.querySelectorAll('.ytick text')].map(e => e.textContent)] : null }}""")
         if state and state[2]:
             seen[int(state[0])] = (int(state[1]), state[2])
+            if state[0] == state[1]:
+                break                                                # the last frame: the finished view
         time.sleep(0.1)
-    final = wait_for_ticks(page, "live_heat", "y", len(expected))
+    settled(page)
+    final = wait_for_ticks(page, "live_player_heat", "y", len(expected))     # it stays: not drawn again
+    assert not page.locator(".st-key-live_heat").count()
+    assert page.locator(".st-key-live_player_heat .modebar").count()          # exportable, as every chart
     assert seen and min(seen) < len(expected), seen                   # a frame before the last was on screen
     for step, (steps, rows) in seen.items():
         assert steps == len(expected) and rows == expected[:step], (step, rows)
     assert final == expected
+    page.locator(".st-key-scrub input[type=range]").press("ArrowLeft")          # one step back: a chart again
+    assert wait_for_ticks(page, "live_heat", "y", len(expected) - 1) == expected[:-1]
     no_exceptions(page)
 
 
@@ -215,7 +223,7 @@ def test_every_tab_draws_without_errors(browser, server, tmp_path):
         open_app(page, server)
         page.locator(".st-key-src_text input").fill("他是我的老师。")
         page.locator(".st-key-translate button").click()
-        wait_for_ticks(page, "live_heat", "x", 7)                       # 他 是 我 的 老师 。 </s>
+        wait_for_ticks(page, "live_player_heat", "x", 7)                # 他 是 我 的 老师 。 </s>: the player's
         for tab, name, chart in TABS:
             page.get_by_role("tab", name=tab).click()
             if name == "what_if":
