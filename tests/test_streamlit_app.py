@@ -24,11 +24,11 @@ import pytest
 from conftest import copy_models, free_port, stop, wait_until_serving
 from streamlit.testing.v1 import AppTest
 
-from seq2seq_lab import explain
+from seq2seq_lab import explain, settings
 from seq2seq_lab.catalog import DEFAULT_MODEL, VARIANT_MODELS
 from seq2seq_lab.checkpoint import load, save
 from seq2seq_lab.i18n import STRINGS, t
-from seq2seq_lab.present import catalogue
+from seq2seq_lab.present import catalogue, live
 from seq2seq_lab.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -742,3 +742,36 @@ def test_a_one_step_translation_plays_without_an_error(app):
     assert not app.exception
     _, y, _ = heatmap_axes(chart(app, "live_heat"))
     assert len(y) == 1
+
+
+def player_frames(at: AppTest, name: str = "heat") -> list[dict]:
+    """The frames the live player ``name`` got in the last run (its second message: all of them)."""
+    found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-live_player_{name}")]
+    assert found, "no live player"
+    data = json.loads(found[-1].proto.json)
+    return json.loads(data)["frames"] if isinstance(data, str) else data["frames"]
+
+
+def test_the_player_ends_on_the_finished_translation_and_it_is_not_drawn_again(app):
+    """A beam search often ends on another hypothesis than the one leading at its last step (a shorter one that
+    finished earlier): the player's last frame is then the finished translation's, captioned as the finished view,
+    and the run draws no chart on top of it (#12)."""
+    app.select_slider(key="speed").set_value("fast").run()                # animated, as a class sees it
+    differed = 0
+    for text in ["我爱学习中文", "我是学生。", "你好！", "他是我的老师。", "我们去北京。", "今天天气很好。"]:
+        translate(app, text, beam=5)
+        assert not app.exception
+        result = app.session_state["result"]
+        model = catalogue.open_model(result.model_key, settings.load())
+        leaders = list(live.LiveDecoding(model, text, result.options))      # replayed: the frames the run sent
+        frames = player_frames(app)
+        final = result.frames[-1]
+        differed += leaders[-1].tokens != final.tokens
+        assert len(frames) == len(leaders) + (leaders[-1].tokens != final.tokens)
+        _, y, _ = heatmap_axes(frames[-1]["figure"])
+        assert y == escaped(final.tokens)
+        assert frames[-1]["caption"].startswith(f"Step {len(final.tokens)} of {len(final.tokens)}:")
+        assert "live_heat" not in chart_keys(app) and "live_bars" not in chart_keys(app)
+    assert differed, "no sentence ended off its last leader: this test checked nothing"
+    app.slider(key="scrub").set_value(1).run()                             # scrubbing draws the chart again
+    assert "live_heat" in chart_keys(app)
