@@ -192,6 +192,10 @@ def test_the_maps_pass_runs_when_a_view_asks_once_and_for_the_results_own_model(
         assert figure is not None
     assert passes == [1]                                                   # computed once, then cached
     assert result.final.best.self_attention is None                        # the shared result is not changed
+    maps = live.attention_maps(transformer, result)
+    assert maps.best.self_attention is not None and maps.encoder_attention is not None
+    assert maps.best.tokens == result.final.best.tokens and len(maps.candidates) == len(result.final.candidates) > 1
+    assert all(a is b for a, b in zip(maps.candidates[1:], result.final.candidates[1:]))   # the best one's alone
     assert live.attention_maps(rnn, result) is None                        # not this result's model
     figure, _ = heads.self_attention(rnn, result, "encoder", "1", "en")
     assert figure is None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -220,18 +220,23 @@ class LRU:
 
 RESULTS = LRU(64)                  # a Result holds every step's records: tens of kB to a few MB
 TRANSLATIONS = LRU(256)            # a Translation holds the n-best list only
-
-
-MAPS = LRU(64)                     # a Translation with every head's maps: (L, h, n, n) arrays, tens of kB
+MAPS = LRU(64)                     # the best candidate's every-head maps: (L, h, n, n) arrays, tens of kB
 
 
 def attention_maps(model: OpenModel, result: Result) -> Translation | None:
-    """``result.final`` with every layer's and head's self-attention (a Transformer's encoder and decoder), computed
-    the first time a view asks (a teacher-forced pass: a fifth of the search's time, spent only when wanted),
-    cached. None when ``model`` is not the one ``result`` came from (retrained since, or another)."""
+    """``result.final`` with its best candidate's every layer and head of attention and the encoder's
+    self-attention (a Transformer's), computed the first time a view asks (a teacher-forced pass: a fifth of the
+    search's time, spent only when wanted), cached. None when ``model`` is not the one ``result`` came from
+    (retrained since, or another). The other candidates are left as they are: no view draws their heads."""
     if (model.key, model.version) != (result.model_key, result.version):
         return None
-    return MAPS.get(result.request, lambda: model.translator.with_attention_maps(result.final))
+
+    def compute() -> Translation:
+        final = result.final
+        mapped = model.translator.with_attention_maps(replace(final, candidates=[final.best]))
+        return replace(mapped, candidates=[mapped.best, *final.candidates[1:]])
+
+    return MAPS.get(result.request, compute)
 
 
 def decode(model: OpenModel, text: str, options: dict) -> Result:
