@@ -95,6 +95,17 @@ def wait_for_ticks(page, key: str, axis: str, count: int, timeout: float = 90) -
     raise AssertionError(f"{key}: {axis} ticks {texts(page, f'.st-key-{key} .{axis}tick text')}, wanted {count}")
 
 
+def finished_player_ticks(page, axis: str, timeout: float = 90) -> list[str]:
+    """The live heatmap's ``axis`` ticks once the player shows its last frame: the finished view after an
+    animation (a beam's earlier frames may have as many rows, other words), and the page's run has ended."""
+    player = ".st-key-live_player_heat .lab-player"
+    page.wait_for_function(f"""() => {{ const r = document.querySelector({player!r});
+        return r && r.dataset.step !== undefined && r.dataset.step === r.dataset.steps }}""", timeout=timeout * 1000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')",   # the run has ended:
+                           timeout=timeout * 1000)                                           # the banner is drawn
+    return texts(page, f"{player} .{axis}tick text")
+
+
 def open_app(page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector(".st-key-translate button", timeout=90_000)
@@ -114,8 +125,8 @@ def test_translate_in_the_browser(page, server, models_dir, tmp_path):
     page.locator(".st-key-src_text input").fill(SENTENCE)
     page.locator(".st-key-translate button").click()
 
-    x_ticks = wait_for_ticks(page, "live_heat", "x", len(expected.src_tokens))
-    y_ticks = wait_for_ticks(page, "live_heat", "y", len(expected.best.tokens))
+    x_ticks = finished_player_ticks(page, "x")              # the animation's last frame: the finished view
+    y_ticks = finished_player_ticks(page, "y")
     assert x_ticks == expected.src_tokens                   # 他 是 我 的 老师 。 </s>: jieba's words, in order
     assert y_ticks == expected.best.tokens                  # the output words, in the order they were written
     assert expected.best.text in page.locator("#lab-translation").inner_text()
@@ -223,7 +234,7 @@ def test_every_tab_draws_without_errors(browser, server, tmp_path):
         open_app(page, server)
         page.locator(".st-key-src_text input").fill("他是我的老师。")
         page.locator(".st-key-translate button").click()
-        wait_for_ticks(page, "live_player_heat", "x", 7)                # 他 是 我 的 老师 。 </s>: the player's
+        assert len(finished_player_ticks(page, "x")) == 7               # 他 是 我 的 老师 。 </s>
         for tab, name, chart in TABS:
             page.get_by_role("tab", name=tab).click()
             if name == "what_if":
@@ -409,7 +420,7 @@ def test_the_transformers_heads_in_the_browser(browser, shipped_server, tmp_path
     try:
         open_app(page, f"{shipped_server}/?model=everyday_transformer&text={SENTENCE}")
         page.locator(".st-key-translate button").click()
-        assert wait_for_ticks(page, "live_heat", "y", len(expected.best.tokens)) == expected.best.tokens
+        assert finished_player_ticks(page, "y") == expected.best.tokens     # the press's own, not the page's
         assert page.locator(".st-key-head_pick").count() == 1                  # the layer × head picker
         page.screenshot(path=screenshot_dir(tmp_path) / "transformer_live.png")
         page.locator("[data-testid=stExpander] summary").filter(has_text="Every head").first.click()

@@ -107,6 +107,19 @@ def chart_keys(at: AppTest) -> list[str]:
     return [el.key for el in at.get("plotly_chart")]
 
 
+def player_frames(at: AppTest, name: str = "heat") -> list[dict]:
+    """The frames the live player ``name`` got in the last run (its second message: all of them)."""
+    found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-live_player_{name}")]
+    assert found, "no live player"
+    data = json.loads(found[-1].proto.json)
+    return json.loads(data)["frames"] if isinstance(data, str) else data["frames"]
+
+
+def live_heatmap(at: AppTest) -> dict:
+    """The live tab's finished heatmap: its chart, or right after an animation the player's last frame."""
+    return chart(at, "live_heat") if "live_heat" in chart_keys(at) else player_frames(at)[-1]["figure"]
+
+
 def heatmap_axes(spec: dict) -> tuple[list[str], list[str], np.ndarray]:
     trace = spec["data"][0]
     layout = spec["layout"]
@@ -742,14 +755,6 @@ def test_a_one_step_translation_plays_without_an_error(app):
     assert not app.exception
     _, y, _ = heatmap_axes(chart(app, "live_heat"))
     assert len(y) == 1
-
-
-def player_frames(at: AppTest, name: str = "heat") -> list[dict]:
-    """The frames the live player ``name`` got in the last run (its second message: all of them)."""
-    found = [el for el in at.get("bidi_component") if el.proto.id.endswith(f"-live_player_{name}")]
-    assert found, "no live player"
-    data = json.loads(found[-1].proto.json)
-    return json.loads(data)["frames"] if isinstance(data, str) else data["frames"]
 
 
 def test_the_player_ends_on_the_finished_translation_and_it_is_not_drawn_again(app):

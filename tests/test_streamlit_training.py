@@ -22,7 +22,7 @@ import pytest
 from conftest import copy_models, private_models
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import InitialValue, Selectbox
-from test_streamlit_app import APP, chart, heatmap_axes, start_toy_training, streamlit_server, wait_for_training
+from test_streamlit_app import APP, heatmap_axes, live_heatmap, start_toy_training, streamlit_server, wait_for_training
 
 from seq2seq_lab.checkpoint import load
 from seq2seq_lab.i18n import t
@@ -164,7 +164,7 @@ def test_use_this_model_does_what_picking_it_does(app):
     assert not [b for b in at.button if b.key == "train_use"]
     first = next(iter(examples_for("toy:numbers")))
     assert at.text_input(key="src_text").value == first          # the sentence became a numbers example…
-    x, _, _ = heatmap_axes(chart(at, "live_heat"))
+    x, _, _ = heatmap_axes(live_heatmap(at))
     assert x == [*first, "&lt;/s&gt;"]                           # …translated by the new, character-level model
 
 
@@ -291,7 +291,8 @@ def test_use_this_model_switches_the_page_in_one_click(page):
     page.locator(".st-key-translate button").click()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        ticks = page.eval_on_selector_all(".st-key-live_heat .xtick text", "els => els.map(e => e.textContent)")
+        ticks = page.eval_on_selector_all(".st-key-live_player_heat .xtick text",   # the animation's last frame
+                                          "els => els.map(e => e.textContent)")
         if ticks == ["三", "千", "零", "五", "</s>"]:                     # the character-level numbers model
             break
         time.sleep(0.3)
