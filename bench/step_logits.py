@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
                        "ratio": round(fast_ms / layer_ms, 3)}
         print(f"beam {beam}: {layer_ms:6.2f} → {fast_ms:6.2f} ms a sentence ({fast_ms / layer_ms:.2f}×)", flush=True)
     generator = translator.model.decoder.generator
-    alone = {rows: product_alone(generator, rows) for rows in (1, 3, 5, 10)}
+    alone = {rows: product_alone(generator, rows) for rows in (1, 3, 5, 10, 12, 15)}
     for rows, figures in alone.items():
         print(f"{rows:2d} rows × {generator.out_features} words: layer {figures['layer']} µs, "
               f"step_logits {figures['step_logits']} µs (cold)")
