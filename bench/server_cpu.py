@@ -48,7 +48,8 @@ from seq2seq_lab import catalog
 from seq2seq_lab.present import catalogue
 
 TICKS = os.sysconf("SC_CLK_TCK")
-LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ctypes.util.find_library("c") else None
+LIBC_NAME = ctypes.util.find_library("c")
+LIBC = ctypes.CDLL(LIBC_NAME, use_errno=True) if LIBC_NAME else None
 
 
 def cpu_seconds(pid: int) -> float:
