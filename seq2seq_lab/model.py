@@ -53,6 +53,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from . import packed
 from .attention import ATTENTION_TYPES, build_attention
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
@@ -167,8 +168,9 @@ def step_logits(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     as (W xᵀ)ᵀ + b: the same product (up to rounding), laid out so that MKL's matrix multiply takes its fast path.
     The largest part of a decoding step is this product, and 3–5 rows times a tall matrix's transpose cost MKL 2–3×
     more than this layout (8,171 words, one core): a beam-3 search takes 0.72× the time, beam 5 0.86×, greedy the
-    same (``bench/step_logits.py``). Other shapes (training's (B, T, d), many rows) go through the layer."""
-    if x.dim() != 2 or x.size(0) > STEP_ROWS:
+    same (``bench/step_logits.py``). Other shapes (training's (B, T, d), many rows) go through the layer, and so
+    does a layer decoding from packed int8 rows (:mod:`.packed`: fewer bytes again, in any layout)."""
+    if x.dim() != 2 or x.size(0) > STEP_ROWS or packed.is_packed(layer):
         return layer(x)
     return torch.addmm(layer.bias.unsqueeze(1), layer.weight, x.t()).t()         # (V, N) → (N, V)
 
