@@ -9,6 +9,9 @@ the output layer computed as ``layer(x)`` (x Wᵀ + b, what ``nn.Linear`` does) 
 alternating the two within each round so that both see the same machine; the median over rounds. The outputs of the
 two must be the same text (checked). Also the product alone, for one step's rows, with the weights cold in cache
 (a 64 MB buffer is written between calls, as a decoding step's other layers evict them).
+
+The model is loaded without packing (``seq2seq_lab/packed.py``): a packed output layer is computed by its own
+kernel either way; this compares the two float32 layouts, which a model trained in the app still uses.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in s
 # isort: split
 from common import machine_info, machine_label
 
-from seq2seq_lab import catalog, model, settings, transformer
+from seq2seq_lab import catalog, checkpoint, model, settings, transformer
 from seq2seq_lab.present import catalogue
+from seq2seq_lab.translator import Translator
 
 
 def through_the_layer(layer, x):
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     opened = catalogue.open_model(args.model, settings.load())
-    translator = opened.translator
+    translator = Translator(checkpoint.load(opened.path), device="cpu")          # float32 products, not packed
     texts = list(catalogue.examples_for(opened.key))[:8] or list(catalogue.examples_for("everyday"))[:8]
     fast = model.step_logits
     beams = {}
