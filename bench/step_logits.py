@@ -10,7 +10,7 @@ alternating the two within each round so that both see the same machine; the med
 two must be the same text (checked). Also the product alone, for one step's rows, with the weights cold in cache
 (a 64 MB buffer is written between calls, as a decoding step's other layers evict them).
 
-The model is loaded without packing (``seq2seq_lab/packed.py``): a packed output layer is computed by its own
+The model is loaded without packing (``seq2seq_lab/int8_linear.py``): a packed output layer is computed by its own
 kernel either way; this compares the two float32 layouts, which a model trained in the app still uses.
 """
 

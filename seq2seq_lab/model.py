@@ -53,7 +53,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from . import packed
+from . import int8_linear
 from .attention import ATTENTION_TYPES, build_attention
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
@@ -169,8 +169,8 @@ def step_logits(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     The largest part of a decoding step is this product, and 3–5 rows times a tall matrix's transpose cost MKL 2–3×
     more than this layout (8,171 words, one core): a beam-3 search takes 0.72× the time, beam 5 0.86×, greedy the
     same (``bench/step_logits.py``). Other shapes (training's (B, T, d), many rows) go through the layer, and so
-    does a layer decoding from packed int8 rows (:mod:`.packed`: fewer bytes again, in any layout)."""
-    if x.dim() != 2 or x.size(0) > STEP_ROWS or packed.is_packed(layer):
+    does a layer decoding from packed int8 rows (:mod:`.int8_linear`: fewer bytes again, in any layout)."""
+    if x.dim() != 2 or x.size(0) > STEP_ROWS or int8_linear.is_packed(layer):
         return layer(x)
     return torch.addmm(layer.bias.unsqueeze(1), layer.weight, x.t()).t()         # (V, N) → (N, V)
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt
-from . import packed
+from . import int8_linear
 from .data import pad
 from .errors import InputError
 from .options import LIMITS, check_options
@@ -153,10 +153,10 @@ class Translator:
     @classmethod
     def load(cls, path: str | Path, *, device: str | torch.device = "auto") -> Translator:
         """A model from its file. On the CPU its int8-stored weights decode from packed 16-bit integers
-        (:mod:`.packed`: the same numbers, about half the time); a model in training is never packed."""
+        (:mod:`.int8_linear`: the same numbers, in half to two thirds of the time); training it unpacks them."""
         translator = cls(ckpt.load(path), device=device, name=Path(path).stem)
         if translator.device.type == "cpu":
-            packed.pack(translator.model)
+            int8_linear.pack(translator.model)
         return translator
 
     @property

@@ -1,7 +1,7 @@
-"""Decoding from packed int8 rows (``seq2seq_lab/packed.py``) against the float32 weights, side by side.
+"""Decoding from packed int8 rows (``seq2seq_lab/int8_linear.py``) against the float32 weights, side by side.
 
-    python bench/packed.py                      # writes bench/packed-<machine>.json
-    python bench/packed.py --models everyday_transformer --rounds 3
+    python bench/int8_linear.py                      # writes bench/int8_linear-<machine>.json
+    python bench/int8_linear.py --models everyday_transformer --rounds 3
 
 On one torch thread, for each shipped sentence model asked for (default: the Transformer and the additive RNN):
 the CPU time of decoding the 52 everyday sentences one at a time, as the apps do — the live view's search
@@ -30,7 +30,7 @@ sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in s
 # isort: split
 from common import ROOT, machine_info, machine_label
 
-from seq2seq_lab import checkpoint, packed
+from seq2seq_lab import checkpoint, int8_linear
 from seq2seq_lab.corpus import load_everyday
 from seq2seq_lab.translator import Translator
 
@@ -59,13 +59,13 @@ def decode_all(translator: Translator, decode, texts: list[str], beam: int) -> t
 
 def packed_bytes(model: torch.nn.Module) -> int:
     """What the packed copies add: two bytes a weight of every packed layer."""
-    return sum(2 * m.weight.numel() for m in model.modules() if isinstance(m, packed.PackedLinear))
+    return sum(2 * m.weight.numel() for m in model.modules() if isinstance(m, int8_linear.PackedLinear))
 
 
 def bench_model(name: str, texts: list[str], rounds: int) -> dict:
     path = ROOT / "models" / f"{name}.safetensors"
     fast, plain = Translator.load(path, device="cpu"), Translator(checkpoint.load(path), device="cpu")
-    layers = sum(isinstance(m, packed.PackedLinear) for m in fast.model.modules())
+    layers = sum(isinstance(m, int8_linear.PackedLinear) for m in fast.model.modules())
     weights = sum(p.numel() * p.element_size() for p in plain.model.parameters())
     result = {"packed_layers": layers, "float32_weights_mb": round(weights / 1e6, 1),
               "packed_copies_mb": round(packed_bytes(fast.model) / 1e6, 1), "paths": {}}
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    if not packed.available:
+    if not int8_linear.available():
         raise SystemExit("FBGEMM's fp16 kernel does not run on this CPU: nothing to compare")
     torch.set_num_threads(1)
     texts = [pair.zh for pair in load_everyday()]
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     info = machine_info(["cpu"])
     result = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": info, "threads": 1,
               "sentences": len(texts), "rounds": args.rounds, "models": models}
-    out = Path(args.out) if args.out else BENCH_DIR / f"packed-{machine_label(info, ['cpu'])}.json"
+    out = Path(args.out) if args.out else BENCH_DIR / f"int8_linear-{machine_label(info, ['cpu'])}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
     return result
 
