@@ -353,4 +353,5 @@ demo.queue(default_concurrency_limit=8)
 
 
 if __name__ == "__main__":
+    catalogue.warm_up(settings.load())          # the first visitors of a class get answers at once
     demo.launch(css=CSS, footer_links=["api", "settings"])

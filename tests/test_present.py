@@ -101,6 +101,21 @@ def test_the_default_opens_without_listing_the_folder_and_a_broken_default_falls
     assert catalogue.open_model("", settings).key == "tiny_numbers" and len(listed) == 1   # as the picker has it
 
 
+def test_warm_up_opens_the_default_model_and_translates_its_first_example(settings, tmp_path, monkeypatch, caplog):
+    """Before a server serves: the default model is loaded (shared by every visitor) and has translated its
+    task's first example (a toy model's own, not a Chinese sentence); with no model the server still starts."""
+    translated = []
+    real = Translator.translate
+    monkeypatch.setattr(Translator, "translate",
+                        lambda self, text, **options: translated.append(text) or real(self, text, **options))
+    catalogue._loaded.clear()
+    assert catalogue.warm_up(settings) == "tiny_numbers"                     # the folder's default
+    assert translated == [next(iter(catalogue.examples_for("toy:numbers")))]
+    assert any(str(catalogue.open_model("", settings).path) == key[0] for key in catalogue._loaded)
+    assert catalogue.warm_up(Settings(models_dir=tmp_path)) is None          # an empty folder: nothing to warm
+    assert "nothing warmed" in caplog.text
+
+
 def test_open_model_loads_each_file_version_once_and_keeps_few(settings, models, tmp_path, monkeypatch):
     first = catalogue.open_model("tiny_numbers", settings)
     assert catalogue.open_model("tiny_numbers", settings).translator is first.translator
