@@ -21,7 +21,7 @@ or beam-5 search in about half to two thirds of the time, the same search trees)
 only when nothing needs the float32 weights: in eval mode, without gradients (Integrated Gradients uses the float32
 weights), for float32 inputs of 2 or more dimensions, while the weight is the same tensor, unchanged since packing
 (packing is for CPU models). Anything that trains or converts the layer — ``train()``, ``.to()``, ``.half()``,
-``.cuda()`` — turns it back into a plain ``nn.Linear`` first; a copy (``copy.deepcopy``, pickling) is a plain
+``.cuda()`` — turns it back into a plain ``nn.Linear`` first; a copy (``copy.deepcopy``) is a plain
 ``nn.Linear``.
 """
 
@@ -119,7 +119,7 @@ class PackedLinear(nn.Linear):
         self.unpack()
         return nn.Linear._apply(self, fn, recurse)
 
-    def __getstate__(self) -> dict:                # a copy or a pickle leaves the packed handle out: it is not data
+    def __getstate__(self) -> dict:                # a copy leaves the packed handle out: it is not data
         return {name: value for name, value in self.__dict__.items() if name != "packed"}
 
     def __setstate__(self, state: dict) -> None:   # … and is a plain nn.Linear

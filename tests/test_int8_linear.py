@@ -131,27 +131,21 @@ def test_a_converted_layer_is_a_plain_linear_again(convert):
 
 
 @needs_fbgemm
-def test_a_copy_or_a_pickle_is_a_plain_linear_that_works():
+def test_a_copy_is_a_plain_linear_that_works():
     import copy
-    import io
-    import pickle
 
     model = nn.Sequential(int8_layer(16, 8), nn.ReLU(), int8_layer(4, 16)).eval()
     assert int8_linear.pack(model) == 2
     x = torch.randn(3, 8)
     with torch.no_grad():
         expected = model(x)
-        for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
-            assert [type(m) for m in twin] == [nn.Linear, nn.ReLU, nn.Linear]
-            assert not hasattr(twin[0], "packed")                  # the handle is not copied
-            with torch.no_grad():
-                twin[0].weight.mul_(1.0)                           # bumps versions: no stale handle is ever read
-                twin[0].weight.mul_(1.0)
-            assert torch.allclose(twin(x), expected, atol=1e-5)
-        buffer = io.BytesIO()
-        torch.save(model.state_dict(), buffer)                    # the state_dict is nn.Linear's
-        assert set(torch.load(io.BytesIO(buffer.getvalue()))) == set(nn.Sequential(
-            nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).state_dict())
+        twin = copy.deepcopy(model)
+        assert [type(m) for m in twin] == [nn.Linear, nn.ReLU, nn.Linear]
+        assert not hasattr(twin[0], "packed")                      # the handle is not copied
+        twin[0].weight.mul_(1.0)                                   # bumps versions: no stale handle is ever read
+        twin[0].weight.mul_(1.0)
+        assert torch.allclose(twin(x), expected, atol=1e-5)
+    assert set(model.state_dict()) == set(nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).state_dict())
     assert isinstance(model[0], int8_linear.PackedLinear)         # the original keeps its packing
 
 
