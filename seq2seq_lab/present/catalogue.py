@@ -139,9 +139,7 @@ def warm_up(settings: Settings) -> str | None:
     of the model warmed; None (and the reason logged) when there is none to warm: the server starts anyway."""
     try:
         opened = open_model("", settings)
-        corpus = opened.translator.record.get("corpus")
-        example = next(iter(examples_for(corpus if isinstance(corpus, str) else "")), DEFAULT_TEXT)
-        opened.translator.translate(example, beam_size=1)
+        opened.translator.translate(shelf(settings).examples(opened.key)[0], beam_size=1)
         return opened.key
     except (OSError, LabError) as error:
         log.warning("nothing warmed before serving: %s", error)
