@@ -73,24 +73,29 @@ def _layout(fig: go.Figure, *, title: str | None, height: int, font_size: int,
 
 
 # The two figures the live view redraws at every decoding step (the heatmap, the next-word bars) are written in
-# plotly's JSON form and wrapped without graph_objects' validation: validating costs 20–30 ms a figure, which was
-# most of the server's time when a class translated at once (bench/README.md, "A class at once"). The tests check
-# that each one validates to exactly the same JSON (tests/test_figures.py), so skipping the check changes nothing.
+# plotly's JSON form (a "spec": the dict ``fig.to_plotly_json()`` gives, less the template) and wrapped without
+# graph_objects' validation: validating costs 20–30 ms a figure, which was most of the server's time when a class
+# translated at once (bench/README.md, "A class at once"). The tests check that each one validates to exactly the
+# same JSON (tests/test_figures.py), so skipping the check changes nothing. The live player sends the specs
+# themselves (``as_spec=True``, ``spec_json``): even unvalidated, a Figure copies its spec and template (~1 ms).
 
-def _unchecked(spec: dict) -> go.Figure:
+def figure(spec: dict) -> go.Figure:
+    """A Figure of ``spec`` (as the ``as_spec=True`` figures give it), with the default template; ``spec`` is
+    left as it is (a cached spec is shared)."""
     spec = _without_none(spec)
-    spec["layout"]["template"] = _template_for(tuple(sorted({trace["type"] for trace in spec["data"]})),
-                                               pio.templates.default)
+    spec["layout"]["template"] = _template_for(_trace_types(spec), pio.templates.default)
     return go.Figure(spec, _validate=False)
 
 
-def figure_json(fig: go.Figure) -> tuple[str, dict]:
-    """A figure as plotly JSON text without its template, and the template (shared by many frames: sent once).
+def spec_json(spec: dict) -> tuple[str, dict]:
+    """A spec as plotly JSON text, and the template :func:`figure` would give it, apart (a player's frames share
+    one: sent once): the same JSON as ``figure(spec)``'s, without building the Figure. The template is shared
+    by every figure of these trace types: read it, never change it."""
+    return json.dumps(spec, cls=PlotlyJSONEncoder), _template_for(_trace_types(spec), pio.templates.default)
 
-    Written straight from the figure's own data, not from ``fig.to_json()``, which first deep-copies the figure
-    (0.2 ms here against 1.5 ms a heatmap: the live player sends every frame of a translation at once)."""
-    layout = {key: value for key, value in fig._layout.items() if key != "template"}
-    return json.dumps({"data": fig._data, "layout": layout}, cls=PlotlyJSONEncoder), fig._layout.get("template", {})
+
+def _trace_types(spec: dict) -> tuple[str, ...]:
+    return tuple(sorted({trace["type"] for trace in spec["data"]}))
 
 
 # Layout parts of the default template that only other kinds of plot read (polar, ternary, 3-D, map axes).
@@ -171,7 +176,7 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
                       title: str | None = None, lang: str = "en", highlight_row: int | None = None,
                       show_values: bool | None = None, font_size: int = 14, height: int | None = None,
                       compact: bool = False, src_notes: Sequence[str] | None = None,
-                      output_title: bool = True) -> go.Figure:
+                      output_title: bool = True, as_spec: bool = False) -> go.Figure | dict:
     """The attention matrix (T, S): one row per output token, one column per source token.
 
     ``attention`` may have fewer rows than ``out_tokens`` while the decoding is still
@@ -180,6 +185,7 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
     the axis titles, colour bar and cell values, for small multiples side by side.
     ``src_notes`` (one per source token, "" for none) go in small type under the tokens: pinyin.
     ``output_title=False`` leaves out the y axis title (a second heatmap beside one that has it).
+    ``as_spec``: the figure's JSON form (a dict, for :func:`spec_json`) rather than a Figure.
     """
     src_tokens, out_tokens = list(src_tokens), list(out_tokens)
     S, T = len(src_tokens), len(out_tokens)
@@ -244,7 +250,8 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
                                  line=dict(color=COLORS["best"], width=3), fillcolor="rgba(0,0,0,0)")]
     if title:        # at the very top, above the x title (plotly's "auto" centres it in the margin)
         layout["title"].update(y=1, yref="container", yanchor="top", pad=dict(t=8))
-    return _unchecked(dict(data=[trace], layout=layout))
+    spec = _without_none(dict(data=[trace], layout=layout))
+    return spec if as_spec else figure(spec)
 
 
 def vector_heatmap(tokens: Sequence[str], vectors: np.ndarray, *, title: str | None = None, lang: str = "en",
@@ -270,8 +277,9 @@ def vector_heatmap(tokens: Sequence[str], vectors: np.ndarray, *, title: str | N
 
 
 def probability_bars(alternatives: Sequence, chosen: str | None = None, *, title: str | None = None,
-                     lang: str = "en", font_size: int = 14) -> go.Figure:
-    """The model's top next tokens at one step (``search.Alternative``: token, prob), chosen one in red."""
+                     lang: str = "en", font_size: int = 14, as_spec: bool = False) -> go.Figure | dict:
+    """The model's top next tokens at one step (``search.Alternative``: token, prob), chosen one in red.
+    ``as_spec``: the figure's JSON form (a dict, for :func:`spec_json`) rather than a Figure."""
     tokens = [label(a.token) for a in alternatives]
     probs = [float(a.prob) for a in alternatives]
     colors = [COLORS["chosen"] if a.token == chosen else COLORS["other"] for a in alternatives]
@@ -283,7 +291,8 @@ def probability_bars(alternatives: Sequence, chosen: str | None = None, *, title
                            automargin=True)        # room for the tokens and the axis title, whoever draws it
     layout["yaxis"] = dict(tickmode="array", tickvals=list(range(len(tokens))), ticktext=tokens,
                            autorange="reversed", automargin=True)
-    return _unchecked(dict(data=[bars], layout=layout))
+    spec = _without_none(dict(data=[bars], layout=layout))
+    return spec if as_spec else figure(spec)
 
 
 def tree_layout(nodes: Sequence, *, pruned_gap: float = 1.0) -> dict[int, tuple[float, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import unicodedata
@@ -93,6 +94,45 @@ def test_the_live_heatmap_is_valid_plotly_without_validation(rows, options):
 def test_the_live_bars_are_valid_plotly_without_validation(alternatives):
     fig = figures.probability_bars(alternatives, "a", title="step 1", lang="zh")
     assert json.loads(fig.to_json()) == validated(fig)
+
+
+def decoded(value):
+    """Plotly JSON with its typed arrays ({"dtype", "bdata", "shape"}: how ``to_json`` writes numpy arrays) as
+    the lists they hold (how ``spec_json`` writes them; plotly.js reads both); NaN as null, as plotly writes it."""
+    if isinstance(value, dict) and set(value) == {"dtype", "bdata", "shape"}:
+        shape = [int(n) for n in str(value["shape"]).split(",")]
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape)
+        return [[None if np.isnan(x) else float(x) for x in row] for row in array.tolist()]
+    if isinstance(value, dict):
+        return {key: decoded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decoded(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("default", ["plotly", "streamlit"])
+@pytest.mark.parametrize("build", [
+    lambda **kw: figures.attention_heatmap(["我", "爱", "<b>"], ["i", "love"], np.array([[0.9, 0.1, 0.0],
+                                                                                  [0.2, 0.7, 0.1]]), **kw),
+    lambda **kw: figures.attention_heatmap(["我", "爱"], ["i"], np.array([[np.nan, 1.0]]), highlight_row=0,
+                                           src_notes=["wǒ", "ài"], lang="zh", font_size=20, **kw),
+    lambda **kw: figures.probability_bars([Alternative("a", 0.5), Alternative("<b>", 0.25)], "a", title="step 1",
+                                          **kw)])
+def test_a_spec_is_the_figures_json_form_and_stays_as_it_was(build, default, monkeypatch):
+    """The live player sends the figures' specs (``as_spec``) without building a Figure: the JSON and the template
+    it sends must be exactly the Figure's, and wrapping or writing a spec (shared by a cache) must not change it."""
+    if default == "streamlit":
+        import streamlit.elements.plotly_chart  # noqa: F401  (registers the "streamlit" template)
+    monkeypatch.setattr(pio.templates, "default", default)
+    spec, fig = build(as_spec=True), build()
+    before = json.dumps(spec, cls=figures.PlotlyJSONEncoder)
+    text, template = figures.spec_json(spec)
+    whole = json.loads(fig.to_json())
+    assert json.loads(text) == decoded({"data": whole["data"], "layout": {k: v for k, v in whole["layout"].items()
+                                                                          if k != "template"}})
+    assert json.loads(json.dumps(template)) == whole["layout"]["template"]
+    assert json.loads(figures.figure(spec).to_json()) == whole == validated(fig)
+    assert json.dumps(spec, cls=figures.PlotlyJSONEncoder) == before and "template" not in spec["layout"]
 
 
 def test_the_attribution_heatmap_is_valid_plotly_and_red_where_a_word_argued_against():

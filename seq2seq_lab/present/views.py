@@ -49,7 +49,8 @@ def heatmap(src_tokens, out_tokens, attention, lang: str, *, presenter: bool = F
             **kwargs):
     """The attention heatmap, built once for the same picture: a class clicking one example sees the same frames,
     and building a plotly figure (~10 ms, mostly validation) was a good part of a live step's server time. The
-    figure is shared, so nothing may change it (both apps only serialise it). ``pinyin``: under the source words."""
+    figure is shared, so nothing may change it (both apps only serialise it). ``pinyin``: under the source words.
+    ``as_spec=True`` (passed on to ``figures.attention_heatmap``): plotly's JSON form, as the live player sends it."""
     notes = pinyin_notes(src_tokens, pinyin)
     if notes:
         kwargs["src_notes"] = notes
@@ -68,13 +69,14 @@ def heatmap(src_tokens, out_tokens, attention, lang: str, *, presenter: bool = F
     return HEATMAPS.get(key, build)
 
 
-def next_word_bars(frame: Frame, lang: str, *, presenter: bool = False):
-    """The live view's bars of the model's top next words at ``frame``'s step, shared like :func:`heatmap`."""
+def next_word_bars(frame: Frame, lang: str, *, presenter: bool = False, as_spec: bool = False):
+    """The live view's bars of the model's top next words at ``frame``'s step, shared like :func:`heatmap`.
+    ``as_spec``: plotly's JSON form (``figures.spec_json``), as the live player sends it."""
     alternatives = tuple((a.token, float(a.prob)) for a in frame.alternatives)
-    return HEATMAPS.get(("bars", alternatives, frame.token, frame.step, lang, presenter),
+    return HEATMAPS.get(("bars", alternatives, frame.token, frame.step, lang, presenter, as_spec),
                         lambda: figures.probability_bars(frame.alternatives, frame.token, lang=lang,
                                                          title=t("live.bars_title", lang, step=frame.step),
-                                                         font_size=font_size(presenter)))
+                                                         font_size=font_size(presenter), as_spec=as_spec))
 
 
 # --- the result's captions -------------------------------------------------------------------
