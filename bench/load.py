@@ -119,10 +119,12 @@ def run_users(url: str, users: int, seconds: float, model: str, sentences: list[
             "max_ms": round(max(ms), 1) if ms else None}
 
 
-def start_streamlit(models_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_streamlit(models_dir: Path, script: str | Path = "demo/streamlit_app.py") -> tuple[subprocess.Popen, str]:
+    """``streamlit run script`` (the app, unless another is given) from the repository, with the project's
+    ``.streamlit/config.toml``, on a free port and the CPU; returns once it answers its health check."""
     port = free_port()
     env = {**os.environ, "SEQ2SEQ_LAB_MODELS_DIR": str(models_dir), "SEQ2SEQ_LAB_DEVICE": "cpu"}
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "demo/streamlit_app.py", "--server.port",
+    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port",
                                 str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

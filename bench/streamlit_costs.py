@@ -25,13 +25,9 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -39,7 +35,8 @@ sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in s
 
 # isort: split
 import websockets
-from common import ROOT, free_port, machine_info, machine_label
+from common import ROOT, machine_info, machine_label
+from load import start_streamlit
 from server_cpu import cpu_seconds
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit_client import rerun, run_script, stream_url, widget_id
@@ -71,23 +68,6 @@ fragment()
 '''
 
 
-def start(app: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port)],
-                               cwd=ROOT, env={**os.environ, "SEQ2SEQ_LAB_DEVICE": "cpu"},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("the Streamlit app did not start within 120 s")
-
-
 async def measure(url: str, pid: int, reps: int) -> dict[str, list[float]]:
     async with websockets.connect(stream_url(url), subprotocols=["streamlit"], origin=url, max_size=None,
                                   ping_interval=None) as ws:
@@ -117,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         app = Path(folder) / "costs_app.py"
         app.write_text(APP, encoding="utf-8")
-        server, url = start(app)
+        server, url = start_streamlit(ROOT / "models", app)
         try:
             spent = asyncio.run(measure(url, server.pid, args.reps))
         finally:
