@@ -33,9 +33,9 @@ PLAYER_CSS = """
 """
 PLAYER = st.components.v2.component("lab_live_player", js=(Path(__file__).parent / "live_player.js").read_text(
     encoding="utf-8"), css=PLAYER_CSS, isolate_styles=False)    # plotly's own styles must reach its charts
-# Seconds: how soon a waiting run notices that the visitor changed the page. Each nap costs the server ~0.1–0.2 ms
-# (a wake-up and the session state's check for a newer run): 0.1 s naps were ~6 ms of a press's animation
-# (bench/streamlit_costs.py).
+# Seconds: how soon a waiting run notices that the visitor changed the page. Each nap costs the server ~0.3 ms (a
+# wake-up and the session state's check for a newer run): over a 2.8 s animation, 0.1 s naps cost ~7.7 ms, 0.25 s
+# naps ~2.7 ms (bench/streamlit_costs.py).
 NAP = 0.25
 
 

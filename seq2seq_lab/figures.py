@@ -1,9 +1,10 @@
 """Plotly figures of what the model did: attention heatmaps, vectors, beam tree, curves.
 
 Every function takes the model's own values (attention rows, embeddings, search
-steps, training history) and returns a ``plotly.graph_objects.Figure``; nothing here
-knows about Streamlit or Gradio, and nothing is invented: a figure only draws what
-it is given.
+steps, training history) and returns a ``plotly.graph_objects.Figure`` (the live
+view's two, with ``as_spec=True``, plotly's JSON form of one); nothing here knows
+about Streamlit or Gradio, and nothing is invented: a figure only draws what it is
+given.
 
 Conventions shared by the attention heatmaps (what the textbooks draw):
 
@@ -77,11 +78,12 @@ def _layout(fig: go.Figure, *, title: str | None, height: int, font_size: int,
 # graph_objects' validation: validating costs 20–30 ms a figure, which was most of the server's time when a class
 # translated at once (bench/README.md, "A class at once"). The tests check that each one validates to exactly the
 # same JSON (tests/test_figures.py), so skipping the check changes nothing. The live player sends the specs
-# themselves (``as_spec=True``, ``spec_json``): even unvalidated, a Figure copies its spec and template (~1 ms).
+# themselves (``as_spec=True``, ``spec_json``): even unvalidated, a Figure copies its spec and template (~0.4 ms a
+# heatmap, ~1 ms a frame of heatmap and bars).
 
 def figure(spec: dict) -> go.Figure:
-    """A Figure of ``spec`` (as the ``as_spec=True`` figures give it), with the default template; ``spec`` is
-    left as it is (a cached spec is shared)."""
+    """A Figure of ``spec`` (as the ``as_spec=True`` figures give it), with the default template less what its
+    trace types cannot use (:func:`_template_for`); ``spec`` is left as it is (a cached spec is shared)."""
     spec = _without_none(spec)
     spec["layout"]["template"] = _template_for(_trace_types(spec), pio.templates.default)
     return go.Figure(spec, _validate=False)
@@ -89,8 +91,11 @@ def figure(spec: dict) -> go.Figure:
 
 def spec_json(spec: dict) -> tuple[str, dict]:
     """A spec as plotly JSON text, and the template :func:`figure` would give it, apart (a player's frames share
-    one: sent once): the same JSON as ``figure(spec)``'s, without building the Figure. The template is shared
-    by every figure of these trace types: read it, never change it."""
+    one: sent once): the same figure as ``figure(spec)``'s JSON, without building the Figure (numpy arrays as
+    plain lists where ``to_json`` writes typed arrays). The template is shared by every figure of these trace
+    types: read it, never change it."""
+    if not isinstance(spec, dict):
+        raise TypeError(f"spec_json takes a figure's spec (a dict: as_spec=True), not {type(spec).__name__}")
     return json.dumps(spec, cls=PlotlyJSONEncoder), _template_for(_trace_types(spec), pio.templates.default)
 
 
@@ -189,7 +194,8 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
     """
     src_tokens, out_tokens = list(src_tokens), list(out_tokens)
     S, T = len(src_tokens), len(out_tokens)
-    weights = np.zeros((0, S)) if attention is None else np.asarray(attention, dtype=float)[:T, :S]
+    weights = np.zeros((0, S)) if attention is None else np.array(attention, dtype=float)[:T, :S]   # a copy: a
+    # spec keeps it (a cached one is shared), so the caller's array may change afterwards
     rows = weights.shape[0]
     out_labels = [label(tok) for tok in out_tokens[:rows]]
     src_labels = [label(tok) for tok in src_tokens]

@@ -135,6 +135,16 @@ def test_a_spec_is_the_figures_json_form_and_stays_as_it_was(build, default, mon
     assert json.dumps(spec, cls=figures.PlotlyJSONEncoder) == before and "template" not in spec["layout"]
 
 
+def test_a_spec_keeps_its_own_weights_and_only_a_spec_is_written_as_one():
+    """A cached spec is shared by every visitor: the caller's array changing afterwards must not change it."""
+    weights = np.array([[0.9, 0.1], [0.3, 0.7]])
+    spec = figures.attention_heatmap(["我", "爱"], ["i", "love"], weights, as_spec=True)
+    weights[0, 0] = 0.0
+    assert json.loads(figures.spec_json(spec)[0])["data"][0]["z"][0][0] == 0.9
+    with pytest.raises(TypeError):
+        figures.spec_json(figures.figure(spec))             # a Figure would be sent with its template again
+
+
 def test_the_attribution_heatmap_is_valid_plotly_and_red_where_a_word_argued_against():
     """Built on the unvalidated live heatmap: a colour scale left as the name "RdBu" reached plotly.js, whose own
     RdBu runs blue → red, the reverse of plotly.py's — the README's screenshots showed "for" in red."""

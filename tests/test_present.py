@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from conftest import copy_with_a_broken_file
 from markdown_it import MarkdownIt
@@ -786,3 +787,8 @@ def test_heatmaps_and_bars_are_built_once_for_the_same_picture():
     assert views.next_word_bars(live.Frame(2, ["i", "love"], None, list(frame.alternatives), 0.7), "en") is bars
     assert views.next_word_bars(frame, "zh") is not bars
     assert list(bars.data[0].x) == [0.7, 0.2]
+    # the live player's specs are cached apart from the Figures: asking for one never returns the other
+    for spec, fig in ((views.next_word_bars(frame, "en", as_spec=True), bars),
+                      (views.heatmap(src, out, weights, "en", highlight_row=1, as_spec=True), first)):
+        assert isinstance(spec, dict) and isinstance(fig, go.Figure)
+    assert isinstance(views.next_word_bars(frame, "en"), go.Figure)
