@@ -194,8 +194,8 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
     """
     src_tokens, out_tokens = list(src_tokens), list(out_tokens)
     S, T = len(src_tokens), len(out_tokens)
-    weights = np.zeros((0, S)) if attention is None else np.array(attention, dtype=float)[:T, :S]   # a copy: a
-    # spec keeps it (a cached one is shared), so the caller's array may change afterwards
+    # A copy, not a view of the caller's array: a spec keeps it, and a cached spec is shared by every visitor.
+    weights = np.zeros((0, S)) if attention is None else np.array(attention, dtype=float)[:T, :S]
     rows = weights.shape[0]
     out_labels = [label(tok) for tok in out_tokens[:rows]]
     src_labels = [label(tok) for tok in src_tokens]
