@@ -7,6 +7,7 @@ on ``sys.path``, and its parts import each other by module name (``from common i
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import re
@@ -141,6 +142,17 @@ def machine_label(info: dict, devices: list[str]) -> str:
     if info.get("gpu") and any(d.startswith("cuda") for d in devices):
         label += "-" + info["gpu"]
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+def write_record(result: dict, name: str, out: str | None = None, *, print_without: tuple[str, ...] | None = None
+                 ) -> Path:
+    """Write a CPU bench's record to ``out``, or to ``bench/<name>-<machine label>.json`` (the machine from
+    ``result["machine"]``), as indented JSON; with ``print_without``, print it too, less those keys."""
+    path = Path(out) if out else BENCH_DIR / f"{name}-{machine_label(result['machine'], ['cpu'])}.json"
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+    if print_without is not None:
+        print(json.dumps({key: value for key, value in result.items() if key not in print_without}, indent=1))
+    return path
 
 
 def shown(path: Path) -> str:

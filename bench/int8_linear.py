@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import sys
 import time
@@ -28,7 +27,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in sys.path]
 
 # isort: split
-from common import ROOT, machine_info, machine_label
+from common import ROOT, machine_info, write_record
 
 from seq2seq_lab import checkpoint, int8_linear
 from seq2seq_lab.corpus import load_everyday
@@ -108,8 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
     info = machine_info(["cpu"])
     result = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": info, "threads": 1,
               "sentences": len(texts), "rounds": args.rounds, "models": models}
-    out = Path(args.out) if args.out else BENCH_DIR / f"int8_linear-{machine_label(info, ['cpu'])}.json"
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+    write_record(result, "int8_linear", args.out)
     return result
 
 

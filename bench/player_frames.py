@@ -26,7 +26,7 @@ sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in s
 
 # isort: split
 import torch
-from common import machine_info, machine_label
+from common import machine_info, write_record
 
 from seq2seq_lab import catalog, figures, settings
 from seq2seq_lab.present import catalogue, heads, live, views
@@ -91,9 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
               "frames": sum(len(frames) for _, frames in runs), "ms_per_sentence_median": median,
               "ratio": round(median["spec"] / median["figure"], 3),
               "ms_per_sentence": {way: [round(v, 2) for v in values] for way, values in ms.items()}}
-    out = Path(args.out) if args.out else BENCH_DIR / f"player_frames-{machine_label(info, ['cpu'])}.json"
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
+    write_record(result, "player_frames", args.out, print_without=("machine",))
     return result
 
 

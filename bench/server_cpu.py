@@ -26,7 +26,6 @@ import asyncio
 import ctypes
 import ctypes.util
 import datetime as dt
-import json
 import os
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in s
 
 # isort: split
 import websockets
-from common import ROOT, machine_info, machine_label
+from common import ROOT, machine_info, write_record
 from load import start_streamlit
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit_client import is_live_heatmap, rerun, run_script, stream_url, widget_id
@@ -162,9 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
                  (("first", [v for v in visits if not v["decoded_before"]]),
                   ("repeated", [v for v in visits if v["decoded_before"]])) if rows},
               "goal_translate_ms": 60, "visits_detail": visits}
-    out = Path(args.out) if args.out else BENCH_DIR / f"server_cpu-{machine_label(info, ['cpu'])}.json"
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("visits_detail", "machine")}, indent=1))
+    write_record(result, "server_cpu", args.out, print_without=("visits_detail", "machine"))
     return result
 
 

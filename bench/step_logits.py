@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import sys
 import time
@@ -30,7 +29,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in sys.path]
 
 # isort: split
-from common import machine_info, machine_label
+from common import machine_info, write_record
 
 from seq2seq_lab import catalog, checkpoint, model, settings, transformer
 from seq2seq_lab.present import catalogue
@@ -103,8 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": info, "model": opened.key,
               "threads": 1, "sentences": texts, "rounds": args.rounds, "decoding": beams,
               "output_layer_alone_us": alone}
-    out = Path(args.out) if args.out else BENCH_DIR / f"step_logits-{machine_label(info, ['cpu'])}.json"
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+    write_record(result, "step_logits", args.out)
     return result
 
 

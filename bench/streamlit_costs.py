@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,7 @@ sys.path[:0] = [p for p in (str(BENCH_DIR), str(BENCH_DIR.parent)) if p not in s
 
 # isort: split
 import websockets
-from common import ROOT, machine_info, machine_label
+from common import ROOT, machine_info, write_record
 from load import start_streamlit
 from server_cpu import cpu_seconds
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -111,9 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
               "wait_beyond_idle_ms": {f"nap {nap} s": round(median[f"wait, nap {nap} s"] - median["sleep"], 2)
                                       for nap in NAPS},
               "cpu_ms": {case: [round(v, 2) for v in values] for case, values in spent.items()}}
-    out = Path(args.out) if args.out else BENCH_DIR / f"streamlit_costs-{machine_label(info, ['cpu'])}.json"
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "cpu_ms")}, indent=1))
+    write_record(result, "streamlit_costs", args.out, print_without=("machine", "cpu_ms"))
     return result
 
 
