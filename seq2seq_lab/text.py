@@ -35,6 +35,7 @@ _EN_TOKEN = re.compile(r"""
 """, re.IGNORECASE | re.VERBOSE)
 _NO_SPACE_BEFORE = {".", ",", "!", "?", ";", ":", "%", ")", "]", "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"}
 _NO_SPACE_AFTER = {"(", "[", "$"}
+_QUOTE = '"'     # a straight double quote opens or closes by its order (a lone ' is as often "students' books")
 
 _jieba_lock = threading.Lock()
 _jieba: jieba.Tokenizer | None = None
@@ -176,17 +177,24 @@ def detokenize_target(tokens: list[str], style: str) -> str:
 
 
 def detokenize_en(tokens: list[str]) -> str:
-    """Glue tokens into a readable sentence: punctuation attached, sentence case."""
+    """Glue tokens into a readable sentence: punctuation attached, sentence case, and double quotes paired
+    (``" what ? "`` → ``"What?"``: an opening quote leans on the word after it, a closing one on the word before)."""
     pieces: list[str] = []
     capitalize_next = True
+    quoting = False                         # a double quote is open
+    glue_next = True                        # no space before the next token: at the start, after "(" or an opening quote
     for token in tokens:
         word = token
         if capitalize_next and word[:1].isalpha():
             word = word[0].upper() + word[1:]
             capitalize_next = False
-        if pieces and token not in _NO_SPACE_BEFORE and pieces[-1] not in _NO_SPACE_AFTER:
+        closing = token == _QUOTE and quoting
+        if not (glue_next or token in _NO_SPACE_BEFORE or closing):
             pieces.append(" ")
         pieces.append(word)
+        if token == _QUOTE:
+            quoting = not quoting
+        glue_next = token in _NO_SPACE_AFTER or (token == _QUOTE and quoting)
         if token in {".", "!", "?"}:
             capitalize_next = True
     return "".join(pieces)

@@ -175,6 +175,9 @@ def test_tokenize_en_worked_examples(text, tokens):
     (["i", "'m", "fine", ";", "you", "'re", "not", ":", "100", "%"], "I'm fine; you're not: 100%"),
     ([], ""),
     ([".", "."], ".."),
+    (['"', "what", "time", "is", "it", "?", '"', "it", "'s", "late", ".", '"'],    # a quote opened, closed, opened
+     '"What time is it?" It\'s late. "'),
+    (["the", "students", "'", "books"], "The students ' books"),            # a lone ' is not taken for a quote
 ])
 def test_detokenize_en_worked_examples(tokens, text):
     assert detokenize_en(tokens) == text
@@ -183,6 +186,7 @@ def test_detokenize_en_worked_examples(tokens, text):
 @pytest.mark.parametrize("text", [
     "It's 5.", "I love studying.", "He is a student.", "Are you hungry? I am.", "Tom's book costs $5 (five dollars).",
     "We meet at 3.30, then go home!", "I'm tired; you're not.",
+    '"What time is it?" "It is ten-thirty."', 'He said "hi" to me.', 'I said, "Go!"',   # quotes lean inwards
 ])
 def test_english_round_trips_through_tokens(text):
     assert detokenize_en(tokenize_en(text)) == text

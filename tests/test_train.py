@@ -197,6 +197,63 @@ def test_average_last_averages_the_last_epochs_and_keeps_the_average_only_if_val
         TrainConfig(average_last=-1)
 
 
+@pytest.mark.parametrize("family", ["rnn", "transformer"])
+def test_a_bf16_step_multiplies_in_bfloat16_and_updates_float32_weights(family):
+    """precision "bf16": the step's linear layers compute in bfloat16 (autocast), the loss is a finite float32,
+    and the weights the optimiser updates stay float32; without it every product is float32."""
+    from torch import nn
+
+    from seq2seq_lab.data import build_vocabs, make_batches, tokenize_pairs
+    from seq2seq_lab.models import build_model, config_for
+    from seq2seq_lab.train import PRECISIONS, make_criterion, make_optimizer, train_step
+
+    pairs = [Pair(str(i), zh, en) for i, (zh, en) in enumerate([("三千零五", "3005"), ("九十九", "99"), ("十", "10")])]
+    examples = tokenize_pairs(pairs, "char", "concat")
+    src_vocab, tgt_vocab = build_vocabs(examples)
+    arch = ({"family": "transformer", "d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ff_size": 32}
+            if family == "transformer" else {"emb_size": 16, "hidden_size": 16})
+    [batch] = make_batches(examples, src_vocab, tgt_vocab, batch_size=3)
+    for precision, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        torch.manual_seed(0)
+        model = build_model(config_for({**arch, "src_segmenter": "char", "tgt_detok": "concat"},
+                                       src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
+        seen = set()
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                module.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+        before = {name: p.detach().clone() for name, p in model.named_parameters()}
+        optimizer = make_optimizer(model, 1e-2)
+        loss, n_tokens = train_step(model, batch, optimizer, make_criterion(0.0), clip=1.0,
+                                    autocast=PRECISIONS[precision])
+        assert seen == {dtype}, precision
+        assert math.isfinite(loss) and n_tokens == batch.n_tokens
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        assert any(not torch.equal(p, before[name]) for name, p in model.named_parameters())
+
+
+def test_fit_trains_in_the_precision_it_is_given_and_records_it(small_splits, monkeypatch):
+    """fit passes TrainConfig.precision to every training step (validation stays float32), records it, and
+    refuses a precision it does not know."""
+    import seq2seq_lab.train as train_module
+
+    used, real_step = [], train_module.train_step
+
+    def spy(*args, **kwargs):
+        used.append(kwargs.get("autocast"))
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", spy)
+    result = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config(precision="bf16"))
+    assert used and set(used) == {torch.bfloat16}
+    assert result.checkpoint.record["train_config"]["precision"] == "bf16"
+    assert result.history[0]["valid_chrf"] >= 0 and math.isfinite(result.history[0]["valid_loss"])
+    used.clear()
+    fit(small_splits["train"], small_splits["valid"], SMALL_ARCH, small_config())
+    assert set(used) == {None}
+    with pytest.raises(ValueError, match="precision must be 'fp32' or 'bf16'"):
+        TrainConfig(precision="fp16")
+
+
 def test_a_kept_average_is_what_the_result_holds_and_records(small_splits, monkeypatch):
     """Validation made to rank the average first: the result holds exactly the mean of the last epochs' weights,
     its record's valid figures are the average's, and best_epoch is the last averaged epoch."""
