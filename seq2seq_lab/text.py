@@ -182,7 +182,7 @@ def detokenize_en(tokens: list[str]) -> str:
     pieces: list[str] = []
     capitalize_next = True
     quoting = False                         # a double quote is open
-    glue_next = True                        # no space before the next token: at the start, after "(" or an opening quote
+    glue_next = True                        # no space before the next token: at the start, after "(", an opening "
     for token in tokens:
         word = token
         if capitalize_next and word[:1].isalpha():

@@ -42,7 +42,6 @@ from .models import build_model, config_for
 from .text import tokenize_target
 from .translator import Translation, Translator, resolve_device
 
-
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}   # TrainConfig.precision → the autocast dtype of a training step
 
 

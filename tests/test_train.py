@@ -220,7 +220,7 @@ def test_a_bf16_step_multiplies_in_bfloat16_and_updates_float32_weights(family):
         seen = set()
         for module in model.modules():
             if isinstance(module, nn.Linear):
-                module.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+                module.register_forward_hook(lambda _m, _i, out, seen=seen: seen.add(out.dtype))
         before = {name: p.detach().clone() for name, p in model.named_parameters()}
         optimizer = make_optimizer(model, 1e-2)
         loss, n_tokens = train_step(model, batch, optimizer, make_criterion(0.0), clip=1.0,
