@@ -345,3 +345,19 @@ def test_quick_data_parallel_bench_times_one_and_two_processes_on_the_same_recip
         assert all(run["tokens_per_s"] > 0 and run["seconds"] > 0 for run in runs)
     assert r["ratios"]["2x1_over_1x1"] == pytest.approx(r["median"]["cpu 2×1"] / r["median"]["cpu 1×1"])
     assert "everyday_additive" in capsys.readouterr().out
+
+
+def test_quick_precision_bench_trains_fp32_and_bf16_copies_of_one_recipe(tmp_path, capsys):
+    """bench/precision.py: the recipe's model in both precisions on the same batches; ratios from its own figures."""
+    import precision
+
+    out = tmp_path / "precision.json"
+    results = precision.main(["--quick", "--recipes", "everyday_transformer", "--out", str(out)])
+    assert json.loads(out.read_text()) == results
+    r = results["recipes"]["everyday_transformer"]
+    assert r["arch"] == recipe("everyday_transformer").arch
+    assert set(r["runs"]) == {"fp32", "bf16"} and all(len(v) == results["rounds"] == 2 for v in r["runs"].values())
+    assert all(x > 0 for v in r["runs"].values() for x in v)
+    assert r["bf16_over_fp32"] == pytest.approx(r["tokens_per_s"]["bf16"] / r["tokens_per_s"]["fp32"], abs=1e-3)
+    assert all(0 < loss < 20 for loss in r["last_round_loss"].values())
+    assert "everyday_transformer" in capsys.readouterr().out
