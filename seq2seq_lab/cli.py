@@ -160,7 +160,8 @@ def _train(args, ctx) -> int:
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                              device=args.device, teacher_forcing=args.teacher_forcing,
                              label_smoothing=args.label_smoothing, min_freq=args.min_freq,
-                             warmup_steps=args.warmup, schedule="linear" if args.family == "transformer" else "plateau")
+                             warmup_steps=args.warmup, schedule="linear" if args.family == "transformer" else "plateau",
+                             precision=args.precision)
         if args.family == "transformer" and args.teacher_forcing != 1.0:
             raise ValueError("the Transformer trains with teacher forcing only (--teacher-forcing 1)")
         if args.batch_size < ctx.world_size:
@@ -283,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--min-freq", type=int, default=1, help="rarer words and English tokens become <unk>")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", default="fp32",
+                   help="fp32 (default) or bf16: training steps in bfloat16 (~1.4x faster with AVX512-BF16)")
     p.add_argument("--device", default=settings.load().device)
     p.set_defaults(func=cmd_train)
 

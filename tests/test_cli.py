@@ -346,11 +346,12 @@ def test_train_a_transformer_from_the_command_line(capsys, tmp_path):
     out_path = tmp_path / "t.safetensors"
     code, out, _ = run_cli(capsys, "train", "--data", "toy:numbers", "--out", out_path, "--family", "transformer",
                            "--hidden", "32", "--heads", "4", "--ff", "64", "--layers", "1", "--warmup", "10",
-                           "--epochs", "1", "--batch-size", "64", "--device", "cpu")
+                           "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--precision", "bf16")
     assert code == 0, out
     meta = read_metadata(out_path)
     assert meta["config"]["family"] == "transformer" and meta["config"]["heads"] == 4
     assert meta["config"]["d_model"] == 32 and meta["record"]["train_config"]["warmup_steps"] == 10
+    assert meta["record"]["train_config"]["precision"] == "bf16"
     code, out, _ = run_cli(capsys, "translate", "三十五", "--model", out_path, "--beam", "2", "--device", "cpu")
     assert code == 0 and "multi_head" in out
 
@@ -370,6 +371,7 @@ def test_train_a_transformer_from_the_command_line(capsys, tmp_path):
     (["train", "--family", "transformer", "--heads", "0"], "heads"),
     (["train", "--family", "transformer", "--teacher-forcing", "0.5"], "teacher forcing only"),
     (["train", "--device", "foo"], "'foo' is not a device"),
+    (["train", "--precision", "fp16"], "precision must be 'fp32' or 'bf16', got 'fp16'"),
 ])
 def test_nonsense_options_are_one_readable_line_before_any_work(capsys, tmp_path, argv, needle):
     """No traceback, exit 2, and for training: refused before any data is read or anything is trained."""
