@@ -380,7 +380,7 @@ def train_step(model: nn.Module, batch, optimizer: torch.optim.Optimizer, criter
     :func:`~.distributed.loss_scale`); the returned loss is unscaled. ``guide`` = (gold alignments indexed like
     the examples, λ) adds the guided-alignment term to what is minimised; the returned loss is the cross-entropy.
     ``autocast`` (e.g. ``torch.bfloat16``) runs the forward pass under :func:`torch.autocast`: matrix products in
-    that type, reductions such as the loss in float32; the backward pass follows the forward's types.
+    that type, the cross-entropy in float32 (autocast's own op lists decide); the backward follows the forward.
     """
     with torch.autocast(batch.src.device.type, dtype=autocast) if autocast else contextlib.nullcontext():
         loss, cross_entropy, n_tokens = _loss(model, batch, criterion, teacher_forcing=teacher_forcing, rng=rng,
