@@ -7,7 +7,7 @@
 ``TrainConfig.precision = "bf16"`` runs a training step's forward pass under ``torch.autocast`` in bfloat16 (the
 backward follows it; the weights, the optimiser and validation stay float32). For each recipe
 (``seq2seq_lab/recipes.py``: its architecture, batch size, optimiser and the everyday training split), two copies of
-one freshly initialised model train on the same batches through :func:`~seq2seq_lab.train.train_step`, the two
+one freshly initialised model train on the same batches through ``training.RecipeTrainer`` (fit's step), the two
 precisions alternating chunk by chunk, so both see the same machine. The figure is target tokens a second, the median
 over ``--rounds`` chunks of ``--batches`` batches, and the median of the rounds' ratios; the mean training loss of
 each copy's last round says whether bfloat16 learns as float32 does over those steps. A CPU runs bfloat16 fast only
@@ -24,6 +24,7 @@ import random
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -34,10 +35,11 @@ import torch
 from seq2seq_lab.data import build_vocabs, make_batches, tokenize_pairs
 from seq2seq_lab.models import build_model, config_for
 from seq2seq_lab.recipes import recipe
-from seq2seq_lab.train import PRECISIONS, keep_freed_memory, make_criterion, make_optimizer, train_step
+from seq2seq_lab.train import PRECISIONS
 
 # isort: split
-from common import at, machine_info, machine_label, ratio, sync, write_record
+from common import at, machine_info, machine_label, ratio, write_record
+from training import RecipeTrainer
 
 RECIPES = ("everyday_transformer", "everyday_additive")
 
@@ -56,32 +58,24 @@ def bench_recipe(name: str, device: torch.device, *, batches: int, rounds: int, 
     pool = (pool * (needed // len(pool) + 1))[:needed]
     torch.manual_seed(0)
     model = build_model(config_for(shipped.arch, src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab)))
-    copies = {precision: copy.deepcopy(model).to(device).train() for precision in PRECISIONS}
-    optimizers = {precision: make_optimizer(m, shipped.train.lr) for precision, m in copies.items()}
-    criterion = make_criterion(shipped.train.label_smoothing)
+    trainers = {precision: RecipeTrainer(copy.deepcopy(model).to(device), replace(shipped.train, precision=precision),
+                                         device) for precision in PRECISIONS}
 
-    def train(precision: str, chunk) -> tuple[float, float]:
-        """(tokens a second, mean loss) of one chunk."""
-        sync(device)
-        started, tokens, loss_sum = time.perf_counter(), 0, 0.0
-        for batch in chunk:
-            loss, n = train_step(copies[precision], batch, optimizers[precision], criterion, clip=shipped.train.clip,
-                                 autocast=PRECISIONS[precision])
-            tokens, loss_sum = tokens + n, loss_sum + loss * n
-        sync(device)
-        return tokens / (time.perf_counter() - started), loss_sum / tokens
+    def train(precision: str, chunk) -> float:
+        """Tokens a second of one chunk."""
+        started = time.perf_counter()
+        return trainers[precision].train(chunk) / (time.perf_counter() - started)
 
     for precision in PRECISIONS:                                     # warm-up: first touches, kernel choice
         train(precision, pool[:1])
     rates: dict[str, list[float]] = {precision: [] for precision in PRECISIONS}
-    losses: dict[str, float] = {}
     for r in range(rounds):
         at(f"{name}, round {r + 1}/{rounds}")
         chunk = pool[1 + r * batches: 1 + (r + 1) * batches]
         order = list(PRECISIONS) if r % 2 == 0 else list(reversed(PRECISIONS))   # neither always goes first
         for precision in order:
-            rate, losses[precision] = train(precision, chunk)
-            rates[precision].append(rate)
+            rates[precision].append(train(precision, chunk))
+    losses = {precision: trainer.loss for precision, trainer in trainers.items()}
     median = {precision: round(statistics.median(values), 1) for precision, values in rates.items()}
     return {"arch": shipped.arch, "batch_size": shipped.train.batch_size, "batches_per_round": batches,
             "tokens_per_s": median, "bf16_over_fp32": ratio(median["bf16"], median["fp32"]),
@@ -106,7 +100,6 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device here: run with --device cpu")
-    keep_freed_memory()
     results = {name: bench_recipe(name, device, batches=args.batches, rounds=args.rounds, max_pairs=args.max_pairs)
                for name in args.recipes}
     info = machine_info([args.device])

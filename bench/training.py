@@ -26,6 +26,7 @@ from seq2seq_lab.checkpoint import read_metadata
 from seq2seq_lab.data import build_vocabs, make_batches, source_ids, tokenize_pairs
 from seq2seq_lab.models import build_model, config_for
 from seq2seq_lab.train import (
+    PRECISIONS,
     TrainConfig,
     evaluate,
     fit,
@@ -67,7 +68,7 @@ def training_setup(model_path: Path, device: torch.device, *, seed: int = 0):
 
 class RecipeTrainer:
     """Our training loop, exactly as ``fit`` runs it: :func:`~.train.train_step` with the recipe's
-    optimiser, loss, clipping and teacher forcing."""
+    optimiser, loss, clipping, teacher forcing and precision."""
 
     def __init__(self, model, recipe, device: torch.device):
         keep_freed_memory()                                            # as fit does
@@ -75,15 +76,19 @@ class RecipeTrainer:
         self.optimizer = make_optimizer(model, recipe.lr)
         self.criterion = make_criterion(recipe.label_smoothing)
         self.rng = random.Random(recipe.seed)
+        self.loss = float("nan")                                       # the mean loss of the last train() call
 
     def train(self, batches) -> int:
         """One optimiser step per batch; returns the target tokens trained on."""
         self.model.train()
-        tokens = 0
+        tokens, loss_sum = 0, 0.0
         for batch in batches:
-            tokens += train_step(self.model, batch, self.optimizer, self.criterion, clip=self.recipe.clip,
-                                 teacher_forcing=self.recipe.teacher_forcing, rng=self.rng)[1]
+            loss, n = train_step(self.model, batch, self.optimizer, self.criterion, clip=self.recipe.clip,
+                                 teacher_forcing=self.recipe.teacher_forcing, rng=self.rng,
+                                 autocast=PRECISIONS[self.recipe.precision])
+            tokens, loss_sum = tokens + n, loss_sum + loss * n
         sync(self.device)
+        self.loss = loss_sum / max(1, tokens)
         return tokens
 
 
