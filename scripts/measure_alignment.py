@@ -26,7 +26,7 @@ from seq2seq_lab.translator import Translator
 
 def measure(path: Path) -> dict | None:
     ckpt = checkpoint.load(path)
-    translator = Translator(ckpt, device="cpu")
+    translator = Translator(ckpt, device="cpu", names=False)     # the model alone: no stand-in names
     corpus = ckpt.record.get("corpus", "hsk")
     if corpus.startswith("toy:"):
         score, data = toy_alignment(translator, corpus[4:], load_splits(corpus)["test"]), "test"

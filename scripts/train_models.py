@@ -50,7 +50,7 @@ def train_one(recipe: Recipe, ctx: distributed.Context = distributed.SINGLE,
     train_seconds = time.perf_counter() - started
     if not ctx.is_main:
         return None
-    tr = Translator(result.checkpoint, device="cpu")
+    tr = Translator(result.checkpoint, device="cpu", names=False)     # the model alone: no stand-in names
     # The first test set is the record's "test" (for HSK models and the everyday ones: the HSK test split, so
     # figures stay comparable across corpora); the others go to "tests".
     scores = test_figures(tr, splits.tests)

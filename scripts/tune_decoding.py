@@ -35,7 +35,7 @@ CRITERION = "chrf_repeats_wrong"
 def tune(path: Path) -> dict:
     ckpt = checkpoint.load(path)
     splits = recorded_splits(ckpt.record)
-    tr = Translator(ckpt, device="cpu")
+    tr = Translator(ckpt, device="cpu", names=False)     # the model alone: no stand-in names
     grid = {}
     for alpha, beta, no_repeat in itertools.product(ALPHAS, BETAS, NO_REPEAT):
         if beta and tr.config.attention == "none":

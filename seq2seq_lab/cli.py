@@ -64,7 +64,7 @@ def text_heatmap(row_labels: list[str], col_labels: list[str], weights) -> str:
 def cmd_translate(args) -> int:
     from .translator import Translator
 
-    tr = Translator.load(_model_path(args.model), device=args.device)
+    tr = Translator.load(_model_path(args.model), device=args.device, names=not args.no_names)
     r = tr.translate(args.text, beam_size=args.beam, n_best=args.n_best, length_penalty=args.length_penalty,
                      coverage_penalty=args.coverage_penalty, max_len=args.max_len,
                      no_repeat_ngram_size=args.no_repeat_ngram, prefix=args.prefix.split() if args.prefix else ())
@@ -72,6 +72,9 @@ def cmd_translate(args) -> int:
     print(f"segmentation: {' / '.join(r.source.words)}")
     if r.source.unknown or r.source.split_words:
         print(f"unknown: {r.source.unknown}   split into characters: {r.source.split_words}")
+    for name in r.source.names:
+        print(f"name:         {name.word} read as the stand-in {name.stand_in} (\"{name.stand_in_en}\"), "
+              f"written back as {name.pinyin}")
     print(f"model tokens: {r.src_tokens}")
     print(f"\n{'#':>2}  {'log-prob':>9}  {'score':>9}  translation")
     for i, c in enumerate(r.candidates, start=1):
@@ -198,7 +201,7 @@ def _train(args, ctx) -> int:
         print(f"stopped on request: saved the best epoch so far ({result.best_epoch}) to {out}; test figures "
               f"skipped (python -m seq2seq_lab evaluate --model {out})")
         return 0
-    tr = Translator(result.checkpoint, device=args.device)
+    tr = Translator(result.checkpoint, device=args.device, names=False)    # recorded: the model alone
     figures = test_figures(tr, splits.tests)
     record_test_figures(result.checkpoint.record, figures)
     out = save(args.out, result.checkpoint)
@@ -226,7 +229,7 @@ def cmd_evaluate(args) -> int:
                                                              and args.split[5:] in splits.tests):
         raise CorpusError("unknown_split", f"{path.stem} has no split {args.split!r}; choose train, valid, test "
                           f"or {', '.join('test:' + name for name in splits.tests)}")
-    tr = Translator.load(path, device=args.device)
+    tr = Translator.load(path, device=args.device, names=not args.no_names)
     out = {"model": path.stem, "split": args.split, "device": tr.device_label}
     for name, beam in (("greedy", 1), (f"beam{args.beam}", args.beam)):
         out[name] = evaluate(tr, splits[args.split], beam_size=beam, length_penalty=args.length_penalty)
@@ -258,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-len", type=int)
     p.add_argument("--no-repeat-ngram", type=int, default=0)
     p.add_argument("--prefix", help="force the output to start with these words")
+    p.add_argument("--no-names", action="store_true",
+                   help="feed people's names the model lacks as they are (no stand-in name, no pinyin)")
     p.add_argument("--device", default=settings.load().device)
     p.set_defaults(func=cmd_translate)
 
@@ -297,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "test:<name> (test:tatoeba, test:everyday)")
     p.add_argument("--beam", type=int, default=5)
     p.add_argument("--length-penalty", type=float, default=0.0)
+    p.add_argument("--no-names", action="store_true",
+                   help="feed people's names the model lacks as they are (no stand-in name, no pinyin)")
     p.add_argument("--device", default=settings.load().device)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)

@@ -466,6 +466,7 @@ CHIP_STYLES = {
     "word": "background:#e8f1fb;border:1px solid #9ecae1;color:#08306b",
     "sub": "background:#eef8ea;border:1px dashed #5aae61;color:#1b5e20",
     "char": "background:#fff4e0;border:1px dashed #f0a030;color:#7a4100",
+    "name": "background:#f3ebfa;border:1px dashed #9467bd;color:#4a1f73",
     "unk": "background:#fde8e8;border:1px solid #e06060;color:#8b0000",
     "eos": "background:#f0f0f0;border:1px solid #c0c0c0;color:#555555",
 }
@@ -481,7 +482,7 @@ def token_chips_html(tokens: Sequence, ids: Sequence[int] | None = None, *, font
     chips = []
     for index, token in enumerate(tokens):
         kind = "eos" if token.text == "</s>" else token.kind
-        shown = token.model_token if kind == "unk" else token.text
+        shown = {"unk": token.model_token, "name": f"{token.word} → {token.text}"}.get(kind, token.text)
         title = html.escape(f"{token.word} → {token.model_token}" if kind != "eos" else "</s>")
         note = notes[index] if notes and index < len(notes) else ""
         note_line = "" if not note else (f"<div class='lab-pinyin' style='font-size:{max(10, font_size - 5)}px'>"

@@ -118,6 +118,9 @@ STRINGS: dict[str, dict[str, str]] = {
                        "zh": "输入一句中文或点击一个例句，然后点击“翻译”。"},
     "app.not_finished": {"en": "The output reached the maximum length before the model ended the sentence.",
                          "zh": "模型还没结束句子，输出就达到了最大长度。"},
+    "app.name_stand_in": {"en": "{word} is a name the model never learned: it read the stand-in {stand_in} instead, "
+                                "and its “{en}” is shown as {pinyin}.",
+                          "zh": "{word} 是模型没学过的人名：模型读的是替身 {stand_in}，译文中的 “{en}” 换回成了 {pinyin}。"},
     "strategy.greedy": {"en": "greedy", "zh": "贪心解码"},
     "strategy.beam": {"en": "beam search (beam {k})", "zh": "束搜索（束宽 {k}）"},
 
@@ -271,6 +274,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "pipe.legend_word": {"en": "known word", "zh": "已知词"},
     "pipe.legend_sub": {"en": "known part of a word not in vocabulary", "zh": "生词中已知的部分词"},
     "pipe.legend_char": {"en": "split into characters (word not in vocabulary)", "zh": "拆成单字（词不在词表中）"},
+    "pipe.legend_name": {"en": "a name not in vocabulary → a stand-in name it knows",
+                         "zh": "词表中没有的人名 → 模型认识的替身名"},
     "pipe.legend_unk": {"en": "unknown → <unk>", "zh": "未知 → <unk>"},
     "pipe.words": {"en": "jieba words: {words}", "zh": "jieba 分词结果：{words}"},
     "pipe.ids": {"en": "2 · Vocabulary ids", "zh": "2 · 词表编号"},

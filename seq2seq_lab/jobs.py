@@ -188,7 +188,7 @@ class JobManager:
             result = fit(splits.train, splits.valid, arch, job.request.config, on_progress=job._on_progress,
                          should_stop=job._stop.is_set, record={**splits.record, "trained_in_app": True})
             job.history = list(result.history)
-            translator = Translator(result.checkpoint, device="cpu")
+            translator = Translator(result.checkpoint, device="cpu", names=False)    # recorded: the model alone
             test_pairs = splits["test"][:MAX_TEST_PAIRS]
             if test_pairs:
                 job.test = {"greedy": evaluate(translator, test_pairs, beam_size=1)}

@@ -51,7 +51,7 @@ def normalize_zh(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
 
 
-def _tokenizer() -> jieba.Tokenizer:
+def jieba_tokenizer() -> jieba.Tokenizer:
     """One shared jieba tokenizer, built once (its dictionary load takes ~1 s)."""
     global _jieba
     with _jieba_lock:
@@ -75,7 +75,7 @@ def segment_zh(text: str, *, mode: str = "jieba") -> list[str]:
         return [ch for ch in text if not ch.isspace()]
     if mode != "jieba":
         raise ValueError(f"unknown segmentation mode {mode!r}; use 'jieba' or 'char'")
-    return [word for word in _tokenizer().lcut(text, cut_all=False, HMM=True) if word.strip()]
+    return [word for word in jieba_tokenizer().lcut(text, cut_all=False, HMM=True) if word.strip()]
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,10 @@ class SourceToken:
     """One token as the model sees it, and how it was obtained.
 
     ``kind`` is ``"word"`` (a jieba word in the vocabulary), ``"sub"`` (a known sub-word of a
-    word the vocabulary lacks: 天气 of 今天天气), ``"char"`` (a known character of such a word)
-    or ``"unk"`` (nothing of it is known; the model sees ``<unk>``). ``word`` is the jieba word
-    it came from.
+    word the vocabulary lacks: 天气 of 今天天气), ``"char"`` (a known character of such a word),
+    ``"name"`` (a person's name the vocabulary lacks, read as a stand-in name it knows: 汤姆 for
+    王芳; :mod:`.names`) or ``"unk"`` (nothing of it is known; the model sees ``<unk>``). ``word``
+    is the jieba word it came from.
     """
 
     text: str
@@ -121,10 +122,10 @@ def fallback_pieces(word: str, known) -> list[str]:
     return pieces
 
 
-def map_to_vocab(words: list[str], known) -> list[SourceToken]:
+def map_to_vocab(words: list[str], known, names: dict | None = None) -> list[SourceToken]:
     """Map segmented words onto a vocabulary (``known`` supports ``in``).
 
-    A known word stays whole. An unknown word of several characters is cut into known
+    A known word stays whole; a name in ``names`` (word → :class:`.names.Name`) becomes its stand-in. An unknown word of several characters is cut into known
     sub-words and characters (:func:`fallback_pieces`); an unknown character becomes
     ``<unk>`` (one per character, so the heatmap still shows every character). A word with
     nothing known in it becomes a single ``<unk>``.
@@ -133,6 +134,9 @@ def map_to_vocab(words: list[str], known) -> list[SourceToken]:
     for word in words:
         if word in known:
             tokens.append(SourceToken(word, "word", word))
+            continue
+        if names and word in names:
+            tokens.append(SourceToken(names[word].stand_in, "name", word))
             continue
         pieces = fallback_pieces(word, known) if len(word) > 1 else [word]
         if len(pieces) > 1 and any(piece in known for piece in pieces):

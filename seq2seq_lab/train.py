@@ -464,7 +464,7 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     best_state, best_key, best_epoch, stopped = None, None, 0, False
     recent: list[dict[str, torch.Tensor]] = []    # the last epochs' weights, for average_last
     averaged: dict | None = None                  # what the average scored, when it was tried
-    snapshot = Translator(Checkpoint(model, src_vocab, tgt_vocab), device=device)
+    snapshot = Translator(Checkpoint(model, src_vocab, tgt_vocab), device=device, names=False)   # the model alone
     stale = 0
     total_batches = None
     steps_done = 0

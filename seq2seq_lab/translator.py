@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from . import checkpoint as ckpt
 from . import int8_linear
 from .data import pad
 from .errors import InputError
+from .names import Name, find_names, write_back
 from .options import LIMITS, check_options
 from .search import SearchOptions, Step, beam_search, greedy_search, run
 from .text import SourceToken, detokenize_target, has_chinese, map_to_vocab, normalize_zh, segment_zh, tokenize_target
@@ -53,8 +54,10 @@ def device_name(device: torch.device) -> str:
     return str(device)
 
 
-def detokenize(tokens: Sequence[str], style: str) -> str:
-    return detokenize_target([t for t in tokens if t != EOS], style)
+def detokenize(tokens: Sequence[str], style: str, names: Sequence[Name] = ()) -> str:
+    """Output tokens as text, "</s>" dropped and each stand-in name written back as its name (:mod:`.names`)."""
+    tokens = [t for t in tokens if t != EOS]
+    return detokenize_target(write_back(tokens, names) if names else tokens, style)
 
 
 @dataclass
@@ -65,6 +68,7 @@ class SourceAnalysis:
     words: list[str]               # jieba words (or characters for a char-level model)
     tokens: list[SourceToken]      # after the vocabulary's character fallback, + </s>
     ids: list[int]
+    names: list[Name] = field(default_factory=list)   # people's names read through a stand-in (王芳 → 汤姆)
 
     @property
     def src_tokens(self) -> list[str]:
@@ -86,7 +90,7 @@ class Candidate:
     """One output hypothesis."""
 
     tokens: list[str]              # output tokens, ending with "</s>" if the model ended the sentence
-    text: str                      # detokenised
+    text: str                      # detokenised, stand-in names written back (汤姆's "Tom" → "Wang Fang")
     score: float                   # Σ log p(token), raw
     normalized_score: float        # the ranking score once length/coverage penalties apply
     attention: np.ndarray | None   # (len(tokens), len(src_tokens)); rows sum to 1; None without attention.
@@ -142,8 +146,11 @@ class Translator:
     """A loaded model plus everything needed to turn text into a translation."""
 
     def __init__(self, checkpoint: ckpt.Checkpoint, *, device: str | torch.device = "auto",
-                 name: str = "model"):
+                 name: str = "model", names: bool = True):
+        """``names``: read people's names the vocabulary lacks through a stand-in and write them back in
+        pinyin (:mod:`.names`); False measures the model alone (training's validation does)."""
         self.device = resolve_device(device)
+        self.names = names
         self.model = checkpoint.model.to(self.device).eval()
         self.src_vocab: Vocab = checkpoint.src_vocab
         self.tgt_vocab: Vocab = checkpoint.tgt_vocab
@@ -151,10 +158,10 @@ class Translator:
         self.name = name
 
     @classmethod
-    def load(cls, path: str | Path, *, device: str | torch.device = "auto") -> Translator:
+    def load(cls, path: str | Path, *, device: str | torch.device = "auto", names: bool = True) -> Translator:
         """A model from its file. On the CPU its int8-stored weights decode from packed 16-bit integers
         (:mod:`.int8_linear`: the same numbers, in half to two thirds of the time); training it unpacks them."""
-        translator = cls(ckpt.load(path), device=device, name=Path(path).stem)
+        translator = cls(ckpt.load(path), device=device, name=Path(path).stem, names=names)
         if translator.device.type == "cpu":
             int8_linear.pack(translator.model)
         return translator
@@ -194,8 +201,11 @@ class Translator:
         if not has_chinese(normalized):
             raise InputError("no_chinese", "The text has no Chinese characters; this model translates Chinese.")
         words = segment_zh(normalized, mode=self.config.src_segmenter)
-        tokens = map_to_vocab(words, self.src_vocab) + [SourceToken(EOS, "word", EOS)]
-        return SourceAnalysis(normalized, words, tokens, self.src_vocab.encode(t.model_token for t in tokens))
+        names = (find_names(words, self.src_vocab, self.tgt_vocab) if self.names and self.config.src_segmenter == "jieba"
+                 and self.config.tgt_detok == "english" else {})
+        tokens = map_to_vocab(words, self.src_vocab, names) + [SourceToken(EOS, "word", EOS)]
+        return SourceAnalysis(normalized, words, tokens, self.src_vocab.encode(t.model_token for t in tokens),
+                              list(names.values()))
 
     def _target_ids(self, tokens: Sequence[str] | str) -> list[int]:
         if isinstance(tokens, str):
@@ -237,11 +247,11 @@ class Translator:
         strategy = greedy_search if options.beam_size == 1 else beam_search
         return (yield from strategy(self.model, memory, state, lengths, self.tgt_vocab, options))
 
-    def _candidate(self, hyp, n_src: int) -> Candidate:
-        tokens = self.tgt_vocab.decode(hyp.ids)
+    def _candidate(self, hyp, source: SourceAnalysis) -> Candidate:
+        tokens, n_src = self.tgt_vocab.decode(hyp.ids), len(source.ids)
         attention = None if hyp.attention is None else hyp.attention[:, :n_src].astype(np.float32)
         heads = None if attention is None or self.family != "rnn" else attention[:, None, None, :]   # (T, 1, 1, S)
-        return Candidate(tokens, detokenize(tokens, self.config.tgt_detok), hyp.score, hyp.normalized_score,
+        return Candidate(tokens, detokenize(tokens, self.config.tgt_detok, source.names), hyp.score, hyp.normalized_score,
                          attention, list(hyp.token_log_probs), hyp.finished, heads)
 
     @torch.inference_mode()
@@ -294,7 +304,7 @@ class Translator:
             if last is not None:
                 yield last
             last, count = steps[0], count + 1
-        translation = Translation(analysis, [self._candidate(h, len(analysis.ids)) for h in results[0]],
+        translation = Translation(analysis, [self._candidate(h, analysis) for h in results[0]],
                                   self.device_label, search_options, decoding_seconds * 1000, count)
         last.final = self._add_attention_maps([translation])[0] if attention_maps else translation
         yield last
@@ -324,7 +334,7 @@ class Translator:
             results = run(self._search(chunk, search_options))
             elapsed = (time.perf_counter() - started) * 1000 / len(chunk)
             for analysis, hyps in zip(chunk, results):
-                out.append(Translation(analysis, [self._candidate(h, len(analysis.ids)) for h in hyps],
+                out.append(Translation(analysis, [self._candidate(h, analysis) for h in hyps],
                                        self.device_label, search_options, elapsed, len(hyps[0].ids)))
         return self._add_attention_maps(out) if attention_maps else out
 

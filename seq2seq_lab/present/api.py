@@ -22,12 +22,14 @@ MAX_SCORED_TOKENS = int(LIMITS["max_len"].high)      # no output the apps can pr
 
 
 def source_json(source: SourceAnalysis) -> dict:
-    """What the model reads: words, tokens (with kind and vocabulary id), unknown and split words."""
+    """What the model reads: words, tokens (with kind and vocabulary id), unknown and split words, and the names
+    read through a stand-in (word, pinyin, stand_in, stand_in_en)."""
     tokens = [{"text": token.text, "kind": "eos" if token.text == "</s>" else token.kind, "word": token.word,
                "model_token": token.model_token, "id": int(token_id)}
               for token, token_id in zip(source.tokens, source.ids)]
     return {"text": source.text, "words": list(source.words), "tokens": tokens,
-            "src_tokens": source.src_tokens, "unknown": source.unknown, "split_words": source.split_words}
+            "src_tokens": source.src_tokens, "unknown": source.unknown, "split_words": source.split_words,
+            "names": [name.to_dict() for name in source.names]}
 
 
 DECIMALS = 5        # attention weights in replies: ±5e-6 (figures show 2 decimals), and a third of the JSON
@@ -55,6 +57,7 @@ def translation_json(translation: Translation, key: str) -> dict:
     source = source_json(translation.source)
     return {"model": key, "device": translation.device, "text": source["text"], "src_tokens": source["src_tokens"],
             "words": source["words"], "unknown": source["unknown"], "split_words": source["split_words"],
+            "names": source["names"],
             "strategy": translation.strategy, "elapsed_ms": float(translation.elapsed_ms),
             "encoder_attention": nested(translation.encoder_attention),
             # Every head for the best candidate only, as the apps show them: the web server walks each number of a

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .. import catalog
+from .. import catalog, names
 from ..batching import Batcher
 from ..catalog import USER_PREFIX, ModelInfo
 from ..errors import CheckpointError, LabError
@@ -134,12 +134,13 @@ def open_model(key: str | None, settings: Settings) -> OpenModel:
 
 def warm_up(settings: Settings) -> str | None:
     """Before a server takes requests: open the default model and translate its first example, so the first
-    visitors do not pay for reading the file, jieba's dictionary and torch's first calls (with the Gradio API,
+    visitors do not pay for reading the file, jieba's dictionary and name tagger, and torch's first calls (with the Gradio API,
     40 users arriving together at a cold server waited 4.2–4.7 s for their first answer, then ~1–2 s). The key
     of the model warmed; None (and the reason logged) when there is none to warm: the server starts anyway."""
     try:
         opened = open_model("", settings)
         opened.translator.translate(shelf(settings).examples(opened.key)[0], beam_size=1)
+        names.is_person_name("王芳", "叫")     # jieba's part-of-speech tables (~1 s), read on the first name
         return opened.key
     except (OSError, LabError) as error:
         log.warning("nothing warmed before serving: %s", error)

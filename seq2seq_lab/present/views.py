@@ -86,12 +86,21 @@ def strategy(translation: Translation, lang: str) -> str:
     return t("strategy.greedy", lang) if k == 1 else t("strategy.beam", lang, k=k)
 
 
+def names_note(translation: Translation, lang: str) -> str:
+    """One line per name read through a stand-in (:mod:`seq2seq_lab.names`), Markdown; "" when there is none."""
+    return "  \n".join(t("app.name_stand_in", lang, word=md_text(name.word), stand_in=md_text(name.stand_in),
+                          en=md_text(name.stand_in_en), pinyin=md_text(name.pinyin))
+                        for name in translation.source.names)
+
+
 def result_meta(translation: Translation, lang: str) -> str:
-    """"beam search (5) · log-probability -3.2 · normalised score -0.8 · 41 ms on cpu" (+ cut-off note)."""
+    """"beam search (5) · log-probability -3.2 · normalised score -0.8 · 41 ms on cpu" (+ cut-off note, + a line
+    for each name read through a stand-in)."""
     best = translation.best
     meta = t("app.result_meta", lang, strategy=strategy(translation, lang), score=best.score,
              norm=best.normalized_score, ms=translation.elapsed_ms, device=md_text(translation.device))
-    return meta if best.finished else meta + "  \n" + t("app.not_finished", lang)
+    lines = [meta] + ([] if best.finished else [t("app.not_finished", lang)]) + [names_note(translation, lang)]
+    return "  \n".join(line for line in lines if line)
 
 
 def step_caption(frame: Frame, steps: int | None, lang: str, *, plain: bool = False) -> str:
@@ -112,7 +121,7 @@ def text_so_far(result: Result, step: int) -> str:
     if not frames or step >= len(frames):
         return result.final.best.text
     tokens = frames[max(1, step) - 1].tokens
-    return detokenize(tokens, result.style) + " …"
+    return detokenize(tokens, result.style, result.final.source.names) + " …"
 
 
 def no_attention_note(tokens: Sequence[str], lang: str, *, plain: bool = False) -> str:
@@ -242,7 +251,7 @@ class Panel:
 
 
 LEGEND = (("word", "pipe.legend_word"), ("sub", "pipe.legend_sub"), ("char", "pipe.legend_char"),
-          ("unk", "pipe.legend_unk"))
+          ("name", "pipe.legend_name"), ("unk", "pipe.legend_unk"))
 
 
 def pipeline(model: OpenModel, text: str, lang: str, *, presenter: bool = False, pinyin: bool = False) -> list[Panel]:
