@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .names import to_stand_ins
 from .search import coverage_penalty
 from .text import has_chinese
 from .translator import Translator
@@ -206,8 +207,10 @@ class ExposureBias:
 
 
 def exposure_bias(translator: Translator, text: str, reference: str | Sequence[str]) -> ExposureBias:
-    """The reference's word probabilities fed the reference (teacher forcing) and fed the model's own words."""
-    ref_tokens = translator.target_tokens(reference, unknown_ok=True)
+    """The reference's word probabilities fed the reference (teacher forcing) and fed the model's own words.
+    A name the model read through a stand-in (:mod:`.names`) is the stand-in's English in the reference too: the
+    model is asked about "Tom", which it was shown as 汤姆, not about "Wang Fang"."""
+    ref_tokens = to_stand_ins(translator.target_tokens(reference, unknown_ok=True), translator.analyze(text).names)
     ref_ids, forced = translator.forced_log_probs(text, ref_tokens, unknown_ok=True)     # (R,), (R, V)
     R = len(ref_ids)
     teacher_forced = np.exp(forced[np.arange(R), ref_ids])

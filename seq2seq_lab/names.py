@@ -131,3 +131,21 @@ def write_back(tokens: list[str], names) -> list[str]:
     """The output tokens with each stand-in's English replaced by its name's pinyin ("tom" → "Wang Fang")."""
     pinyin = {name.stand_in_en.lower(): name.pinyin for name in names}
     return [pinyin.get(token.lower(), token) for token in tokens]
+
+
+def to_stand_ins(tokens: list[str], names) -> list[str]:
+    """The inverse of :func:`write_back` on tokenised English: each name's pinyin (any case: "wang" opens a
+    sentence) becomes its stand-in's English, so a reference is compared with what the model read
+    (my name is Wang Fang . → my name is Tom .)."""
+    out, i = [], 0
+    spelled = [(name.pinyin.lower().split(), name.stand_in_en) for name in names]
+    while i < len(tokens):
+        for words, stand_in in spelled:
+            if [token.lower() for token in tokens[i:i + len(words)]] == words:
+                out.append(stand_in.lower() if tokens[i][:1].islower() else stand_in)   # "wang" opened a sentence
+                i += len(words)
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out

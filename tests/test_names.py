@@ -13,7 +13,7 @@ from seq2seq_lab.checkpoint import Checkpoint, save
 from seq2seq_lab.cli import main
 from seq2seq_lab.corpus import find_leaks, load_splits
 from seq2seq_lab.i18n import t
-from seq2seq_lab.names import Name, find_names, is_person_name, name_pinyin, write_back
+from seq2seq_lab.names import Name, find_names, is_person_name, name_pinyin, to_stand_ins, write_back
 from seq2seq_lab.present import api, catalogue, live, views
 from seq2seq_lab.settings import Settings
 from seq2seq_lab.text import map_to_vocab, segment_zh
@@ -83,6 +83,8 @@ def test_the_stand_in_goes_to_the_model_and_its_english_comes_back_as_the_name()
     assert write_back(["tom", "is", "my", "friend", ".", "Tom", "'s"], [name]) == \
         ["Wang Fang", "is", "my", "friend", ".", "Wang Fang", "'s"]                     # any case: "tom" opens
     assert detokenize(["tom", "is", "here", ".", "</s>"], "english", [name]) == "Wang Fang is here."
+    assert to_stand_ins(["wang", "Fang", "is", "here", ".", "Wang", "Fang", "'s", "Fang"], [name]) == \
+        ["tom", "is", "here", ".", "Tom", "'s", "Fang"]                                 # the inverse, on a reference
     assert detokenize(["tom", "is", "here", "."], "english") == "Tom is here."
 
 
@@ -129,6 +131,15 @@ def test_the_apps_show_the_name_while_stepping_and_say_what_happened(named_model
     assert reply["candidates"][0]["text"].startswith("Wang Fang") and reply["candidates"][0]["tokens"][0] == "tom"
     without = live.decode(model, "我爱学习", {"beam_size": 2})
     assert "汤姆" not in views.result_meta(without.final, "en")
+
+
+def test_the_exposure_view_asks_the_model_about_the_stand_in_it_read(named_model):
+    from seq2seq_lab.explain import exposure_bias
+
+    tr = Translator.load(named_model / "tiny_names.safetensors", device="cpu")
+    view = exposure_bias(tr, "我叫王芳", "My name is Wang Fang.")
+    assert view.reference[:4] == ["my", "name", "is", "Tom"] and view.unknown == []
+    assert view.teacher_forced_score == pytest.approx(tr.score("我叫王芳", ["my", "name", "is", "Tom", "."]), abs=1e-5)
 
 
 def test_the_cli_says_which_name_it_read_through_a_stand_in_and_can_leave_names_alone(named_model, capsys):
