@@ -3,7 +3,8 @@
 Chinese is NFKC-normalised and cut into words with jieba's accurate mode
 (我爱学习 → 我 / 爱 / 学习). A word the model's vocabulary lacks falls back to the
 longest known sub-words, then characters (今天天气 → 今天 / 天气; see :func:`map_to_vocab`),
-so a rare compound still reaches the model; every source token records how it was obtained.
+so a rare compound still reaches the model; a person's name it lacks goes in as a stand-in name it
+knows (王芳 → 汤姆, :mod:`.names`); every source token records how it was obtained.
 
 English is split into words, contractions and punctuation for training, with each
 sentence's first word lower-cased and every other word's case kept ("It's Beijing." →
@@ -125,10 +126,11 @@ def fallback_pieces(word: str, known) -> list[str]:
 def map_to_vocab(words: list[str], known, names: dict | None = None) -> list[SourceToken]:
     """Map segmented words onto a vocabulary (``known`` supports ``in``).
 
-    A known word stays whole; a name in ``names`` (word → :class:`.names.Name`) becomes its stand-in. An unknown word of several characters is cut into known
-    sub-words and characters (:func:`fallback_pieces`); an unknown character becomes
-    ``<unk>`` (one per character, so the heatmap still shows every character). A word with
-    nothing known in it becomes a single ``<unk>``.
+    A known word stays whole; a name in ``names`` (word → :class:`.names.Name`) becomes its
+    stand-in. An unknown word of several characters is cut into known sub-words and characters
+    (:func:`fallback_pieces`); an unknown character becomes ``<unk>`` (one per character, so
+    the heatmap still shows every character). A word with nothing known in it becomes a
+    single ``<unk>``.
     """
     tokens: list[SourceToken] = []
     for word in words:

@@ -201,8 +201,8 @@ class Translator:
         if not has_chinese(normalized):
             raise InputError("no_chinese", "The text has no Chinese characters; this model translates Chinese.")
         words = segment_zh(normalized, mode=self.config.src_segmenter)
-        names = (find_names(words, self.src_vocab, self.tgt_vocab) if self.names and self.config.src_segmenter == "jieba"
-                 and self.config.tgt_detok == "english" else {})
+        reads_names = self.names and self.config.src_segmenter == "jieba" and self.config.tgt_detok == "english"
+        names = find_names(words, self.src_vocab, self.tgt_vocab) if reads_names else {}
         tokens = map_to_vocab(words, self.src_vocab, names) + [SourceToken(EOS, "word", EOS)]
         return SourceAnalysis(normalized, words, tokens, self.src_vocab.encode(t.model_token for t in tokens),
                               list(names.values()))
@@ -251,8 +251,8 @@ class Translator:
         tokens, n_src = self.tgt_vocab.decode(hyp.ids), len(source.ids)
         attention = None if hyp.attention is None else hyp.attention[:, :n_src].astype(np.float32)
         heads = None if attention is None or self.family != "rnn" else attention[:, None, None, :]   # (T, 1, 1, S)
-        return Candidate(tokens, detokenize(tokens, self.config.tgt_detok, source.names), hyp.score, hyp.normalized_score,
-                         attention, list(hyp.token_log_probs), hyp.finished, heads)
+        return Candidate(tokens, detokenize(tokens, self.config.tgt_detok, source.names), hyp.score,
+                         hyp.normalized_score, attention, list(hyp.token_log_probs), hyp.finished, heads)
 
     @torch.inference_mode()
     def _add_attention_maps(self, translations: Sequence[Translation], rows: int = 256) -> list[Translation]:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from conftest import SRC_WORDS, TGT_WORDS, build_translator
 
-from seq2seq_lab import names
 from seq2seq_lab.checkpoint import Checkpoint, save
 from seq2seq_lab.cli import main
 from seq2seq_lab.corpus import find_leaks, load_splits
@@ -162,7 +161,8 @@ def test_training_validates_the_model_alone(monkeypatch):
         raise AssertionError("validation looked for names")
     monkeypatch.setattr(translator_module, "find_names", refuse)
     pairs = [Pair(f"p{i}", zh, en) for i, (zh, en) in enumerate(
-        [("我叫汤姆。", "My name is Tom."), ("我叫王芳。", "My name is Wang Fang."), ("汤姆是我的朋友。", "Tom is my friend.")])]
+        [("我叫汤姆。", "My name is Tom."), ("我叫王芳。", "My name is Wang Fang."),
+         ("汤姆是我的朋友。", "Tom is my friend.")])]
     result = fit(pairs * 4, pairs, {"emb_size": 8, "hidden_size": 8},
                  TrainConfig(epochs=1, batch_size=4, device="cpu"))
     assert result.history and result.history[0]["epoch"] == 1

@@ -134,9 +134,9 @@ def open_model(key: str | None, settings: Settings) -> OpenModel:
 
 def warm_up(settings: Settings) -> str | None:
     """Before a server takes requests: open the default model and translate its first example, so the first
-    visitors do not pay for reading the file, jieba's dictionary and name tagger, and torch's first calls (with the Gradio API,
-    40 users arriving together at a cold server waited 4.2–4.7 s for their first answer, then ~1–2 s). The key
-    of the model warmed; None (and the reason logged) when there is none to warm: the server starts anyway."""
+    visitors do not pay for reading the file, jieba's dictionary and name tagger, and torch's first calls (with the
+    Gradio API, 40 users arriving together at a cold server waited 4.2–4.7 s for their first answer, then ~1–2 s).
+    The key of the model warmed; None (and the reason logged) when there is none to warm: the server starts anyway."""
     try:
         opened = open_model("", settings)
         opened.translator.translate(shelf(settings).examples(opened.key)[0], beam_size=1)
