@@ -22,7 +22,7 @@ from . import checkpoint as ckpt
 from . import int8_linear
 from .data import pad
 from .errors import InputError
-from .names import Name, find_names, write_back
+from .names import Name, find_names, to_stand_ins, write_back
 from .options import LIMITS, check_options
 from .search import SearchOptions, Step, beam_search, greedy_search, run
 from .text import SourceToken, detokenize_target, has_chinese, map_to_vocab, normalize_zh, segment_zh, tokenize_target
@@ -361,9 +361,10 @@ class Translator:
     def forced_log_probs(self, text: str, tokens: Sequence[str] | str, *, unknown_ok: bool = False
                          ) -> tuple[np.ndarray, np.ndarray]:
         """Teacher forcing on ``tokens`` + "</s>": (their ids (T,), log p(· | y_<t, x) over the vocabulary at each
-        of the T steps (T, V)). Row t is what the model predicts after being fed the first t tokens."""
+        of the T steps (T, V)). Row t is what the model predicts after being fed the first t tokens. A name the
+        model read through a stand-in is scored as the stand-in's English ("Wang Fang" as "Tom")."""
         analysis = self.analyze(text)
-        tokens = self.target_tokens(tokens, unknown_ok=unknown_ok)
+        tokens = to_stand_ins(self.target_tokens(tokens, unknown_ok=unknown_ok), analysis.names)   # Wang Fang → Tom
         vocab = self.tgt_vocab
         ids = ([vocab.stoi.get(t, vocab.unk_id) for t in tokens] if unknown_ok else self._target_ids(tokens))
         ids = ids + [vocab.eos_id]

@@ -132,6 +132,16 @@ def test_the_apps_show_the_name_while_stepping_and_say_what_happened(named_model
     assert "汤姆" not in views.result_meta(without.final, "en")
 
 
+def test_scoring_the_translation_shown_scores_what_the_model_wrote(named_model):
+    tr = Translator.load(named_model / "tiny_names.safetensors", device="cpu")
+    result = tr.translate("我叫王芳", beam_size=2, prefix=["my", "name", "is", "Tom"])
+    written = [token for token in result.best.tokens if token != "</s>"]
+    shown = write_back(written, result.source.names)                      # the words the apps show
+    assert shown[:4] == ["my", "name", "is", "Wang Fang"]
+    assert tr.score("我叫王芳", " ".join(shown)) == pytest.approx(tr.score("我叫王芳", written), abs=1e-5)
+    assert tr.score("我叫王芳", "My name is Wang Fang.") == pytest.approx(tr.score("我叫王芳", "My name is Tom."))
+
+
 def test_the_exposure_view_asks_the_model_about_the_stand_in_it_read(named_model):
     from seq2seq_lab.explain import exposure_bias
 
