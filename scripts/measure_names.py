@@ -7,7 +7,9 @@ The names set (scripts/names.tsv, 31 names in 30 sentences written for this proj
 model, with names fed as they are and read through a stand-in: how many sentences have every name right (its
 pinyin in the output) and the corpus chrF. Then the held-out test splits (HSK, Tatoeba, everyday) through the
 models named by ``--splits``: how many sentences had a name read through a stand-in, and the chrF of the whole
-split both ways. Decoding as the apps start (beam 5, the model's validation-chosen penalties).
+split both ways. Decoding as the apps start (beam 5, the model's validation-chosen penalties). In between, the
+stand-ins themselves: in how many of ten sentence frames (我叫{}。, {}是我的朋友。, …) each model writes each
+stand-in's English exactly once (plain beam 5).
 """
 
 from __future__ import annotations
@@ -22,12 +24,16 @@ sys.path.insert(0, str(ROOT))
 
 from seq2seq_lab.catalog import DEFAULT_MODEL, ModelInfo
 from seq2seq_lab.corpus import Pair, load_splits
+from seq2seq_lab.names import STAND_INS
 from seq2seq_lab.present.catalogue import starting_decoding
 from seq2seq_lab.text import normalize_zh
 from seq2seq_lab.train import corpus_metrics
 from seq2seq_lab.translator import Translator
 
 NAMES_FILE = ROOT / "scripts" / "names.tsv"
+# Ten sentence frames for checking the stand-ins: how often a model writes the stand-in's English exactly once.
+FRAMES = ("我叫{}。", "{}是我的朋友。", "她叫{}。", "{}是老师。", "这是{}。", "我和{}去学校。", "{}喜欢吃苹果。",
+          "{}的妈妈很漂亮。", "你认识{}吗？", "{}今天不在家。")
 
 
 def load_names_set(path: Path = NAMES_FILE) -> list[tuple[Pair, list[str]]]:
@@ -61,6 +67,17 @@ def names_set(path: Path) -> None:
     print("".join(line) + f" {stood_in} |", flush=True)
 
 
+def stand_ins(path: Path) -> None:
+    """For each stand-in: in how many of the ten frames the model writes its English exactly once."""
+    tr = Translator.load(path, device="cpu", names=False)
+    cells = []
+    for zh, en in STAND_INS:
+        outputs = tr.translate_batch([frame.format(zh) for frame in FRAMES], beam_size=5)
+        once = sum([token.lower() for token in r.best.tokens].count(en.lower()) == 1 for r in outputs)
+        cells.append(f" {once} / {len(FRAMES)} |")
+    print(f"| `{path.stem}` |" + "".join(cells), flush=True)
+
+
 def test_splits(path: Path) -> None:
     with_names, without, options = open_both(path)
     for split, pairs in load_splits("everyday").tests.items():
@@ -83,8 +100,13 @@ def main() -> None:
     args = parser.parse_args()
     print("| model | names as they are: all names right · chrF | through a stand-in | sentences with a stand-in |")
     print("|---|---|---|---|")
-    for path in sorted((ROOT / "models").glob("everyday_*.safetensors")):
+    paths = sorted((ROOT / "models").glob("everyday_*.safetensors"))
+    for path in paths:
         names_set(path)
+    print("\n| model | " + " | ".join(f"{zh} → {en} written once" for zh, en in STAND_INS) + " |")
+    print("|---|" + "---|" * len(STAND_INS))
+    for path in paths:
+        stand_ins(path)
     print("\n| model | test split | sentences with a stand-in | chrF without | with | what changed | time |")
     print("|---|---|---|---|---|---|---|")
     for name in args.splits:

@@ -49,8 +49,8 @@ CLAUSE_BREAKS = set(",.!?;:，。！？；：、\"“”")   # what may stand be
 NICKNAME = "小"
 # Surnames that pypinyin reads with a word's sound, not the surname's (曾经 céng, the surname Zēng).
 SURNAME_READINGS = {"曾": "zeng", "覃": "qin"}
-# Names every everyday model knows and writes back reliably (bench: each comes out once in 9–10 of 10 template
-# sentences for every model with attention), tried in this order; one per distinct name in a sentence.
+# Names every everyday model knows and writes back reliably (scripts/measure_names.py: each comes out exactly once in
+# 9–10 of 10 sentence frames for every model with attention), tried in this order; one per distinct name.
 STAND_INS = (("汤姆", "Tom"), ("玛丽", "Mary"), ("约翰", "John"), ("杰克", "Jack"))
 NAME_TAGS = {"nr", "nrfg", "nrt"}            # jieba's tags for a person's name
 
