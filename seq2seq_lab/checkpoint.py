@@ -108,7 +108,9 @@ def save(path: str | Path, checkpoint: Checkpoint, *, half: bool = False, int8: 
             tensors[name], tensors[SCALE_PREFIX + name] = quantize_rows(t.float())
         else:
             tensors[name] = t.to(dtype) if t.is_floating_point() else t
-    tensors = {name: t.contiguous() for name, t in tensors.items()}
+    # A tied weight (the Transformer's output layer and target embeddings, ``tie_output``) is one tensor under
+    # two names; safetensors stores tensors, not aliases, so each name gets its own copy (loading ties them again).
+    tensors = {name: t.contiguous().clone() for name, t in tensors.items()}
     meta = {"format": FORMAT, "config": checkpoint.config.to_dict(),
             "src_vocab": checkpoint.src_vocab.to_dict(), "tgt_vocab": checkpoint.tgt_vocab.to_dict(),
             "record": checkpoint.record}

@@ -54,7 +54,7 @@ TRANSFORMER_ARCH = {"family": "transformer", "d_model": 256, "heads": 4, "enc_la
                     "ff_size": 512, "dropout": 0.1}
 TRANSFORMER_TRAIN = TrainConfig(epochs=10, batch_size=64, lr=1e-3, warmup_steps=800, schedule="linear",
                                 label_smoothing=0.1, char_split_prob=0.1, seed=0, min_freq=2, probe="我爱学习",
-                                average_last=4)
+                                average_last=4, precision="bf16")
 # The toy models (#13): the lexical shortcut makes the output read the attended source character itself, so the
 # weight must sit on the character that produces the digit (a bidirectional state one character early already
 # knows it, and without the shortcut 65 % of toy_numbers' digits were drawn one column early); attention may not

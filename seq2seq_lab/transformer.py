@@ -19,7 +19,7 @@ word order, the position is added to each embedding::
     y = y + MaskedSelfAttention(LN(y))                output position t attends to positions ≤ t only
     y = y + CrossAttention(LN(y), memory)             queries from the decoder, keys/values from the encoder
     y = y + FFN(LN(y))
-    p(y_t | y_<t, x) = softmax(W_o LN(y_t))
+    p(y_t | y_<t, x) = softmax(W_o LN(y_t) + b)       with ``tie_output``, W_o = E (the target embeddings)
 
 Each attention is :class:`~.attention.MultiHeadAttention`: softmax(QKᵀ/√d_k)V in h heads. The
 *causal mask* (:func:`causal_mask`) is what makes the decoder a left-to-right model: in training all
@@ -71,6 +71,7 @@ class TransformerConfig:
     src_segmenter: str = "jieba" # how Chinese is cut: "jieba" words or single "char"s
     tgt_detok: str = "english"   # how output tokens are joined: "english" or "concat" (digits)
     attention: str = "multi_head"  # fixed: what the apps list as the model's attention
+    tie_output: bool = False     # the output layer's W_out is the target embedding table E (Press & Wolf, 2017)
 
     def __post_init__(self):
         if self.family != "transformer" or self.attention != "multi_head":
@@ -87,6 +88,8 @@ class TransformerConfig:
             raise ValueError(f"d_model ({self.d_model}) must be even and a multiple of heads ({self.heads})")
         if not (1 <= self.enc_layers <= 8 and 1 <= self.dec_layers <= 8):
             raise ValueError("encoder and decoder need 1–8 layers")
+        if not isinstance(self.tie_output, bool):
+            raise ValueError(f"tie_output must be true or false, got {self.tie_output!r}")
         if self.src_segmenter not in ("jieba", "char") or self.tgt_detok not in ("english", "concat"):
             raise ValueError("src_segmenter must be 'jieba' or 'char'; tgt_detok 'english' or 'concat'")
 
@@ -294,6 +297,8 @@ class TransformerDecoder(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.dec_layers))
         self.norm = nn.LayerNorm(config.d_model)
         self.generator = nn.Linear(config.d_model, config.tgt_vocab_size)
+        if config.tie_output:           # logits = top Eᵀ + b: a word's output row is its input row (one table)
+            self.generator.weight = self.embedding.tokens.weight
 
     def prepare(self, encoded: TransformerEncoderOutput) -> TransformerMemory:
         """K = memory W_K and V = memory W_V of every layer's cross-attention, once per sentence."""

@@ -23,6 +23,7 @@ from seq2seq_lab.model import ModelConfig, Seq2Seq
 from seq2seq_lab.models import build_model, config_for, config_from_dict
 from seq2seq_lab.train import TrainConfig, fit, scheduled_lr
 from seq2seq_lab.transformer import KVCache, Transformer, TransformerConfig, causal_mask, positional_encoding
+from seq2seq_lab.vocab import SPECIALS, Vocab
 
 SRC = [[4, 5, 6, 7, 3], [8, 9, 3], [10, 3]]                      # three sentences ending in </s> (id 3)
 TGT_IN = [[2, 4, 5, 6, 7], [2, 8, 9, 0, 0], [2, 10, 0, 0, 0]]   # <s> y_1 …, padded
@@ -208,7 +209,7 @@ def test_teacher_forcing_below_one_is_refused():
 @pytest.mark.parametrize("field, value", [("heads", 5), ("d_model", 30), ("enc_layers", 0), ("family", "rnn"),
                                           ("src_segmenter", "bpe"), ("attention", "additive"), ("heads", 0),
                                           ("max_positions", 5), ("max_positions", 300_000), ("max_positions", 1.5e3),
-                                          ("dropout", 1.0), ("ff_size", 0)])
+                                          ("dropout", 1.0), ("ff_size", 0), ("tie_output", "yes")])
 def test_config_validation(field, value):
     with pytest.raises(ValueError):
         TransformerConfig(src_vocab_size=10, tgt_vocab_size=10, **{field: value})
@@ -332,6 +333,35 @@ def test_checkpoint_round_trip(tmp_path, make_translator, int8):
         a, _ = tr.model(src, lengths, tgt_in)
         b, _ = loaded.model(src, lengths, tgt_in)
     assert_close(a, b, atol=0.05 if int8 else 0.0, rtol=0.05 if int8 else 0.0)
+
+
+def test_a_tied_output_layer_scores_each_word_by_its_own_embedding_row():
+    model = _model(tie_output=True)
+    E = model.decoder.embedding.tokens.weight
+    assert model.decoder.generator.weight is E                        # one table, W_out = E
+    assert sum(p.numel() for p in model.parameters()) == \
+        sum(p.numel() for p in _model().parameters()) - E.numel()     # the output layer adds only its bias
+    src, lengths, tgt_in = _batch()
+    logits, _ = model(src, lengths, tgt_in)
+    with torch.no_grad():
+        top, _ = model.decoder.run(tgt_in, None, model.decoder.prepare(model.encode(src, lengths)))
+        assert_close(logits, top @ E.T + model.decoder.generator.bias)   # softmax(LN(y_t) Eᵀ + b)
+    logits[0, 0, 3].backward()         # the score of </s> (3), which no decoder input holds, trains its row of E
+    assert E.grad[3].abs().sum() > 0
+
+
+@pytest.mark.parametrize("half, int8", [(False, False), (True, False), (False, True)])
+def test_a_tied_model_saves_and_loads_tied(tmp_path, half, int8):
+    model = _model(tie_output=True)
+    vocabs = [Vocab(f"w{i}" for i in range(size - len(SPECIALS))) for size in (12, 11)]
+    path = checkpoint.save(tmp_path / "tied.safetensors", checkpoint.Checkpoint(model, *vocabs, {}),
+                           half=half, int8=int8)
+    loaded = checkpoint.load(path).model
+    assert loaded.config.tie_output and loaded.decoder.generator.weight is loaded.decoder.embedding.tokens.weight
+    src, lengths, tgt_in = _batch()
+    with torch.no_grad():
+        assert_close(loaded(src, lengths, tgt_in)[0], model(src, lengths, tgt_in)[0],
+                     atol=0.02 if half or int8 else 0.0, rtol=0.02 if half or int8 else 0.0)
 
 
 # --- training ----------------------------------------------------------------------------------------------

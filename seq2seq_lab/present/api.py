@@ -17,7 +17,8 @@ from ..translator import Candidate, SourceAnalysis, Translation
 from .catalogue import open_model, shelf
 
 ARCHITECTURE_FIELDS = ("family", "cell", "enc_layers", "dec_layers", "bidirectional", "emb_size", "hidden_size",
-                       "d_model", "heads", "ff_size", "src_segmenter", "tgt_detok", "scaled_scores", "memory")
+                       "d_model", "heads", "ff_size", "tie_output", "src_segmenter", "tgt_detok", "scaled_scores",
+                       "memory")
 MAX_SCORED_TOKENS = int(LIMITS["max_len"].high)      # no output the apps can produce is longer
 
 
