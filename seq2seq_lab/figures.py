@@ -144,6 +144,8 @@ _ATTENTION_COLORS = _named_scale(ATTENTION_SCALE)
 # a CJK one and for the "ambiguous" symbols the CJK fonts draw full-width (↓, （, …).
 
 LINE = 1.3           # a line of text is about 1.3 × the font size tall
+FULL_ROWS = 10       # a heatmap's rows get the full cell height up to this many; more share that height (the
+#                      Gradio page, whose heatmap starts lowest, then keeps 25 px free under a 13-row one at 1366×768)
 
 
 def text_width(text: str, size: float) -> float:
@@ -229,9 +231,12 @@ def attention_heatmap(src_tokens: Sequence[str], out_tokens: Sequence[str], atte
         top += LINE * round(1.4 * font_size) + 10
     bottom = 10
     if height is None:
-        # A row is a line of tick text plus a little air: a 10-word sentence's heatmap (about 12 rows) then
-        # fits a 1366×768 projector below the app's controls, in presenter mode (font 20) too.
+        # A row is a line of tick text plus a little air; past FULL_ROWS rows the air goes (down to the line of
+        # text itself), so the plot stays as tall as FULL_ROWS rows: a 10-word sentence's heatmap (11–14 rows, its
+        # translation and </s>) then fits a 1366×768 projector below the app's controls, in presenter mode too.
         cell = max(22 if compact else 24, round(1.45 * font_size))
+        if rows > FULL_ROWS:
+            cell = max(cell * FULL_ROWS / rows, LINE * font_size)
         height = math.ceil(top + bottom + cell * max(rows, 3))
     plot_height = max(height - top - bottom, 1)
     clear = 12                                                 # px left free at the title's two ends

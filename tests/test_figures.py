@@ -237,6 +237,23 @@ def test_heatmap_leaves_room_for_the_y_title_and_labels(labels, lang, font_size,
     assert layout.margin.t >= 1.2 * font_size + 1.2 * (layout.xaxis.title.font.size or round(1.2 * font_size))
 
 
+@pytest.mark.parametrize("font_size", [14, 20])
+def test_a_long_translation_packs_its_rows_so_the_heatmap_stays_on_a_projector(font_size):
+    """A 10-word sentence can get a 12-word translation (13 rows with </s>): past FULL_ROWS rows the heatmap keeps
+    the plot height of FULL_ROWS rows, each row still at least a line of its tick text."""
+    src = ["我", "每天", "早上", "七点", "和", "妈妈", "一起", "去", "公园", "跑步", "。", "</s>"]
+
+    def plot_px(rows: int) -> float:
+        layout = figures.attention_heatmap(src, ["word"] * rows, np.full((rows, len(src)), 0.1),
+                                           font_size=font_size).layout
+        return layout.height - layout.margin.t - layout.margin.b
+
+    full, line = plot_px(figures.FULL_ROWS), figures.LINE * font_size
+    assert plot_px(figures.FULL_ROWS - 1) < full                           # up to FULL_ROWS: every row adds a cell
+    for rows in (12, 13, 15, 30):            # past it: FULL_ROWS rows' height, shared, but a line of text a row
+        assert plot_px(rows) == pytest.approx(max(full, rows * line), abs=1)
+
+
 def presenter_tree(make_translator, font_size: int = 20, lang: str = "en", beam_size: int = 5, eos_bias: float = 0.0):
     tr = make_translator("additive", eos_bias=eos_bias)
     steps = list(tr.steps("我爱学习中文", beam_size=beam_size, n_best=beam_size))
