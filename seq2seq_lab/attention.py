@@ -42,8 +42,6 @@ import math
 import torch
 from torch import nn
 
-from .dropout import Dropout
-
 ATTENTION_TYPES = ("none", "dot", "general", "additive", "scaled_dot")
 
 
@@ -165,7 +163,7 @@ class MultiHeadAttention(nn.Module):
         self.W_k = nn.Linear(d_model, d_model)
         self.W_v = nn.Linear(d_model, d_model)
         self.W_o = nn.Linear(d_model, d_model)
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
         self.scale = 1.0 / math.sqrt(self.d_k)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:

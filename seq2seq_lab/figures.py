@@ -153,6 +153,15 @@ def text_width(text: str, size: float) -> float:
     return sum(size * (1.2 if unicodedata.east_asian_width(ch) in "WFA" else 0.6) for ch in html.unescape(text))
 
 
+def columns_width(labels: Sequence[str], font_size: float, notes: Sequence[str] | None = None) -> float:
+    """The plot width in px at which a heatmap's upright column labels stand apart: its columns are equal, so each
+    must be as wide as the widest label (or its note, in small type under it) and half an em either side."""
+    note_size = max(9, round(0.8 * font_size))
+    widest = max([text_width(label(tok), font_size) for tok in labels]
+                 + [text_width(note, note_size) for note in notes or ()], default=0.0)
+    return len(labels) * (widest + font_size)
+
+
 def title_size(font_size: int) -> int:
     """plotly's size for axis titles: 1.2 × the figure's font (set explicitly, so the estimate uses it)."""
     return round(1.2 * font_size)

@@ -55,7 +55,6 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from . import int8_linear
 from .attention import ATTENTION_TYPES, build_attention
-from .dropout import Dropout
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 QUERIES = ("state", "state+token")
@@ -229,7 +228,7 @@ class Encoder(nn.Module):
                                  bidirectional=c.bidirectional, dropout=c.dropout if c.enc_layers > 1 else 0.0)
         self.to_memory = nn.Linear(directions * c.hidden_size, c.hidden_size)
         self.to_summary = nn.Linear(directions * c.hidden_size, c.hidden_size)
-        self.dropout = Dropout(c.dropout)
+        self.dropout = nn.Dropout(c.dropout)
         self.config = c
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor, rows: torch.Tensor | None = None) -> EncoderOutput:
@@ -264,7 +263,7 @@ class Decoder(nn.Module):
                                  dropout=c.dropout if c.dec_layers > 1 else 0.0)
         self.pre_output = nn.Linear(H + H + c.emb_size, H)
         self.generator = nn.Linear(H, c.tgt_vocab_size)
-        self.dropout = Dropout(c.dropout)
+        self.dropout = nn.Dropout(c.dropout)
         self.config = c
         if c.lexical and self.attention is not None:
             self.lexical_ffn = nn.Linear(c.emb_size, c.emb_size, bias=False)

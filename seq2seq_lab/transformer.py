@@ -49,7 +49,6 @@ import torch
 from torch import nn
 
 from .attention import MultiHeadAttention
-from .dropout import Dropout
 from .model import AttentionMaps, StepOutput, step_logits
 
 MIN_POSITIONS = 202   # the longest source (200 characters + </s>) and output (max_len 200) must have an encoding
@@ -134,7 +133,7 @@ class Embedding(nn.Module):
             self.tokens.weight[0].zero_()
         self.register_buffer("pe", positional_encoding(config.max_positions, config.d_model), persistent=False)
         self.scale = math.sqrt(config.d_model)
-        self.dropout = Dropout(config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
 
     def parts(self, ids: torch.Tensor, start: int = 0, rows: torch.Tensor | None = None
               ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,7 +156,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.W_1 = nn.Linear(config.d_model, config.ff_size)
         self.W_2 = nn.Linear(config.ff_size, config.d_model)
-        self.dropout = Dropout(config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.W_2(self.dropout(torch.relu(self.W_1(x))))                    # (B, T, d)
@@ -171,7 +170,7 @@ class EncoderLayer(nn.Module):
         self.norm_1, self.norm_2 = nn.LayerNorm(config.d_model), nn.LayerNorm(config.d_model)
         self.self_attention = MultiHeadAttention(config.d_model, config.heads, config.dropout)
         self.ffn = FeedForward(config)
-        self.dropout = Dropout(config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, S, d), mask (B, 1, 1, S) → x (B, S, d) and the self-attention weights (B, h, S, S)."""
@@ -192,7 +191,7 @@ class DecoderLayer(nn.Module):
         self.self_attention = MultiHeadAttention(d, config.heads, config.dropout)
         self.cross_attention = MultiHeadAttention(d, config.heads, config.dropout)
         self.ffn = FeedForward(config)
-        self.dropout = Dropout(config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, y: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None, self_mask: torch.Tensor | None,
                 memory: tuple[torch.Tensor, torch.Tensor], memory_mask: torch.Tensor) -> LayerResult:

@@ -320,6 +320,13 @@ def test_the_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(browser, shi
             found = box(page, selector)
             assert found["y"] >= 0 and found["y"] + found["height"] <= height, (name, found, height)
             assert found["x"] >= 0 and found["x"] + found["width"] <= width, (name, found, width)
+        # The source words stand apart: each tick label ends before the next begins (in the 3/5 column beside
+        # the bars, 每天 早上 七点 ran together as 每天早上七点 at 1366 px)
+        columns = page.eval_on_selector_all(".st-key-live_heat .xtick text", """els => els.map(e => {
+            const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.right]; })""")
+        assert len(columns) == 13, columns                              # 12 tokens and </s>
+        for (word, _, right), (after, left, _) in zip(columns, columns[1:]):
+            assert right <= left, (word, after, right, left)
         tab_bar = box(page, "[data-testid='stMain'] [role='tablist']")
         last_tab = page.locator("[data-testid='stMain'] [role='tab']").last.bounding_box()
         assert last_tab["x"] + last_tab["width"] <= tab_bar["x"] + tab_bar["width"] + 1, "tab ⑦ overflows"

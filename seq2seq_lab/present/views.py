@@ -69,6 +69,17 @@ def heatmap(src_tokens, out_tokens, attention, lang: str, *, presenter: bool = F
     return HEATMAPS.get(key, build)
 
 
+def source_width(model: OpenModel, text: str, *, presenter: bool = False, pinyin: bool = False) -> float:
+    """The plot width in px that a heatmap of ``text``'s source words needs for them to stand apart (an app gives
+    it the page's width when its side-by-side column is narrower); 0 for text the model cannot read (the error is
+    shown where the text is translated)."""
+    try:
+        tokens = model.translator.analyze(text).src_tokens
+    except LabError:
+        return 0.0
+    return figures.columns_width(tokens, font_size(presenter), pinyin_notes(tokens, pinyin))
+
+
 def next_word_bars(frame: Frame, lang: str, *, presenter: bool = False, as_spec: bool = False):
     """The live view's bars of the model's top next words at ``frame``'s step, shared like :func:`heatmap`.
     ``as_spec``: plotly's JSON form (``figures.spec_json``), as the live player sends it."""
