@@ -51,7 +51,7 @@ import streamlit_heads as heads_view
 import streamlit_player as player
 import streamlit_tabs as tabs_view
 import streamlit_training as trainer
-from streamlit_ui import T, keep_choice, labels, lang, pinyin, presenter, server_turns, show_error
+from streamlit_ui import SIDE_HEATMAP_PX, T, keep_choice, labels, lang, pinyin, presenter, server_turns, show_error
 
 from seq2seq_lab import catalog, settings
 from seq2seq_lab.errors import LabError
@@ -63,7 +63,6 @@ SETTINGS = settings.load()
 st.set_page_config(page_title="注意力实验室 · Seq2Seq Attention Lab", layout="wide")
 
 
-SIDE_HEATMAP_PX = 400   # the live heatmap's plot width in its 3/5 column on a 1366-px page (measured: tests/test_browser.py)
 OPTION_KEYS = {"beam_size": "beam", "length_penalty": "length_penalty", "coverage_penalty": "coverage_penalty",
                "max_len": "max_len", "no_repeat_ngram_size": "no_repeat"}      # decoding option → widget key
 

@@ -10,7 +10,19 @@ from __future__ import annotations
 import streamlit as st
 import streamlit_heads as heads_view
 import streamlit_player as player
-from streamlit_ui import T, draw_panel, heatmap, labels, lang, output, pinyin, plot, presenter, show_error
+from streamlit_ui import (
+    SIDE_HEATMAP_PX,
+    T,
+    draw_panel,
+    heatmap,
+    labels,
+    lang,
+    output,
+    pinyin,
+    plot,
+    presenter,
+    show_error,
+)
 
 from seq2seq_lab import catalog, settings
 from seq2seq_lab.errors import LabError
@@ -78,7 +90,10 @@ def compare_tab(model, result: live.Result) -> None:
     comparison = views.compare(model, result)
     kind, note = comparison.note(lang())
     (st.success if kind == "same" else st.warning)(note)
-    for column, (side, title, candidate) in zip(st.columns(2), comparison.sides(lang())):
+    # Side by side, or one above the other where the source words would run together in half the page
+    stacked = views.words_width(result.final.src_tokens, presenter=presenter(), pinyin=pinyin()) > SIDE_HEATMAP_PX
+    for column, (side, title, candidate) in zip([st.container(), st.container()] if stacked else st.columns(2),
+                                               comparison.sides(lang())):
         with column:
             candidate_column(title, result.final.src_tokens, candidate, f"cmp_{side}", comparison.split)
 

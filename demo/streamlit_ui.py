@@ -17,6 +17,11 @@ from seq2seq_lab.i18n import t
 from seq2seq_lab.present import views
 from seq2seq_lab.present.turns import Turns
 
+# A heatmap's plot width in a column beside something else on a 1366-px page, measured in Chromium: 318 px (338 in
+# Chinese) in the live tab's 3/5 column beside the bars, for 他是我的老师。. A sentence whose words need more
+# (views.words_width) gets the page's width instead: the bars, or the second decoding, go below (test_browser.py).
+SIDE_HEATMAP_PX = 320
+
 
 @st.cache_resource(show_spinner=False)
 def turns(size: int) -> Turns:

@@ -154,12 +154,15 @@ def text_width(text: str, size: float) -> float:
 
 
 def columns_width(labels: Sequence[str], font_size: float, notes: Sequence[str] | None = None) -> float:
-    """The plot width in px at which a heatmap's upright column labels stand apart: its columns are equal, so each
-    must be as wide as the widest label (or its note, in small type under it) and half an em either side."""
+    """The plot width in px at which a heatmap's upright column labels stand apart. Its S columns are equal and
+    each label is centred on its own, so labels i and i + 1 (w_i, w_{i+1} px wide, or their notes in small type
+    under them, if wider) keep half an em of air between them when a column is at least (w_i + w_{i+1}) / 2 + em/2
+    wide: the plot needs S times the largest such column."""
     note_size = max(9, round(0.8 * font_size))
-    widest = max([text_width(label(tok), font_size) for tok in labels]
-                 + [text_width(note, note_size) for note in notes or ()], default=0.0)
-    return len(labels) * (widest + font_size)
+    notes = [*(notes or ())[:len(labels)], *[""] * (len(labels) - len(notes or ()))]
+    widths = [max(text_width(label(tok), font_size), text_width(note, note_size)) for tok, note in zip(labels, notes)]
+    column = max((a + b) / 2 for a, b in zip(widths, widths[1:])) if len(widths) > 1 else sum(widths)
+    return len(labels) * (column + font_size / 2)
 
 
 def title_size(font_size: int) -> int:

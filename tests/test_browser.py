@@ -324,7 +324,7 @@ def test_the_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(browser, shi
         # the bars, 每天 早上 七点 ran together as 每天早上七点 at 1366 px)
         columns = page.eval_on_selector_all(".st-key-live_heat .xtick text", """els => els.map(e => {
             const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.right]; })""")
-        assert len(columns) == 13, columns                              # 12 tokens and </s>
+        assert len(columns) == 12, columns                              # 11 tokens and </s>
         for (word, _, right), (after, left, _) in zip(columns, columns[1:]):
             assert right <= left, (word, after, right, left)
         tab_bar = box(page, "[data-testid='stMain'] [role='tablist']")
@@ -333,6 +333,32 @@ def test_the_heatmap_of_a_ten_word_sentence_fits_a_projector_screen(browser, shi
         assert last_tab["x"] + last_tab["width"] <= width
         page.screenshot(path=screenshot_dir(tmp_path) / f"projector_{width}x{height}_"
                         f"{'presenter' if presenter else 'normal'}_{lang}.png")
+    finally:
+        context.close()
+
+
+def test_greedy_and_beam_stack_where_a_long_sentences_words_would_run_together(browser, shipped_server):
+    """Tab ③ at 1366×768: the two heatmaps sit side by side for a short sentence, one above the other for the
+    10-word one, whose 12 source words ran together in half the page's width."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    try:
+        placed = {}
+        for text in ("他是我的老师。", TEN_WORDS):
+            page.goto(f"{shipped_server}/?text={text}")
+            page.wait_for_selector("#lab-translation", timeout=90_000)
+            page.get_by_role("tab", name="Greedy vs beam").click()
+            page.wait_for_selector(".st-key-cmp_beam .main-svg", timeout=60_000)
+            page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+            no_exceptions(page)
+            greedy, beam = box(page, ".st-key-cmp_greedy .main-svg"), box(page, ".st-key-cmp_beam .main-svg")
+            placed[text] = "beside" if abs(greedy["y"] - beam["y"]) < 1 else "below"
+            for side in ("greedy", "beam"):
+                columns = page.eval_on_selector_all(f".st-key-cmp_{side} .xtick text", """els => els.map(e => {
+                    const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.right]; })""")
+                for (word, _, right), (after, left, _) in zip(columns, columns[1:]):
+                    assert right <= left, (text, side, word, after, right, left)
+        assert placed == {"他是我的老师。": "beside", TEN_WORDS: "below"}
     finally:
         context.close()
 

@@ -426,3 +426,19 @@ def test_score_bars_show_the_scores_and_their_softmax():
     assert before.marker.color[0] != before.marker.color[1]                  # positive and negative apart
     assert list(fig.layout.xaxis2.ticktext) == ["我", "爱", "&lt;/s&gt;"]
     assert [a.text for a in fig.layout.annotations] == [t("fig.before_softmax", "en"), t("fig.after_softmax", "en")]
+
+
+def test_columns_width_is_what_the_widest_neighbours_need_in_every_column():
+    """Equal columns, labels centred: two neighbours of w₁ and w₂ px need a column of (w₁ + w₂)/2 and half an em."""
+    w = figures.text_width
+    short = ["我", "爱", "学习", "。", "</s>"]
+    assert figures.columns_width(short, 14) == pytest.approx(5 * ((w("学习", 14) + w("。", 14)) / 2 + 7))
+    assert figures.columns_width(short, 14) == pytest.approx(5 * ((w("。", 14) + w("</s>", 14)) / 2 + 7))
+    ten = "我 每天 早上 七点 和 妈妈 一起 去 公园 跑步 。 </s>".split()
+    assert figures.columns_width(ten, 14) == pytest.approx(12 * (w("每天", 14) + 7))
+    assert figures.columns_width(ten, 20) > figures.columns_width(ten, 14)             # presenter mode's font
+    # a note under a word (pinyin, in 11-px type) that is wider than the word decides for its two columns
+    notes = ["", "", "zaoshang" * 3, "", "", "", "", "", "", "", "", ""]
+    widest = (w("zaoshang" * 3, 11) + w("七点", 14)) / 2
+    assert figures.columns_width(ten, 14, notes) == pytest.approx(12 * (widest + 7))
+    assert figures.columns_width(["我"], 14) == pytest.approx(w("我", 14) + 7)

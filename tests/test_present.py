@@ -24,7 +24,7 @@ import pytest
 from conftest import copy_with_a_broken_file
 from markdown_it import MarkdownIt
 
-from seq2seq_lab import catalog
+from seq2seq_lab import catalog, figures
 from seq2seq_lab.catalog import ModelInfo
 from seq2seq_lab.checkpoint import save
 from seq2seq_lab.errors import InputError, LabError
@@ -792,3 +792,15 @@ def test_heatmaps_and_bars_are_built_once_for_the_same_picture():
                       (views.heatmap(src, out, weights, "en", highlight_row=1, as_spec=True), first)):
         assert isinstance(spec, dict) and isinstance(fig, go.Figure)
     assert isinstance(views.next_word_bars(frame, "en"), go.Figure)
+
+
+def test_source_width_measures_the_words_the_model_reads_and_is_zero_for_text_it_cannot(settings):
+    model = catalogue.open_model("tiny_zh_en", settings)
+    tokens = model.translator.analyze("我爱学习。").src_tokens
+    assert views.source_width(model, "我爱学习。") == pytest.approx(figures.columns_width(tokens, 14))
+    assert views.source_width(model, "我爱学习。", presenter=True) == pytest.approx(figures.columns_width(tokens, 20))
+    assert views.source_width(model, "我爱学习。", pinyin=True) == pytest.approx(
+        figures.columns_width(tokens, 14, views.pinyin_notes(tokens, True)))
+    longer = "我每天早上七点和妈妈一起去公园跑步。"
+    assert views.source_width(model, longer) > views.source_width(model, "我爱学习。")
+    assert views.source_width(model, "") == views.source_width(model, "hello") == 0.0

@@ -69,15 +69,20 @@ def heatmap(src_tokens, out_tokens, attention, lang: str, *, presenter: bool = F
     return HEATMAPS.get(key, build)
 
 
+def words_width(src_tokens: Sequence[str], *, presenter: bool = False, pinyin: bool = False) -> float:
+    """The plot width in px that a heatmap of these source tokens needs for them to stand apart: an app gives the
+    heatmap the page's width when a column beside something else would be narrower."""
+    return figures.columns_width(src_tokens, font_size(presenter), pinyin_notes(src_tokens, pinyin))
+
+
 def source_width(model: OpenModel, text: str, *, presenter: bool = False, pinyin: bool = False) -> float:
-    """The plot width in px that a heatmap of ``text``'s source words needs for them to stand apart (an app gives
-    it the page's width when its side-by-side column is narrower); 0 for text the model cannot read (the error is
-    shown where the text is translated)."""
+    """:func:`words_width` of the tokens ``model`` reads ``text`` as, before it is translated; 0 for text it cannot
+    read (the error is shown where the text is translated)."""
     try:
         tokens = model.translator.analyze(text).src_tokens
     except LabError:
         return 0.0
-    return figures.columns_width(tokens, font_size(presenter), pinyin_notes(tokens, pinyin))
+    return words_width(tokens, presenter=presenter, pinyin=pinyin)
 
 
 def next_word_bars(frame: Frame, lang: str, *, presenter: bool = False, as_spec: bool = False):
