@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sacrebleu
 import torch
 
 from seq2seq_lab import Translator
@@ -361,3 +362,20 @@ def test_quick_precision_bench_trains_fp32_and_bf16_copies_of_one_recipe(tmp_pat
     assert r["bf16_over_fp32"] == pytest.approx(r["tokens_per_s"]["bf16"] / r["tokens_per_s"]["fp32"], abs=1e-3)
     assert all(0 < loss < 20 for loss in r["last_round_loss"].values())
     assert "everyday_transformer" in capsys.readouterr().out
+
+
+def test_the_vocabulary_ceiling_deletes_exactly_the_words_no_search_could_write():
+    """bench/vocab_ceiling.py: a vocabulary with every word scores the round trip; without one, that word is gone."""
+    import vocab_ceiling
+
+    from seq2seq_lab.vocab import Vocab
+
+    references = ["He is my teacher.", "I love my cat."]
+    whole = Vocab(["he", "is", "my", "teacher", ".", "i", "love", "cat"])
+    full = vocab_ceiling.ceiling(whole, references)
+    assert full["chrf_ceiling"] == full["chrf_round_trip"] == 100.0 and full["tokens_missing"] == 0
+    no_cat = vocab_ceiling.ceiling(Vocab(["he", "is", "my", "teacher", ".", "i", "love"]), references)
+    assert no_cat["sentences_with_missing_words"] == 1 and no_cat["tokens_missing"] == pytest.approx(1 / 10)
+    assert no_cat["chrf_ceiling"] < 100.0
+    assert no_cat["chrf_ceiling"] == pytest.approx(
+        sacrebleu.corpus_chrf(["He is my teacher.", "I love my."], [references]).score, abs=0.01)
