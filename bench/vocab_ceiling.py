@@ -2,6 +2,7 @@
 
     python bench/vocab_ceiling.py                         # the default model → bench/vocab_ceiling.json
     python bench/vocab_ceiling.py --model everyday_additive
+    python bench/vocab_ceiling.py --min-freq 1            # a vocabulary of every English token in its training split
 
 No search can write a word its target vocabulary lacks. Deleting those words from each test reference and scoring
 what is left against the reference itself (sacrebleu chrF, detokenised as the models' outputs are) gives the score
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +28,7 @@ from seq2seq_lab.catalog import DEFAULT_MODEL
 from seq2seq_lab.corpus import recorded_splits
 from seq2seq_lab.text import tokenize_target
 from seq2seq_lab.translator import detokenize
+from seq2seq_lab.vocab import Vocab
 
 
 def ceiling(vocab, references: list[str], style: str = "english") -> dict:
@@ -44,17 +47,28 @@ def ceiling(vocab, references: list[str], style: str = "english") -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "vocab_ceiling.json"))
+    parser.add_argument("--min-freq", type=int, default=0,
+                        help="instead of the model's vocabulary, every English token seen this often in its training "
+                             "split (0: the model's own)")
+    parser.add_argument("--out")
     args = parser.parse_args(argv)
     ckpt = checkpoint.load(ROOT / "models" / f"{args.model}.safetensors")
-    tests = recorded_splits(ckpt.record).tests
-    result = {"model": args.model, "target_vocab": len(ckpt.tgt_vocab),
-              "tests": {name: ceiling(ckpt.tgt_vocab, [p.en for p in pairs]) for name, pairs in tests.items()}}
+    splits = recorded_splits(ckpt.record)
+    vocab = ckpt.tgt_vocab
+    if args.min_freq:
+        style = ckpt.config.tgt_detok
+        counts = Counter(tok for pair in splits.train for tok in tokenize_target(pair.en, style))
+        vocab = Vocab.build(counts, min_freq=args.min_freq)
+    source = f"tokens seen {args.min_freq}+ times in its training split" if args.min_freq else "its own vocabulary"
+    result = {"model": args.model, "vocabulary": source, "target_vocab": len(vocab),
+              "tests": {name: ceiling(vocab, [p.en for p in pairs]) for name, pairs in splits.tests.items()}}
+    print(f"{args.model}, {len(vocab):,} English tokens ({source}):")
     for name, figures in result["tests"].items():
         print(f"{name:9} {figures['sentences']:5} sentences, {figures['sentences_with_missing_words']} with a word "
               f"outside the vocabulary ({figures['tokens_missing']:.1%} of tokens): chrF ceiling "
               f"{figures['chrf_ceiling']:.1f} (round trip {figures['chrf_round_trip']:.1f})")
-    Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    out = args.out or ROOT / "bench" / f"vocab_ceiling{f'-min{args.min_freq}' if args.min_freq else ''}.json"
+    Path(out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     return result
 
 
