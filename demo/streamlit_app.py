@@ -325,7 +325,8 @@ def workspace(shelf: catalogue.Shelf, model, manager) -> None:
         with tabs["live"]:
             # The heatmap gets the whole width, the bars below it, on a projector and wherever its source words
             # would run together in the 3/5 column beside the bars (a 10-word sentence's, at 1366 px).
-            if presenter() or views.source_width(model, text, pinyin=pinyin()) > SIDE_HEATMAP_PX:
+            shown = st.session_state.get("result")                  # a rerun's sentence is not analysed again
+            if presenter() or views.source_width(model, text, shown=shown, pinyin=pinyin()) > SIDE_HEATMAP_PX:
                 heat_col, bars_col = st.container(), None
             else:
                 heat_col, bars_col = st.columns([3, 2])

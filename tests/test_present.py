@@ -804,3 +804,18 @@ def test_source_width_measures_the_words_the_model_reads_and_is_zero_for_text_it
     longer = "我每天早上七点和妈妈一起去公园跑步。"
     assert views.source_width(model, longer) > views.source_width(model, "我爱学习。")
     assert views.source_width(model, "") == views.source_width(model, "hello") == 0.0
+
+
+def test_source_width_reads_a_shown_translation_of_the_same_text_instead_of_analysing_it_again(settings,
+                                                                                               monkeypatch):
+    model = catalogue.open_model("tiny_zh_en", settings)
+    result = live.decode(model, "我爱学习。", {"beam_size": 2})
+    width = views.source_width(model, "我爱学习。")
+
+    def refuse(text):
+        raise AssertionError("analysed again")
+
+    monkeypatch.setattr(model.translator, "analyze", refuse)
+    assert views.source_width(model, "我爱学习。", shown=result) == pytest.approx(width)
+    with pytest.raises(AssertionError, match="analysed again"):            # another sentence is analysed
+        views.source_width(model, "我爱猫。", shown=result)

@@ -75,9 +75,13 @@ def words_width(src_tokens: Sequence[str], *, presenter: bool = False, pinyin: b
     return figures.columns_width(src_tokens, font_size(presenter), pinyin_notes(src_tokens, pinyin))
 
 
-def source_width(model: OpenModel, text: str, *, presenter: bool = False, pinyin: bool = False) -> float:
-    """:func:`words_width` of the tokens ``model`` reads ``text`` as, before it is translated; 0 for text it cannot
-    read (the error is shown where the text is translated)."""
+def source_width(model: OpenModel, text: str, *, shown: Result | None = None, presenter: bool = False,
+                 pinyin: bool = False) -> float:
+    """:func:`words_width` of the tokens ``model`` reads ``text`` as, before it is translated: those of ``shown``
+    when it is this model's translation of ``text`` (a page's rerun reads the sentence once, not again), else the
+    text's own analysis; 0 for text the model cannot read (the error is shown where the text is translated)."""
+    if shown is not None and (shown.model_key, shown.version, shown.text) == (model.key, model.version, text):
+        return words_width(shown.final.src_tokens, presenter=presenter, pinyin=pinyin)
     try:
         tokens = model.translator.analyze(text).src_tokens
     except LabError:
