@@ -3,8 +3,10 @@
 The loop knows nothing about any user interface. Every batch it calls
 ``on_progress(Progress)`` and checks ``should_stop()``; every epoch it measures the
 validation set (loss, BLEU, chrF, exact match, greedy decoding) and keeps the best
-weights so far, which is also what a stopped run returns. With ``average_last`` a run that
-finishes also tries the mean of its last epochs' weights and keeps it if validation ranks it higher.
+weights so far, which is also what a stopped run returns. A run that finishes can also try two
+averages of its weights and keeps one if validation ranks it higher than every epoch: the mean of
+its last epochs' weights (``average_last``) and a moving average updated after every step
+(``ema_decay``).
 
 The loss at one target position is the cross-entropy −log p(y_t | y_<t, x)
 (optionally label-smoothed), averaged over the real (non-padding) target tokens.
@@ -71,6 +73,9 @@ class TrainConfig:
     #                               2016); for a Transformer α is the heatmap's: its last layer's heads averaged
     average_last: int = 0         # at the end, average the weights of the last N epochs (Vaswani et al. 2017
     #                               averaged the last checkpoints) and keep the average if validation ranks it higher
+    ema_decay: float = 0.0        # d > 0: keep θ̄ ← d·θ̄ + (1 − d)·θ after every optimiser step (an exponential moving
+    #                               average of the weights, Polyak & Juditsky 1992), about the last 1/(1 − d) steps;
+    #                               at the end it is tried like average_last and kept if validation ranks it higher
     precision: str = "fp32"       # "bf16": the training step's matrix products in bfloat16 (autocast; the weights,
     #                               the optimiser and validation stay float32): ~1.4x the tokens a second on a CPU
     #                               with AVX512-BF16 or a recent GPU (bench/precision.py)
@@ -88,6 +93,7 @@ class TrainConfig:
                   "char_split_prob": number(self.char_split_prob) and 0 <= self.char_split_prob <= 1,
                   "min_freq": self.min_freq >= 1, "patience": self.patience >= 0, "max_valid": self.max_valid >= 1,
                   "average_last": self.average_last >= 0,
+                  "ema_decay": number(self.ema_decay) and 0 <= self.ema_decay < 1,
                   "guided_alignment": number(self.guided_alignment) and self.guided_alignment >= 0,
                   "schedule": self.schedule in ("plateau", "linear"), "select_on": self.select_on in ("chrf", "exact"),
                   "precision": self.precision in PRECISIONS}
@@ -96,8 +102,8 @@ class TrainConfig:
             ranges = {"epochs": "≥ 1", "batch_size": "≥ 1", "lr": "in (0, 1]", "warmup_steps": "≥ 0", "clip": "> 0",
                       "teacher_forcing": "in [0, 1]", "label_smoothing": "in [0, 1)", "char_split_prob": "in [0, 1]",
                       "min_freq": "≥ 1", "patience": "≥ 0", "max_valid": "≥ 1", "average_last": "≥ 0",
-                      "guided_alignment": "≥ 0", "schedule": "'plateau' or 'linear'", "select_on": "'chrf' or 'exact'",
-                      "precision": "'fp32' or 'bf16'"}
+                      "ema_decay": "in [0, 1)", "guided_alignment": "≥ 0", "schedule": "'plateau' or 'linear'",
+                      "select_on": "'chrf' or 'exact'", "precision": "'fp32' or 'bf16'"}
             raise ValueError("; ".join(f"{name} must be {ranges[name]}, got {getattr(self, name)!r}"
                                        for name in wrong))
 
@@ -133,10 +139,13 @@ class TrainResult:
 
 
 def kept_weights(record: dict) -> str:
-    """Which weights a training record's model holds, in words: "epoch 7" or "the average of epochs 9–12"."""
-    averaged = record.get("averaged") or {}
+    """Which weights a training record's model holds, in words: "epoch 7", "the average of epochs 9–12" or
+    "the moving average of the weights (d = 0.999)"."""
+    averaged, ema = record.get("averaged") or {}, record.get("ema") or {}
     if averaged.get("kept"):
         return f"the average of epochs {averaged['epochs'][0]}–{averaged['epochs'][-1]}"
+    if ema.get("kept"):
+        return f"the moving average of the weights (d = {ema['decay']})"
     return f"epoch {record.get('best_epoch')}"
 
 
@@ -400,6 +409,13 @@ def average_weights(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Te
             for name, tensor in last.items()}
 
 
+def moving_average(model: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """A copy of ``model`` whose ``update_parameters(model)`` sets θ̄ ← d·θ̄ + (1 − d)·θ for every parameter
+    (the first call copies θ). Its weights weigh step t−k by (1 − d)·d^k: the recent steps, without one epoch's
+    noise. The buffers stay the copy's (a Transformer's are its fixed sinusoids)."""
+    return torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay))
+
+
 def _validate(model: nn.Module, snapshot: Translator, valid_batches, valid_pairs: list[Pair], nll) -> dict:
     """Validation metrics of the model as it is: loss (no smoothing) and greedy decoding's BLEU, chrF, exact."""
     model.eval()
@@ -463,7 +479,8 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
     history: list[dict] = []
     best_state, best_key, best_epoch, stopped = None, None, 0, False
     recent: list[dict[str, torch.Tensor]] = []    # the last epochs' weights, for average_last
-    averaged: dict | None = None                  # what the average scored, when it was tried
+    ema = moving_average(model, config.ema_decay) if config.ema_decay and ctx.is_main else None
+    finals: dict[str, dict] = {}                  # what the averages tried at the end scored: "averaged", "ema"
     snapshot = Translator(Checkpoint(model, src_vocab, tgt_vocab), device=device, names=False)   # the model alone
     stale = 0
     total_batches = None
@@ -492,6 +509,8 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
             loss, n_tokens = train_step(trainer, batch, optimizer, criterion, clip=config.clip,
                                         teacher_forcing=config.teacher_forcing, rng=step_rng, loss_scale=scale,
                                         guide=guide, autocast=PRECISIONS[config.precision])
+            if ema is not None:
+                ema.update_parameters(model)
             loss_sum += loss * n_tokens
             token_sum += n_tokens
             if on_progress is not None:                           # (distributed: rank 0's share's loss so far)
@@ -542,14 +561,21 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         if finish:
             break
 
-    if len(recent) >= 2 and not stopped:                    # rank 0 only: the others keep no epochs
-        model.load_state_dict(average_weights(recent))
+    candidates: dict[str, tuple[dict, dict]] = {}          # rank 0 only: the others keep no epochs
+    if len(recent) >= 2 and not stopped:
+        candidates["averaged"] = (average_weights(recent), {"epochs": [e["epoch"] for e in history[-len(recent):]]})
+    if ema is not None and not stopped and history:
+        candidates["ema"] = (ema.module.state_dict(), {"decay": config.ema_decay})
+    winner = None
+    for name, (state, about) in candidates.items():
+        model.load_state_dict(state)
         metrics = _validate(model, snapshot, valid_batches, valid_pairs, nll)
-        kept = selection_key(metrics, config) > best_key
-        averaged = {"epochs": [entry["epoch"] for entry in history[-len(recent):]], "kept": kept,
-                    **{k: metrics[k] for k in ("loss", "bleu", "chrf", "exact")}}
-        if kept:
-            best_state, best_epoch = copy.deepcopy(model.state_dict()), averaged["epochs"][-1]
+        finals[name] = {**about, "kept": False, **{k: metrics[k] for k in ("loss", "bleu", "chrf", "exact")}}
+        if selection_key(metrics, config) > best_key:
+            best_key, winner, best_state = selection_key(metrics, config), name, copy.deepcopy(model.state_dict())
+    if winner is not None:
+        finals[winner]["kept"] = True
+        best_epoch = history[-1]["epoch"]                    # both averages end with the last epoch
     model.load_state_dict(best_state if best_state is not None else model.state_dict())
     model.eval()
     elapsed = time.perf_counter() - started
@@ -559,9 +585,9 @@ def fit(train_pairs: list[Pair], valid_pairs: list[Pair], arch: dict, config: Tr
         "train_config": asdict(config), "epochs_run": len(history), "best_epoch": best_epoch,
         "stopped": stopped, "elapsed_s": round(elapsed, 1),
         "pairs": {"train": len(train_pairs), "valid": len(valid_pairs)},
-        "valid": ({k: averaged[k] for k in ("loss", "bleu", "chrf", "exact")} if averaged and averaged["kept"]
+        "valid": ({k: finals[winner][k] for k in ("loss", "bleu", "chrf", "exact")} if winner
                   else {k.removeprefix("valid_"): v for k, v in best.items() if k.startswith("valid_")}),
-        **({"averaged": averaged} if averaged else {}),
+        **finals,
         "history": history, **ctx.record(), **(record or {})}
     if on_progress is not None:
         on_progress(Progress("done", len(history), config.epochs, total_batches or 0, total_batches or 0,

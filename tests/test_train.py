@@ -22,6 +22,7 @@ from seq2seq_lab.train import (
     fit,
     has_repeat,
     kept_weights,
+    moving_average,
 )
 
 # A very small run for the tests that train themselves (well under a second each).
@@ -195,6 +196,50 @@ def test_average_last_averages_the_last_epochs_and_keeps_the_average_only_if_val
     assert "averaged" not in plain.checkpoint.record
     with pytest.raises(ValueError, match="average_last"):
         TrainConfig(average_last=-1)
+
+
+def test_moving_average_weighs_each_step_by_one_minus_d_times_d_to_its_age():
+    """θ̄ ← d·θ̄ + (1 − d)·θ: the first update copies θ, the next ones follow the formula (a tied weight once)."""
+    model = torch.nn.Linear(1, 1, bias=False)
+    ema = moving_average(model, 0.9)
+    for value in (1.0, 3.0, 5.0):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        ema.update_parameters(model)
+    assert ema.module.weight.item() == pytest.approx(0.9 * (0.9 * 1.0 + 0.1 * 3.0) + 0.1 * 5.0)
+    assert model.weight.item() == 5.0                       # the model itself is left as it is
+
+
+def test_ema_decay_tries_the_moving_average_at_the_end_and_keeps_it_only_if_validation_says_so(small_splits):
+    """The record says what the moving average scored; it follows the training (a moving average that was never
+    updated would be the untrained model); the returned weights are it exactly when validation ranks it above
+    every epoch and the epochs' average, and they score what the record says."""
+    result = fit(small_splits["train"], small_splits["valid"], SMALL_ARCH,
+                 small_config(epochs=3, ema_decay=0.9, average_last=2))
+    record = result.checkpoint.record
+    ema, averaged = record["ema"], record["averaged"]
+    assert ema["decay"] == 0.9
+    assert ema["loss"] < result.history[0]["valid_loss"]     # it holds trained weights, not the initial ones
+    best_chrf = max(h["valid_chrf"] for h in result.history)
+    assert ema["kept"] == (ema["chrf"] > max(best_chrf, averaged["chrf"]))
+    assert not (ema["kept"] and averaged["kept"])
+    kept = ema if ema["kept"] else averaged if averaged["kept"] else None
+    chrf = evaluate(Translator(result.checkpoint, device="cpu"), small_splits["valid"][:8], beam_size=1)["chrf"]
+    assert chrf == pytest.approx(kept["chrf"] if kept else best_chrf)
+    assert record["valid"]["chrf"] == pytest.approx(chrf)
+    if ema["kept"]:
+        assert kept_weights(record) == "the moving average of the weights (d = 0.9)"
+    assert "ema" not in fit(small_splits["train"], small_splits["valid"], SMALL_ARCH,
+                            small_config(epochs=1)).checkpoint.record
+    for wrong in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="ema_decay"):
+            TrainConfig(ema_decay=wrong)
+
+
+def test_kept_weights_names_the_moving_average():
+    assert kept_weights({"best_epoch": 12, "ema": {"decay": 0.999, "kept": True}}) == \
+        "the moving average of the weights (d = 0.999)"
+    assert kept_weights({"best_epoch": 12, "ema": {"decay": 0.999, "kept": False}}) == "epoch 12"
 
 
 @pytest.mark.parametrize("family", ["rnn", "transformer"])
