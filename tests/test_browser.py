@@ -289,6 +289,38 @@ def shipped_server():
         yield url
 
 
+@pytest.mark.parametrize("lang, names", [("en", ("Decoding", "Examples")), ("zh", ("解码", "例句"))])
+def test_the_first_row_takes_clicks_under_streamlits_header(browser, shipped_server, lang, names):
+    """The model picker and the Decoding and Examples popovers share the page's first row with Streamlit's
+    see-through header (on the shipped models the row starts at the top): a real click (Playwright's, which first
+    checks that the element itself would receive it) reaches each, and each opens. The header's toolbar, as wide
+    as the page, once took these clicks."""
+    def reachable(locator) -> bool:                 # the element at its own centre is it, or inside it
+        found = locator.bounding_box()
+        return locator.evaluate("(el, [x, y]) => el.contains(document.elementFromPoint(x, y))",
+                                [found["x"] + found["width"] / 2, found["y"] + found["height"] / 2])
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    try:
+        open_app(page, f"{shipped_server}/?lang={lang}")
+        picker = page.locator(".st-key-model [data-testid=stSelectbox] [role=group]")
+        assert reachable(picker), "the model picker is under something else"
+        picker.click(timeout=10_000)
+        page.wait_for_selector("[role=listbox] [role=option]", timeout=10_000)      # the model list is open
+        page.keyboard.press("Escape")
+        for name, inside in zip(names, (".st-key-length_penalty", ".st-key-example")):
+            button = page.locator("[data-testid=stPopover] button").filter(has_text=name)
+            assert reachable(button), f"the {name} button is under something else"
+            button.click(timeout=10_000)
+            page.wait_for_selector(inside, timeout=10_000)                         # its contents are shown
+            page.keyboard.press("Escape")
+            page.wait_for_selector(inside, state="hidden", timeout=10_000)
+        no_exceptions(page)
+    finally:
+        context.close()
+
+
 def box(page, selector: str) -> dict:
     found = page.locator(selector).first.bounding_box()
     assert found is not None, f"{selector} is not on the page"
