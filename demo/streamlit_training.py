@@ -76,7 +76,7 @@ def training_panel(manager: jobs.JobManager) -> None:
         show_error(job.error or LabError("train_failed", "unknown error"))
     if job.history:
         st.caption(T("train.valid", bleu=job.history[-1]["valid_bleu"], loss=job.history[-1]["valid_loss"]))
-    st.caption(T("train.watch"))
+    st.caption(T("train.watch", tab=T("tab.training")))     # the tab's own label: its number follows the tabs
     if not job.active and st.session_state.get("_job_seen") != job.id:
         st.session_state._job_seen = job.id
         st.rerun()                                   # the whole page, so the model list shows the new model

@@ -403,9 +403,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "var.formula.none": {"en": "no attention: c_t = z (one summary vector)", "zh": "无注意力：c_t = z（一个摘要向量）"},
     "var.formula.dot": {"en": "dot: e_j = qᵀk_j", "zh": "点积：e_j = qᵀk_j"},
     "var.formula.general": {"en": "general: e_j = qᵀWk_j", "zh": "一般式：e_j = qᵀWk_j"},
-    "var.formula.dot_scaled": {"en": "dot: e_j = qᵀk_j/√H (unscaled, it collapsed onto the sentence's end)",
+    "var.formula.dot_scaled": {"en": "dot: e_j = qᵀk_j/√H (without ÷√H its attention collapsed onto the sentence's end)",
                                "zh": "点积：e_j = qᵀk_j/√H（不缩放时，注意力塌缩到句末）"},
-    "var.formula.general_scaled": {"en": "general: e_j = qᵀWk_j/√H (unscaled, it collapsed onto the sentence's end)",
+    "var.formula.general_scaled": {"en": "general: e_j = qᵀWk_j/√H (without ÷√H its attention collapsed onto the "
+                                          "sentence's end)",
                                    "zh": "一般式：e_j = qᵀWk_j/√H（不缩放时，注意力塌缩到句末）"},
     "var.formula.additive": {"en": "additive: e_j = vᵀtanh(W₁q + W₂k_j)", "zh": "加性：e_j = vᵀtanh(W₁q + W₂k_j)"},
     "var.formula.scaled_dot": {"en": "scaled dot: e_j = (W_q q)ᵀ(W_k k_j)/√d",
@@ -473,8 +474,8 @@ STRINGS: dict[str, dict[str, str]] = {
                    "zh": "训练完成：已保存为“{name}”，现在可以在模型列表中选择。"},
     "train.stopped": {"en": "Stopped: the best weights so far were saved as “{name}”.",
                       "zh": "已停止：目前最好的权重已保存为“{name}”。"},
-    "train.watch": {"en": "Curves and the probe sentence's attention: tab ⑦ Training.",
-                    "zh": "损失曲线和探针句子的注意力：见“⑦ 训练”标签页。"},
+    "train.watch": {"en": "Curves and the probe sentence's attention: tab {tab}.",
+                    "zh": "损失曲线和探针句子的注意力：见“{tab}”标签页。"},
     "train.view_empty": {"en": "Start a training in the sidebar: its loss and BLEU curves and the probe sentence's "
                                "attention appear here, redrawn after every epoch.",
                          "zh": "在侧边栏开始训练后，这里会显示损失和 BLEU 曲线，以及探针句子的注意力，每轮更新一次。"},

@@ -155,6 +155,16 @@ def test_closed_boxes_keep_the_forms_choices_and_draw_none_of_their_widgets(app,
     assert saved_training(tmp_path / "models", FORM["name"]) == FORM   # trained on them, boxes closed
 
 
+def test_the_sidebar_names_the_training_tab_as_the_page_labels_it(app):
+    """After a training the sidebar says where its curves are: by the tab's own label (it once said ⑦, the
+    number of the tab before it)."""
+    at = wait_for_training(start_toy_training(app, name="lesson"))
+    tabs = [tab.label for tab in at.tabs]
+    training = t("tab.training", "en")
+    assert training in tabs
+    assert any(f"tab {training}." in caption.value for caption in at.sidebar.caption)
+
+
 def test_use_this_model_does_what_picking_it_does(app):
     at = wait_for_training(start_toy_training(app, name="lesson"))
     at.button(key="train_use").click().run()
