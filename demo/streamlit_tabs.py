@@ -12,6 +12,7 @@ import streamlit_heads as heads_view
 import streamlit_player as player
 from streamlit_ui import (
     SIDE_HEATMAP_PX,
+    VARIANT_PLOT_PX,
     T,
     draw_panel,
     heatmap,
@@ -140,6 +141,12 @@ def whatif_tab(model, result: live.Result) -> None:
     st.caption(views.forced_cost(free, forced, lang()))
 
 
+def variant_columns(needed_px: float) -> int:
+    """How many variant cards share a row: three, two or one, the most whose heatmaps still give the sentence's
+    source words the plot width they need (``views.source_width``; ``VARIANT_PLOT_PX``)."""
+    return next((n for n in (3, 2) if needed_px <= VARIANT_PLOT_PX[n]), 1)
+
+
 def variants_tab(shelf: catalogue.Shelf, result: live.Result) -> None:
     st.caption(T("var.intro"))
     if not st.toggle(T("var.run"), key="variants_on"):
@@ -147,9 +154,14 @@ def variants_tab(shelf: catalogue.Shelf, result: live.Result) -> None:
     if not any(name in shelf.good for name in catalog.VARIANT_MODELS.values()):
         st.info(T("var.none_found"))
         return
-    columns = st.columns(3)
+    # Three cards a row, or fewer and wider where the sentence's words would run together in a third of the page
+    # (the variants read the sentence alike: they learned from the same data and vocabulary).
+    first = catalogue.open_model(next(n for n in catalog.VARIANT_MODELS.values() if n in shelf.good), settings.load())
+    per_row = variant_columns(views.source_width(first, result.text, shown=result, presenter=presenter(),
+                                                 pinyin=pinyin()))
+    columns = st.columns(per_row)
     for index, (attention, name) in enumerate(catalog.VARIANT_MODELS.items()):
-        with columns[index % 3], st.container(border=True):
+        with columns[index % per_row], st.container(border=True):
             st.markdown(f"**{name}** · {catalogue.variant_formula(attention, shelf.good.get(name), lang())}")
             if name not in shelf.good:
                 st.caption(T("var.missing", name=name))
@@ -194,8 +206,9 @@ def closer_tab(model, result: live.Result, corpus: str) -> None:
         return
     (st.warning if view.kind == "warning" else st.info)(view.caption)
     # Side by side on a laptop; one below the other in presenter mode, where two large-font heatmaps in half the
-    # width leave no room for their cells.
-    places = [st.container() for _ in view.figures] if presenter() else st.columns(max(1, len(view.figures)))
+    # width leave no room for their cells, and wherever the sentence's words would run together in half the page.
+    stacked = presenter() or views.words_width(result.final.src_tokens, pinyin=pinyin()) > SIDE_HEATMAP_PX
+    places = [st.container() for _ in view.figures] if stacked else st.columns(max(1, len(view.figures)))
     for place, (index, figure) in zip(places, enumerate(view.figures)):
         with place:
             plot(figure, key=f"closer_{section}_{index}", filename=f"{section}_{index + 1}")

@@ -21,6 +21,10 @@ from seq2seq_lab.present.turns import Turns
 # Chinese) in the live tab's 3/5 column beside the bars, for 他是我的老师。. A sentence whose words need more
 # (views.words_width) gets the page's width instead: the bars, or the second decoding, go below (test_browser.py).
 SIDE_HEATMAP_PX = 320
+# The attention variants' compact heatmaps: plot width in a card one of three, or two, to a row on a 1366-px page,
+# measured the same way: 165–199 px (the narrowest kept) for 我爱学习。 and 你好！, 328 px for 他是我的老师。; a
+# sentence whose words need more gets fewer cards a row.
+VARIANT_PLOT_PX = {3: 165, 2: 328}
 
 
 @st.cache_resource(show_spinner=False)

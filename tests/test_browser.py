@@ -395,6 +395,64 @@ def test_greedy_and_beam_stack_where_a_long_sentences_words_would_run_together(b
         context.close()
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_variants_cards_make_room_for_a_sentences_words(browser, shipped_server, lang):
+    """Tab ⑥ at 1366×768: the variants' heatmaps three to a row for a short sentence, fewer and wider where the
+    words would run together in a third of the page (the 10-word sentence: one to a row), their source words
+    apart in every card."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    try:
+        per_row = {}
+        for text in ("我爱学习。", TEN_WORDS):
+            page.goto(f"{shipped_server}/?lang={lang}&text={text}")
+            page.wait_for_selector("#lab-translation", timeout=90_000)
+            page.locator("[role=tab]").nth(5).click()
+            page.locator(".st-key-variants_on label").click()
+            page.wait_for_selector(".st-key-variant_scaled_dot .main-svg", timeout=90_000)
+            page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+            no_exceptions(page)
+            lefts = {round(box(page, f".st-key-variant_{name}")["x"]) for name in ("dot", "general", "additive",
+                                                                                   "scaled_dot")}
+            per_row[text] = len(lefts)                  # the cards go round the columns: one left edge a column
+            for name in ("dot", "general", "additive", "scaled_dot"):
+                columns = page.eval_on_selector_all(f".st-key-variant_{name} .xtick text", """els => els.map(e => {
+                    const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.right]; })""")
+                assert len(columns) >= 4, (text, name, columns)
+                for (word, _, right), (after, left, _) in zip(columns, columns[1:]):
+                    assert right <= left, (text, name, word, after, right, left)
+        assert per_row == {"我爱学习。": 3, TEN_WORDS: 1}
+    finally:
+        context.close()
+
+
+def test_look_closers_two_heatmaps_stack_where_a_long_sentences_words_would_run_together(browser, shipped_server):
+    """Tab ⑦, attention vs attribution at 1366×768: the two heatmaps side by side for a short sentence, one above
+    the other for the 10-word one, the source words apart in both."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    page = context.new_page()
+    try:
+        placed = {}
+        for text in ("我爱学习。", TEN_WORDS):
+            page.goto(f"{shipped_server}/?text={text}")
+            page.wait_for_selector("#lab-translation", timeout=90_000)
+            page.get_by_role("tab", name="Look closer").click()
+            page.locator(".st-key-closer_pick button").nth(1).click()
+            page.wait_for_selector(".st-key-closer_attribution_1 .main-svg", timeout=90_000)
+            page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+            no_exceptions(page)
+            first, second = (box(page, f".st-key-closer_attribution_{i} .main-svg") for i in (0, 1))
+            placed[text] = "beside" if abs(first["y"] - second["y"]) < 1 else "below"
+            for index in (0, 1):
+                columns = page.eval_on_selector_all(f".st-key-closer_attribution_{index} .xtick text", """els =>
+                    els.map(e => { const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.right]; })""")
+                for (word, _, right), (after, left, _) in zip(columns, columns[1:]):
+                    assert right <= left, (text, index, word, after, right, left)
+        assert placed == {"我爱学习。": "beside", TEN_WORDS: "below"}
+    finally:
+        context.close()
+
+
 @pytest.fixture(scope="module")
 def gradio_server():
     """The Gradio app on the shipped models, on a free local port."""
