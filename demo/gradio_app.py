@@ -57,7 +57,8 @@ def render(result: live.Result, lang: str, *, show_pruned: bool = True, pick: An
     model = catalogue.open_model(result.model_key, settings.load())
     final, best, picks = result.final, result.final.best, picks or {}
     pinyin = bool(picks.get("pinyin"))
-    out: dict[str, Any] = {"result": output_html(best.text), "meta": views.result_meta(final, lang),
+    meta = "  \n⚠ ".join(filter(None, (views.result_meta(final, lang), views.unknown_warning(final, lang))))
+    out: dict[str, Any] = {"result": output_html(best.text), "meta": meta,
                            "pipe_pos": "", "pos_view": None, "pipe_ctx": "", "ctx_view": None}   # one of them stays
     for panel in views.pipeline(model, result.text, lang, pinyin=pinyin):
         out[f"pipe_{panel.key}"] = f"#### {panel.title}\n\n{panel.caption}"

@@ -237,6 +237,8 @@ def banner(result: live.Result, text: str, corpus: str) -> None:
     meta = views.result_meta(result.final, lang())
     reference = catalogue.example_reference(result.text, corpus, lang())
     st.caption(meta + (f" · {reference}" if reference else ""))
+    if warning := views.unknown_warning(result.final, lang()):    # a dates model given a sentence about the weather
+        st.warning(warning)
 
 
 def decide(model, text: str, options: dict, translate: bool, one_step: bool, slots: dict, live_open: bool):

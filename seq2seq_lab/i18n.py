@@ -111,6 +111,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "app.result_meta": {"en": "{strategy} · log-probability {score:.3f} · normalised score {norm:.3f} · "
                               "{ms:.0f} ms on {device}",
                         "zh": "{strategy} · 对数概率 {score:.3f} · 归一化得分 {norm:.3f} · 用时 {ms:.0f} 毫秒（{device}）"},
+    "app.mostly_unknown": {"en": "This model does not know {unknown} of the sentence's {tokens} tokens ({words}): "
+                                 "they reach it as <unk>, so its output is no translation of them. Pick a model "
+                                 "trained on everyday Chinese.",
+                           "zh": "这句话的 {tokens} 个词中有 {unknown} 个（{words}）这个模型不认识，进入模型时都成了 "
+                                 "<unk>，所以它的输出并不是它们的翻译。请换一个用日常中文训练的模型。"},
     "app.result_for": {"en": "Results below are for: {text}", "zh": "下方结果对应的句子：{text}"},
     "app.stale": {"en": "The text changed: press Translate to update the results.",
                   "zh": "句子已修改：请点击“翻译”更新结果。"},

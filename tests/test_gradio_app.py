@@ -342,6 +342,15 @@ def test_instant_speed_sends_only_the_finished_page(app):
                                       {"beam_size": 3, "n_best": 3, "max_len": 0})
 
 
+def test_a_sentence_the_model_mostly_cannot_read_is_flagged_under_its_translation(app):
+    """The numbers model given 今天天气很好。: the scores' line carries the warning; its own kind of input does not."""
+    for text, flagged in ((NUMBERS, False), ("今天天气很好。", True)):
+        page = list(app.translate_stream(text, "tiny_numbers", 1, 0.0, 0.0, 0, 0, "instant", "zh"))[-1]
+        warning = views.unknown_warning(page["state"].final, "zh")
+        assert bool(warning) == flagged
+        assert (f"⚠ {warning}" in page["meta"]) == flagged and "cpu" in page["meta"]
+
+
 def test_the_page_fills_every_output_it_wires(app):
     """What a result draws and what bad input clears are exactly the components the page wires."""
     (page,) = app.translate_stream(NUMBERS, "tiny_numbers", 2, 0.0, 0.0, 0, 0, "instant", "en")

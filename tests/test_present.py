@@ -636,6 +636,25 @@ def test_first_choices_and_the_cost_of_forcing_a_beginning(settings, models):
     assert forced.best.tokens == direct(models, "tiny_zh_en").translate(SENTENCE, beam_size=3, prefix=word).best.tokens
 
 
+def test_a_sentence_mostly_unknown_to_the_model_is_flagged(make_translator):
+    """Half or more of the sentence's tokens read as <unk> (a weather sentence given to a dates model): a warning
+    that names the unknown words and counts them; a sentence the model knows, or mostly knows, gets none."""
+    tr = make_translator("additive")
+    known = tr.translate("我爱学习中文", beam_size=1)                    # 我 / 爱 / 学习 / 中文: all known
+    assert views.unknown_warning(known, "en") == ""
+    one_of_four = tr.translate("我爱学习猫", beam_size=1)               # 猫 unknown: 1 of 4
+    assert one_of_four.source.unknown == ["猫"] and views.unknown_warning(one_of_four, "en") == ""
+    weather = tr.translate("今天天气很好", beam_size=1)                 # none of 今 天 气 很 is known; 好 is
+    unknown = weather.source.unknown
+    tokens = len(weather.source.tokens) - 1                            # without </s>
+    assert len(unknown) >= tokens / 2 and "好" not in unknown
+    for lang in ("en", "zh"):
+        warning = views.unknown_warning(weather, lang)
+        assert warning == catalogue.md_text(t("app.mostly_unknown", lang, unknown=len(unknown), tokens=tokens,
+                                                words=" ".join(dict.fromkeys(unknown))))
+        assert "&lt;unk&gt;" in warning                               # shown as text, not taken for an HTML tag
+
+
 def test_captions_name_the_strategy_and_the_cut_off(settings):
     model = catalogue.open_model("tiny_numbers", settings)
     short = live.decode(model, NUMBERS, {"beam_size": 3, "max_len": 2})

@@ -375,6 +375,17 @@ def test_a_toy_model_gets_its_own_example_and_reference(app):
     assert [o.split(" · ")[-1] for o in at.pills(key="example").options] == ["三千零五", "两万零七百一十", "九十九"]
 
 
+def test_a_toy_model_given_an_everyday_sentence_says_its_output_is_no_translation(app):
+    """The numbers model reads 今天天气很好。 as <unk>s and still writes digits: a warning says so; its own example
+    gets none."""
+    at = app.selectbox(key="model").set_value("toy_numbers").run()
+    assert not [w for w in at.warning if "<unk>" in w.value]
+    at = translate(at, "今天天气很好。")
+    assert not at.exception
+    flagged = [w.value for w in at.warning if "&lt;unk&gt;" in w.value or "<unk>" in w.value]
+    assert len(flagged) == 1 and "今" in flagged[0], [w.value for w in at.warning]
+
+
 def test_unknown_words_are_marked_in_the_chips(app):
     at = open_tab(translate(app, "我爱犇犇。", beam=1), "pipeline")       # 犇 is in no HSK sentence
     assert not at.exception

@@ -18,6 +18,7 @@ from ..errors import LabError
 from ..i18n import error_text, t
 from ..search import PRUNED, Step
 from ..translator import Candidate, Translation, detokenize
+from ..vocab import EOS
 from .catalogue import OpenModel, md_text
 from .live import COMPARE_BEAM, LRU, Frame, Result, translate
 
@@ -121,6 +122,21 @@ def result_meta(translation: Translation, lang: str) -> str:
              norm=best.normalized_score, ms=translation.elapsed_ms, device=md_text(translation.device))
     lines = [meta] + ([] if best.finished else [t("app.not_finished", lang)]) + [names_note(translation, lang)]
     return "  \n".join(line for line in lines if line)
+
+
+MOSTLY_UNKNOWN = 0.5    # the share of a sentence's tokens seen as <unk> from which its translation is flagged
+
+
+def unknown_warning(translation: Translation, lang: str) -> str:
+    """A warning (Markdown) when at least half of the sentence's tokens reach the model as ``<unk>``, as a
+    sentence about the weather does a model trained on dates: its fluent output would otherwise pass for a
+    translation. "" otherwise."""
+    tokens = [token for token in translation.source.tokens if token.model_token != EOS]
+    unknown = translation.source.unknown
+    if not tokens or len(unknown) < MOSTLY_UNKNOWN * len(tokens):
+        return ""
+    return md_text(t("app.mostly_unknown", lang, unknown=len(unknown), tokens=len(tokens),
+                     words=" ".join(dict.fromkeys(unknown))))
 
 
 def step_caption(frame: Frame, steps: int | None, lang: str, *, plain: bool = False) -> str:
