@@ -41,7 +41,7 @@ FONT = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, Helv
 ATTENTION_SCALE = "Blues"
 VECTOR_SCALE = "RdBu"
 COLORS = {"alive": "#1f77b4", "finished": "#2ca02c", "pruned": "#b0b0b0", "best": "#d62728",
-          "chosen": "#d62728", "other": "#9ecae1", "train": "#1f77b4", "valid": "#ff7f0e", "bleu": "#2ca02c"}
+          "chosen": "#d62728", "other": "#9ecae1", "rest": "#d9d9d9", "train": "#1f77b4", "valid": "#ff7f0e", "bleu": "#2ca02c"}
 
 
 def label(token: str) -> str:
@@ -299,13 +299,22 @@ def vector_heatmap(tokens: Sequence[str], vectors: np.ndarray, *, title: str | N
     return _layout(fig, title=title, height=110 + 30 * max(len(tokens), 2), font_size=font_size)
 
 
+REST_SHOWN = 0.005        # the "everything else" bar appears from half a per cent
+
+
 def probability_bars(alternatives: Sequence, chosen: str | None = None, *, title: str | None = None,
                      lang: str = "en", font_size: int = 14, as_spec: bool = False) -> go.Figure | dict:
-    """The model's top next tokens at one step (``search.Alternative``: token, prob), chosen one in red.
+    """The model's top next tokens at one step (``search.Alternative``: token, prob), chosen one in red, and
+    below them, grey, what the other words of the vocabulary hold together: 1 − Σ top-k when that is at least
+    ``REST_SHOWN`` (label smoothing teaches a model to spread ~10 % thinly over every word, and words the search
+    may not write, such as ``<unk>`` or a blocked repeat, count here too).
     ``as_spec``: the figure's JSON form (a dict, for :func:`spec_json`) rather than a Figure."""
     tokens = [label(a.token) for a in alternatives]
     probs = [float(a.prob) for a in alternatives]
     colors = [COLORS["chosen"] if a.token == chosen else COLORS["other"] for a in alternatives]
+    rest = 1.0 - sum(probs)
+    if alternatives and rest >= REST_SHOWN:
+        tokens, probs, colors = tokens + [t("fig.rest", lang)], probs + [rest], colors + [COLORS["rest"]]
     bars = dict(type="bar", x=probs, y=list(range(len(tokens))), orientation="h", marker=dict(color=colors),
                 text=[f"{p:.1%}" for p in probs], textposition="auto", customdata=tokens,
                 hovertemplate=f"%{{customdata}}<br>{t('fig.probability', lang)}: %{{x:.3f}}<extra></extra>")

@@ -511,6 +511,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "fig.dimension": {"en": "dimension", "zh": "维度"},
     "fig.value": {"en": "value", "zh": "数值"},
     "fig.probability": {"en": "probability", "zh": "概率"},
+    "fig.rest": {"en": "(all other words)", "zh": "（其余所有词）"},
     "fig.query": {"en": "query", "zh": "查询"},
     "fig.key": {"en": "key", "zh": "键"},
     "fig.masked": {"en": "masked: not written yet", "zh": "已遮住：还没写出"},

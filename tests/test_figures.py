@@ -184,7 +184,20 @@ def test_probability_bars_mark_the_chosen_token():
     colors = list(fig.data[0].marker.color)
     assert colors[1] == figures.COLORS["chosen"] and colors[0] != colors[1]
     assert list(fig.data[0].x) == [0.6, 0.3, 0.1]
-    assert list(fig.layout.yaxis.ticktext) == ["i", "he", "&lt;/s&gt;"]
+    assert list(fig.layout.yaxis.ticktext) == ["i", "he", "&lt;/s&gt;"]      # they hold it all: no rest bar
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_probability_bars_show_what_the_other_words_hold_together(lang):
+    """Below the top words, grey: 1 − Σ top-k (label smoothing spreads ~8 % over the whole vocabulary, which the
+    top five alone leave unexplained); not drawn when it is under half a per cent."""
+    fig = figures.probability_bars([Alternative("</s>", 0.92), Alternative("!", 0.0001)], "</s>", lang=lang)
+    assert list(fig.layout.yaxis.ticktext) == ["&lt;/s&gt;", "!", t("fig.rest", lang)]
+    assert list(fig.data[0].x) == pytest.approx([0.92, 0.0001, 0.0799])
+    assert list(fig.data[0].marker.color)[-1] == figures.COLORS["rest"]
+    assert list(fig.data[0].text)[-1] == "8.0%"
+    almost_all = figures.probability_bars([Alternative("i", 0.7), Alternative("he", 0.297)], "i", lang=lang)
+    assert len(almost_all.data[0].x) == 2
 
 
 def test_beam_tree_draws_every_node_of_the_search(make_translator):
