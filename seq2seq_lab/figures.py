@@ -41,7 +41,8 @@ FONT = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, Helv
 ATTENTION_SCALE = "Blues"
 VECTOR_SCALE = "RdBu"
 COLORS = {"alive": "#1f77b4", "finished": "#2ca02c", "pruned": "#b0b0b0", "best": "#d62728",
-          "chosen": "#d62728", "other": "#9ecae1", "rest": "#d9d9d9", "train": "#1f77b4", "valid": "#ff7f0e", "bleu": "#2ca02c"}
+          "chosen": "#d62728", "other": "#9ecae1", "rest": "#d9d9d9", "train": "#1f77b4", "valid": "#ff7f0e",
+          "bleu": "#2ca02c"}
 
 
 def label(token: str) -> str:

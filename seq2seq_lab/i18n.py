@@ -405,6 +405,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "var.none_found": {"en": "None of the attention-variant models (everyday_none, everyday_dot, …) are in the "
                              "models folder.",
                        "zh": "模型文件夹里没有注意力变体模型（everyday_none、everyday_dot 等）。"},
+    "attn.additive": {"en": "additive", "zh": "加性"},
+    "attn.dot": {"en": "dot", "zh": "点积"},
+    "attn.general": {"en": "general", "zh": "一般式"},
+    "attn.scaled_dot": {"en": "scaled dot", "zh": "缩放点积"},
+    "attn.none": {"en": "none", "zh": "无注意力"},
     "var.formula.none": {"en": "no attention: c_t = z (one summary vector)", "zh": "无注意力：c_t = z（一个摘要向量）"},
     "var.formula.dot": {"en": "dot: e_j = qᵀk_j", "zh": "点积：e_j = qᵀk_j"},
     "var.formula.general": {"en": "general: e_j = qᵀWk_j", "zh": "一般式：e_j = qᵀWk_j"},

@@ -9,7 +9,8 @@ from seq2seq_lab.i18n import STRINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 # Keys built at run time from a value: f"error.{code}", f"train.data.{data}", f"live.speed_{s}", …
-DYNAMIC = ("error.", "train.data.", "live.speed_", "var.formula.", "strategy.", "fig.", "tab.", "closer.section.")
+DYNAMIC = ("error.", "train.data.", "live.speed_", "var.formula.", "strategy.", "fig.", "tab.", "closer.section.",
+           "attn.")
 
 
 def test_every_string_is_used():

@@ -160,6 +160,9 @@ def test_scaled_dot_and_general_say_so_in_label_and_card():
     scaled = ModelInfo("hsk_dot", Path("hsk_dot.safetensors"), {**SENTENCES.config, "scaled_scores": True},
                        SENTENCES.record)
     assert catalogue.model_label("hsk_dot", scaled, "en") == "hsk_dot · dot ÷ √H · everyday · BLEU 14.2"
+    assert catalogue.model_label("hsk_dot", scaled, "zh").startswith("hsk_dot · 点积 ÷ √H · ")   # the page's language
+    odd = ModelInfo("odd", Path("odd.safetensors"), {**SENTENCES.config, "attention": "bilinear"}, SENTENCES.record)
+    assert catalogue.attention_label(odd, "zh") == "bilinear"           # a kind this version does not know, as named
     assert "dot ÷ √H" in catalogue.model_card("hsk_dot", scaled, "zh")
     assert "√H" not in catalogue.model_card("hsk_dot", SENTENCES, "en")
     assert catalogue.variant_formula("dot", scaled, "en").startswith("dot: e_j = qᵀk_j/√H")

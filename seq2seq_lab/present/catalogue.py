@@ -24,7 +24,7 @@ from .. import catalog, names
 from ..batching import Batcher
 from ..catalog import USER_PREFIX, ModelInfo
 from ..errors import CheckpointError, LabError
-from ..i18n import error_text, t
+from ..i18n import STRINGS, error_text, t
 from ..settings import Settings
 from ..translator import Translator
 
@@ -192,10 +192,13 @@ def is_transformer(config: dict) -> bool:
 
 
 def attention_label(info: ModelInfo, lang: str) -> str:
-    """The model's attention as the picker names it: "additive", … or "Transformer (4 heads)"."""
+    """The model's attention as the picker names it, in the page's language: "additive" / "加性", "dot ÷ √H" /
+    "点积 ÷ √H", … or "Transformer (4 heads)"; a kind this version does not know, as its file names it."""
     if is_transformer(info.config):
         return t("app.transformer_kind", lang, heads=info.config.get("heads", "?"))
-    return attention_name(info)
+    known = f"attn.{info.attention}" in STRINGS
+    name = t(f"attn.{info.attention}", lang) if known else str(info.attention)
+    return f"{name} ÷ √H" if is_scaled(info.config) else name
 
 
 def is_scaled(config: dict) -> bool:
