@@ -33,7 +33,8 @@ MAX_PASTE = 20_000  # characters read at all (normalising a pasted book first wo
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → the first CUDA GPU when there is one, else the CPU."""
+    """``"auto"`` → the first CUDA GPU when there is one, else the CPU; ``"cuda"`` → the current GPU by its index
+    (``cuda:0``), so that what a translation reports names the GPU it ran on."""
     if str(device) == "auto":
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     try:
@@ -42,8 +43,14 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise InputError("bad_device", f"{device!r} is not a device: use auto, cpu, cuda or cuda:N") from None
     if device.type not in ("cpu", "cuda"):
         raise InputError("bad_device", f"{device} is not a device this lab runs on: use auto, cpu, cuda or cuda:N")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("no_cuda", "CUDA was asked for, but this machine has no usable GPU")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError("no_cuda", "CUDA was asked for, but this machine has no usable GPU")
+        index = torch.cuda.current_device() if device.index is None else device.index   # "cuda" names one GPU
+        if index >= torch.cuda.device_count():
+            raise InputError("bad_device", f"{device} is not on this machine: it has {torch.cuda.device_count()} "
+                                           f"GPU(s), cuda:0 … cuda:{torch.cuda.device_count() - 1}")
+        device = torch.device("cuda", index)
     return device
 
 

@@ -198,7 +198,8 @@ def test_torchrun_trains_data_parallel_over_nccl_one_process_per_gpu(tmp_path):
                            str(processes), "-m", "seq2seq_lab", "train", "--data", "toy:numbers", "--epochs", "2",
                            "--emb", "32", "--hidden", "64", "--device", "cuda", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=root,
-                          env={**os.environ, "PYTHONPATH": str(root)})
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                              filter(None, [str(root), os.environ.get("PYTHONPATH")]))})
     assert done.returncode == 0, done.stderr[-3000:]
     record = read_metadata(out)["record"]
     assert (record["backend"], record["world_size"]) == ("nccl", processes)
