@@ -27,6 +27,7 @@ How :func:`~.train.fit` splits the work (data parallelism, one global batch per 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -180,5 +181,12 @@ def wrap(model: torch.nn.Module, ctx: Context, device: torch.device) -> torch.nn
     if not ctx.is_distributed:
         return model
     device_ids = [device.index if device.index is not None else ctx.local_rank] if device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids, forward_sync_buffers=False,
-                                                     static_graph=True)
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids, static_graph=True,
+                                                     **{_SYNC_BUFFERS: False})
+
+
+# torch 2.13 renamed DDP's broadcast_buffers to forward_sync_buffers (the old name warns); a GPU machine's own
+# torch may be older (2.11 on the lent H200, where the new name is a TypeError).
+_SYNC_BUFFERS = ("forward_sync_buffers" if "forward_sync_buffers" in
+                 inspect.signature(torch.nn.parallel.DistributedDataParallel.__init__).parameters
+                 else "broadcast_buffers")
