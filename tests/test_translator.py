@@ -236,6 +236,19 @@ def test_asking_for_cuda_without_a_gpu_is_an_input_error():
     assert caught.value.code == "no_cuda"
 
 
+def test_cuda_names_the_gpu_by_its_index(monkeypatch):
+    """"cuda" resolves to the current GPU's index, so a translation reports "cuda:0 (…)" as documented (on the lent
+    H200 it said "cuda (NVIDIA H200)"); an index the machine lacks is an input error, not a CUDA crash later."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    assert resolve_device("cuda") == torch.device("cuda", 1)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+    with pytest.raises(InputError) as caught:
+        resolve_device("cuda:2")
+    assert caught.value.code == "bad_device" and "2 GPU(s)" in str(caught.value)
+
+
 class FakeClock:
     """time.perf_counter that moves only when told: decoding costs 1 ms per decoder step, a pause 10 s."""
 
