@@ -35,7 +35,7 @@ import torch
 from seq2seq_lab.checkpoint import save
 from seq2seq_lab.recipes import recipe
 from seq2seq_lab.train import fit, test_figures
-from seq2seq_lab.translator import Translator, resolve_device
+from seq2seq_lab.translator import Translator, device_name, resolve_device
 
 CALIBRATION_BATCHES = 80
 MARGIN = 0.9            # the epochs chosen fill 90 % of the time left
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> None:
     config = replace(base.train, **json.loads(args.train))
     splits = base.splits()
     device = resolve_device(config.device)
-    info = {"name": args.name, "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+    info = {"name": args.name, "device": device_name(device),
             "torch": torch.__version__, "arch": arch, "requested_epochs": config.epochs}
     deadline = started + args.stop_after_s if args.stop_after_s else None
     if args.budget_s:

@@ -170,6 +170,13 @@ def total(values: list[float], ctx: Context, device: torch.device) -> list[float
     return tensor.tolist()
 
 
+# torch 2.13 renamed DDP's broadcast_buffers to forward_sync_buffers (the old name warns); a GPU machine's own
+# torch may be older (2.11 on the lent H200, where the new name is a TypeError).
+_SYNC_BUFFERS = ("forward_sync_buffers" if "forward_sync_buffers" in
+                 inspect.signature(torch.nn.parallel.DistributedDataParallel.__init__).parameters
+                 else "broadcast_buffers")
+
+
 def wrap(model: torch.nn.Module, ctx: Context, device: torch.device) -> torch.nn.Module:
     """The module the training step calls: ``model`` itself, or DistributedDataParallel around it.
 
@@ -183,10 +190,3 @@ def wrap(model: torch.nn.Module, ctx: Context, device: torch.device) -> torch.nn
     device_ids = [device.index if device.index is not None else ctx.local_rank] if device.type == "cuda" else None
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids, static_graph=True,
                                                      **{_SYNC_BUFFERS: False})
-
-
-# torch 2.13 renamed DDP's broadcast_buffers to forward_sync_buffers (the old name warns); a GPU machine's own
-# torch may be older (2.11 on the lent H200, where the new name is a TypeError).
-_SYNC_BUFFERS = ("forward_sync_buffers" if "forward_sync_buffers" in
-                 inspect.signature(torch.nn.parallel.DistributedDataParallel.__init__).parameters
-                 else "broadcast_buffers")

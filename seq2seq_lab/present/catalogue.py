@@ -196,9 +196,7 @@ def attention_label(info: ModelInfo, lang: str) -> str:
     "点积 ÷ √H", … or "Transformer (4 heads)"; a kind this version does not know, as its file names it."""
     if is_transformer(info.config):
         return t("app.transformer_kind", lang, heads=info.config.get("heads", "?"))
-    known = f"attn.{info.attention}" in STRINGS
-    name = t(f"attn.{info.attention}", lang) if known else str(info.attention)
-    return f"{name} ÷ √H" if is_scaled(info.config) else name
+    return attention_name(info, lang)
 
 
 def is_scaled(config: dict) -> bool:
@@ -206,9 +204,12 @@ def is_scaled(config: dict) -> bool:
     return config.get("scaled_scores") is True
 
 
-def attention_name(info: ModelInfo) -> str:
-    """"additive", "dot", … and "dot ÷ √H" for dot or general with scaled scores."""
-    return f"{info.attention} ÷ √H" if is_scaled(info.config) else info.attention
+def attention_name(info: ModelInfo, lang: str | None = None) -> str:
+    """"additive", "dot", … and "dot ÷ √H" for dot or general with scaled scores: the kind as the model's file
+    names it, or with ``lang`` in that language's words ("加性", "点积 ÷ √H"; a kind without any, as named)."""
+    key = f"attn.{info.attention}"
+    name = t(key, lang) if lang is not None and key in STRINGS else str(info.attention)
+    return f"{name} ÷ √H" if is_scaled(info.config) else name
 
 
 def variant_formula(attention: str, info: ModelInfo | None, lang: str) -> str:
